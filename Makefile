@@ -1,0 +1,39 @@
+# Every target sets itself up: a fresh clone needs only `make test` (or `make demo`).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.bitlab-installed
+PACKAGES := packages/bitcodec packages/bitmask packages/bitswin packages/enctable packages/bitbench apps/cli
+PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
+PYTEST_ARGS ?=
+
+.PHONY: install test demo bench lint clean
+
+install: $(STAMP)
+
+# torch goes in first, pinned, so that no later resolution can pull the CUDA build and its
+# several GB of NVIDIA packages. Packages install editable, without build isolation.
+$(STAMP): constraints.txt $(PYPROJECTS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt torch==2.13.0
+	$(BIN)/python -m pip install -q -c constraints.txt hatchling editables
+	$(BIN)/python -m pip install -q -c constraints.txt --no-build-isolation \
+		$(foreach p,$(PACKAGES),-e $(p)) -e ".[dev]"
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(BIN)/bitlab demo
+
+bench: $(STAMP)
+	$(BIN)/bitlab bench all
+
+lint: $(STAMP)
+	$(BIN)/ruff check packages apps tests
+	$(BIN)/ruff format --check packages apps tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

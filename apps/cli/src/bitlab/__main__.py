@@ -1,0 +1,3 @@
+from bitlab.main import run
+
+run()

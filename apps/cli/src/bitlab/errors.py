@@ -1,0 +1,41 @@
+"""One error path for user mistakes.
+
+Anything the user can fix (a missing file, a bad config key, a corrupt store) is raised as
+``UserError`` here or as the package's own error class (each package defines one in its
+``errors`` module, all subclasses of ``ValueError``). ``bitlab.main.run`` turns those into one
+line on stderr and exit code 2; everything else is an internal error (exit 1), with the
+traceback only under ``--debug``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# Each package's base class for mistakes its caller can fix. Imported lazily, only on failure,
+# so that `bitlab --help` does not pay for numba or torch.
+_PACKAGE_ERRORS = (
+    ("bitcodec.errors", "BitcodecError"),
+    ("bitmask.errors", "BitmaskError"),
+    ("bitswin.errors", "BitswinError"),
+    ("enctable.errors", "EnctableError"),
+    ("bitbench.errors", "BitbenchError"),
+)
+
+
+class UserError(Exception):
+    """A mistake the user can fix. The message names the thing and says how to fix it."""
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    types: list[type[BaseException]] = [UserError]
+    for module_name, class_name in _PACKAGE_ERRORS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        types.append(getattr(module, class_name))
+    return tuple(types)
+
+
+def is_user_error(exc: BaseException) -> bool:
+    return isinstance(exc, user_error_types())

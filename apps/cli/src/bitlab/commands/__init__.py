@@ -8,7 +8,9 @@ import importlib
 import typer
 
 # Order here is the order in `bitlab --help`.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "bench",
+)
 
 
 def wire_all(app: typer.Typer) -> None:

@@ -18,8 +18,8 @@ from bitlab.output import emit
 
 # name -> "module:function"; the order is the order of `bitlab bench all`.
 BENCHMARKS: dict[str, str] = {
-    "codec": "bitcodec.bench:codec_bench",
-    "corpus": "bitcodec.bench:corpus_bench",
+    "codec": "bitcodec.bench_codec:codec_bench",
+    "corpus": "bitcodec.bench_corpus:corpus_bench",
     "masks": "bitbench.bench_masks:masks_bench",
     "model": "bitswin.bench:model_bench",
     "table": "bitbench.bench_table:table_bench",

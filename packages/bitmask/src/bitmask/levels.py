@@ -1,0 +1,131 @@
+"""The four masks, each sampled in bulk from the counter-based RNG (no loop over elements).
+
+Rates mean:
+- bit: each bit of a valid byte is hidden with probability ``rate`` (to 2^-16);
+- byte: each valid byte (all 8 bits) with probability ``rate``;
+- word: each unit with probability ``rate`` (whitespace-only units only if
+  ``mask_space_units``), all of its bytes;
+- phrase: spans of consecutive units. Each unit position starts a span with probability ``q``,
+  the span length in units is SpanBERT's geometric(p) clipped to ``cap``, and ``q`` is solved so
+  that the expected fraction of units covered (spans overlap and merge) equals ``rate``. Span
+  starts are also drawn for the ``cap - 1`` positions before the row, whose spans are clipped at
+  the row start: a window is a slice of a longer text, and this makes every unit (the first ones
+  included) covered with probability exactly ``rate``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from bitmask.hashrng import (
+    COUNTER_OFFSET,
+    U24,
+    Stream,
+    bernoulli,
+    draw_u16x4,
+    draw_u24,
+    threshold16,
+)
+from bitmask.units import Units
+
+
+def bit_mask(keys: torch.Tensor, valid: torch.Tensor, rate: float) -> torch.Tensor:
+    """Bool [B, 8L]."""
+    batch, length = valid.shape
+    if rate <= 0.0:
+        return torch.zeros(batch, 8 * length, dtype=torch.bool, device=valid.device)
+    # One hash per half byte gives four 16-bit draws: bit k of byte j uses counter 2j + k // 4.
+    counters = torch.arange(2 * length, device=valid.device)
+    hidden = draw_u16x4(keys, Stream.BIT, counters) < threshold16(rate)  # [B, 8L]
+    return hidden & valid.repeat_interleave(8, dim=1)
+
+
+def byte_mask(keys: torch.Tensor, valid: torch.Tensor, rate: float) -> torch.Tensor:
+    """Bool [B, L]."""
+    if rate <= 0.0:
+        return torch.zeros_like(valid)
+    counters = torch.arange(valid.shape[1], device=valid.device)
+    return bernoulli(keys, Stream.BYTE, counters, rate) & valid
+
+
+def _spread(per_unit: torch.Tensor, units: Units) -> torch.Tensor:
+    """Bool [B, U] per unit -> bool [B, L] per byte (False at padding)."""
+    return torch.gather(per_unit, 1, units.unit_id.clamp_min(0)) & (units.unit_id >= 0)
+
+
+def word_mask(
+    keys: torch.Tensor, units: Units, rate: float, mask_space_units: bool = False
+) -> torch.Tensor:
+    """Bool [B, L]: whole units."""
+    if rate <= 0.0:
+        return torch.zeros_like(units.start)
+    counters = torch.arange(units.max_units, device=units.start.device)
+    chosen = bernoulli(keys, Stream.WORD, counters, rate)  # [B, U]
+    if not mask_space_units:
+        chosen = chosen & units.maskable
+    return _spread(chosen, units)
+
+
+@functools.cache
+def span_length_thresholds(p: float, cap: int) -> tuple[int, ...]:
+    """24-bit CDF thresholds of the clipped geometric: length = 1 + #(thresholds <= draw)."""
+    weights = [p * (1.0 - p) ** (k - 1) for k in range(1, cap + 1)]
+    total = sum(weights)
+    thresholds, cdf = [], 0.0
+    for w in weights[:-1]:
+        cdf += w / total
+        thresholds.append(round(cdf * U24))
+    return tuple(thresholds)
+
+
+def span_length_survival(p: float, cap: int) -> list[float]:
+    """P(length >= k) for k = 1..cap, of the integer-threshold sampler actually used."""
+    cuts = [0, *span_length_thresholds(p, cap), U24]
+    return [(U24 - cuts[k - 1]) / U24 for k in range(1, cap + 1)]
+
+
+@functools.cache
+def phrase_start_probability(rate: float, p: float, cap: int) -> float:
+    """q such that 1 - prod_k (1 - q * P(len >= k)) = rate: expected unit coverage = rate."""
+    survival = span_length_survival(p, cap)
+
+    def coverage(q: float) -> float:
+        miss = 1.0
+        for s in survival:
+            miss *= 1.0 - q * s
+        return 1.0 - miss
+
+    low, high = 0.0, 1.0
+    for _ in range(60):  # bisection: coverage is increasing in q
+        mid = 0.5 * (low + high)
+        if coverage(mid) < rate:
+            low = mid
+        else:
+            high = mid
+    return 0.5 * (low + high)
+
+
+def phrase_mask(
+    keys: torch.Tensor, units: Units, rate: float, span_p: float, span_cap: int
+) -> torch.Tensor:
+    """Bool [B, L]: runs of whole consecutive units."""
+    if rate <= 0.0:
+        return torch.zeros_like(units.start)
+    device = units.start.device
+    lead = span_cap - 1  # virtual span starts before the row
+    # counters: unit position u in [-(cap-1), U-1], shifted positive so they never depend on cap
+    counters = torch.arange(-lead, units.max_units, device=device) + COUNTER_OFFSET
+    q = phrase_start_probability(float(rate), float(span_p), int(span_cap))
+    starts = bernoulli(keys, Stream.PHRASE_START, counters, q)  # [B, U + cap - 1]
+    draws = draw_u24(keys, Stream.PHRASE_LENGTH, counters)
+    lengths = torch.ones_like(draws)
+    for cut in span_length_thresholds(float(span_p), int(span_cap)):
+        lengths += (draws >= cut).to(lengths.dtype)
+    reach = torch.where(starts, lengths, torch.zeros_like(lengths))  # 0: no span starts here
+    # Unit u is covered if a span starting k units earlier (k < cap) is longer than k.
+    covered = torch.zeros(keys.shape[0], units.max_units, dtype=torch.bool, device=device)
+    for k in range(span_cap):  # bounded by the cap: one shifted comparison per offset
+        covered |= reach[:, lead - k : lead - k + units.max_units] > k
+    return _spread(covered, units)

@@ -1,0 +1,188 @@
+"""``make_masks``: one call from a batch of bytes to a ``MaskedBatch`` (inputs and all targets).
+
+Everything runs as whole-tensor operations on the input's device; the only Python loops are over
+the four levels and over the phrase span offsets (bounded by ``span_cap``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import torch
+from bitcodec.tokens import MASK_ID, PAD_ID
+
+from bitmask import corruption as corrupt_ops
+from bitmask import levels
+from bitmask.batch import IGNORE_INDEX, MaskedBatch
+from bitmask.config import LEVELS, CorruptionConfig, Level, MaskConfig
+from bitmask.curriculum import Curriculum, phase_of
+from bitmask.errors import BitmaskError
+from bitmask.facts_torch import byte_facts
+from bitmask.hashrng import sample_keys, time_code
+from bitmask.units import segment
+
+log = logging.getLogger(__name__)
+
+_BIT_SHIFTS = (7, 6, 5, 4, 3, 2, 1, 0)  # MSB first
+
+
+def bytes_to_bits(data: torch.Tensor) -> torch.Tensor:
+    """Long [B, L] bytes -> long [B, 8L] bits, MSB first."""
+    shifts = torch.tensor(_BIT_SHIFTS, device=data.device)
+    bits = (data[..., None] >> shifts) & 1  # [B, L, 8]
+    return bits.reshape(data.shape[0], -1)  # [B, 8L]
+
+
+def _check_bytes(byte_batch: torch.Tensor) -> torch.Tensor:
+    if not isinstance(byte_batch, torch.Tensor):
+        raise BitmaskError(
+            f"byte_batch is a {type(byte_batch).__name__}: pass a torch tensor [B, L] of bytes "
+            "(torch.from_numpy(array) for numpy)"
+        )
+    if byte_batch.ndim != 2:
+        raise BitmaskError(
+            f"byte_batch has shape {tuple(byte_batch.shape)}: pass a 2-D tensor [B, L] "
+            "(add a batch dimension with .unsqueeze(0) for one sequence)"
+        )
+    if byte_batch.dtype == torch.uint8:
+        return byte_batch.to(torch.int64)
+    if byte_batch.dtype.is_floating_point or byte_batch.dtype == torch.bool:
+        raise BitmaskError(
+            f"byte_batch has dtype {byte_batch.dtype}: pass uint8 (or an integer dtype with "
+            "values 0..255)"
+        )
+    data = byte_batch.to(torch.int64)
+    if data.numel() and bool(((data < 0) | (data > 255)).any()):
+        raise BitmaskError("byte_batch holds values outside 0..255: pass bytes")
+    return data
+
+
+def _check_like(name: str, tensor: torch.Tensor, shape: tuple[int, ...], hint: str) -> None:
+    if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != shape:
+        got = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor).__name__
+        raise BitmaskError(f"{name} has shape {got}, expected {shape}: {hint}")
+
+
+def _rates_in_force(
+    config: MaskConfig,
+    epoch: float | None,
+    step: int | None,
+    rates: Mapping[str | Level, float] | None,
+) -> dict[str, float]:
+    if rates is None:
+        return dict(Curriculum(config).at(epoch=epoch, step=step).rates)
+    resolved = {level.value: 0.0 for level in LEVELS}
+    for key, value in rates.items():
+        try:
+            name = Level(key).value
+        except ValueError:
+            raise BitmaskError(
+                f"rates has an unknown level {key!r}: use {', '.join(lv.value for lv in LEVELS)}"
+            ) from None
+        if not (0.0 <= float(value) <= 1.0):
+            raise BitmaskError(f"rates[{name!r}] = {value!r}: a rate must be in [0, 1]")
+        resolved[name] = float(value)
+    return resolved
+
+
+def make_masks(
+    byte_batch: torch.Tensor,
+    config: MaskConfig | None = None,
+    *,
+    epoch: float | None = None,
+    step: int | None = None,
+    boundaries: str | torch.Tensor | None = None,
+    seed: int = 0,
+    sample_index: torch.Tensor | None = None,
+    pad_mask: torch.Tensor | None = None,
+    rates: Mapping[str | Level, float] | None = None,
+    replacement_logits: torch.Tensor | None = None,
+    corruption: CorruptionConfig | None = None,
+) -> MaskedBatch:
+    """Masks, model inputs and targets for a batch of bytes.
+
+    byte_batch: uint8 (or integer 0..255) [B, L]. config: rates and curriculum (default
+    ``MaskConfig()``). epoch / step: where the run is (the curriculum reads ``config.unit``; the
+    random stream reads the step if given, else the epoch). boundaries: ``"whitespace"``,
+    ``"class"`` or float unit-start scores [B, L] (default ``config.boundaries``). seed and
+    sample_index (long [B], default arange(B)): a sample's masks depend only on (seed, its
+    sample_index, step/epoch), never on the rest of the batch (except with
+    ``replace_source="batch"``). pad_mask: bool [B, L], True = padding. corruption: BERT
+    80/10/10 and/or ELECTRA replacement (``CorruptionConfig``); replacement_logits [B, L, 256]
+    for ``replace_source="predictions"``. rates: {level: rate} overriding the curriculum (e.g.
+    ``{"byte": 0.15}`` for evaluation); levels not named are off.
+    """
+    cfg = config if config is not None else MaskConfig()
+    corrupt = corruption
+    data = _check_bytes(byte_batch)  # long [B, L]
+    batch, length = data.shape
+    device = data.device
+    if pad_mask is None:
+        pad = torch.zeros(batch, length, dtype=torch.bool, device=device)
+    else:
+        _check_like("pad_mask", pad_mask, (batch, length), "pass bool [B, L], True = padding")
+        pad = pad_mask.to(device=device, dtype=torch.bool)
+    valid = ~pad
+    if sample_index is None:
+        index = torch.arange(batch, device=device)
+    else:
+        if not isinstance(sample_index, torch.Tensor):
+            sample_index = torch.as_tensor(sample_index)
+        _check_like(
+            "sample_index", sample_index, (batch,), "pass one global index per sample (long [B])"
+        )
+        index = sample_index.to(device=device, dtype=torch.int64)
+    rates_now = _rates_in_force(cfg, epoch, step, rates)
+    keys = sample_keys(int(seed), time_code(epoch, step), index)  # [B]
+
+    facts = byte_facts(data, pad)
+    units = segment(
+        valid, facts, cfg.boundaries if boundaries is None else boundaries, cfg.target_unit_bytes
+    )
+    mask_bit = levels.bit_mask(keys, valid, rates_now["bit"])  # [B, 8L]
+    mask_byte = levels.byte_mask(keys, valid, rates_now["byte"])  # [B, L]
+    mask_word = levels.word_mask(keys, units, rates_now["word"], cfg.mask_space_units)
+    mask_phrase = levels.phrase_mask(keys, units, rates_now["phrase"], cfg.span_p, cfg.span_cap)
+    selected = mask_byte | mask_word | mask_phrase  # bytes the byte head predicts
+
+    shown_bytes, as_mask = data, selected
+    if corrupt is not None and corrupt.bert:
+        shown = corrupt_ops.bert_80_10_10(keys, data, selected, corrupt)
+        shown_bytes, as_mask = shown.shown_bytes, shown.as_mask
+    if corrupt is not None and corrupt.replace_rate > 0.0:
+        shown_bytes = corrupt_ops.electra_replace(
+            keys, data, shown_bytes, valid, selected, units, corrupt, replacement_logits
+        )
+
+    bit_targets = bytes_to_bits(data)  # [B, 8L]
+    shown_bits = bytes_to_bits(shown_bytes) if shown_bytes is not data else bit_targets
+    hidden_bits = mask_bit | as_mask.repeat_interleave(8, dim=1)  # [B, 8L]
+    pad_bits = pad.repeat_interleave(8, dim=1)  # [B, 8L]
+    input_ids = torch.where(hidden_bits, MASK_ID, shown_bits)
+    input_ids = torch.where(pad_bits, PAD_ID, input_ids)
+    differs = (shown_bits != bit_targets) & ~hidden_bits  # [B, 8L]
+    replaced = differs.reshape(batch, length, 8).any(dim=2) & valid  # [B, L]
+
+    ignore = torch.full_like(data, IGNORE_INDEX)
+    return MaskedBatch(
+        input_ids=input_ids,
+        bit_targets=bit_targets,
+        byte_targets=data,
+        mask_bit=mask_bit,
+        mask_byte=mask_byte,
+        mask_word=mask_word,
+        mask_phrase=mask_phrase,
+        hidden_bits=hidden_bits,
+        hidden_bytes=as_mask,
+        predict_bits=mask_bit | selected.repeat_interleave(8, dim=1),
+        predict_bytes=selected,
+        pad=pad,
+        replaced=replaced,
+        utf8_role=torch.where(valid, facts.utf8_role, ignore),
+        char_class=torch.where(valid, facts.char_class, ignore),
+        unit_start=units.start,
+        unit_id=units.unit_id,
+        phase=phase_of(rates_now),
+        rates=rates_now,
+    )

@@ -1,0 +1,83 @@
+"""`bitlab compare RUN... --corpus STORE`: one table and one bpb-vs-FLOPs plot for several runs."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import typer
+
+from bitlab.commands.evaluate import make_settings, progress_bar, settings_args
+from bitlab.output import emit
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("compare")
+    def compare_command(
+        runs: list[Path] = typer.Argument(..., help="Run directories to compare."),
+        corpus: str = typer.Option(
+            ..., "--corpus", help="Corpus store: every run is measured on its val split."
+        ),
+        windows: int = typer.Option(64, "--windows", help="Val windows to evaluate."),
+        seq_len: int = typer.Option(512, "--seq-len", help="Bytes per window."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the windows and masks."),
+        text_bytes: int | None = typer.Option(
+            None, "--text-bytes", help="Val bytes for table statistics."
+        ),
+        out: Path = typer.Option(Path("compare"), "--out", help="Output directory."),
+        reuse: bool = typer.Option(
+            True, "--reuse/--no-reuse", help="Reuse RUN/eval/metrics.json when it matches."
+        ),
+        device: str = typer.Option("cpu", "--device", help="torch device."),
+        as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
+    ) -> None:
+        """Evaluate several runs on one corpus; write compare.md, compare.json, bpb_vs_flops.png."""
+        from bitbench.compare import compare_runs, write_compare
+        from bitbench.evaluate import STAGES
+
+        settings = make_settings(windows, seq_len, seed, None, text_bytes)
+        extra = settings_args(windows, seq_len, seed, None, text_bytes)
+        command = shlex.join(
+            ["bitlab", "compare", *map(str, runs), "--corpus", corpus, *extra, "--out", str(out)]
+        )
+        with progress_bar(len(runs)) as bar:
+            task = bar.add_task("compare", total=len(runs) * len(STAGES))
+            done: dict[str, int] = {}
+
+            def step(name: str, stage: str) -> None:
+                done[name] = len(STAGES) if stage == "cached" else STAGES.index(stage) + 1
+                bar.update(task, completed=sum(done.values()), description=f"{name}: {stage}")
+
+            rows = compare_runs(
+                runs,
+                corpus=corpus,
+                settings=settings,
+                device=device,
+                reuse=reuse,
+                progress=step,
+                command_for=lambda run: shlex.join(
+                    ["bitlab", "eval", str(run), "--corpus", corpus, *extra]
+                ),
+            )
+        written = write_compare(rows, out, command)
+
+        def render(console) -> None:
+            from bitbench.flops import format_flops
+            from bitbench.report import COMPARE_COLUMNS, fmt
+            from rich.table import Table
+
+            table = Table(title="bitlab compare")
+            for header, _ in COMPARE_COLUMNS:
+                table.add_column(header, justify="left" if header in ("run", "kind") else "right")
+            for row in rows:
+                table.add_row(
+                    *[
+                        format_flops(row.get(key)) if key == "train_flops" else fmt(row.get(key))
+                        for _, key in COMPARE_COLUMNS
+                    ]
+                )
+            console.print(table)
+            for name, path in written.items():
+                console.print(f"{name}: {path}", markup=False, highlight=False)
+
+        emit({"rows": rows, "files": {k: str(v) for k, v in written.items()}}, as_json, render)

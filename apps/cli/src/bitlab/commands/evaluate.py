@@ -1,0 +1,143 @@
+"""`bitlab eval RUN`: every DESIGN.md metric for one run -> metrics.json, report.md, PNG plots."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from bitlab.output import emit, stderr
+
+
+def progress_bar(total: int) -> Any:
+    """A transient rich progress bar on stderr (results stay alone on stdout)."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    )
+
+
+def settings_args(
+    windows: int, seq_len: int, seed: int, threshold: float | None, text_bytes: int | None = None
+) -> list[str]:
+    """The non-default evaluation options, as command-line words (for the reproduce line)."""
+    from bitbench.evaluate import EvalSettings
+
+    d = EvalSettings()
+    words: list[str] = []
+    for flag, value, default in (
+        ("--windows", windows, d.windows),
+        ("--seq-len", seq_len, d.seq_len),
+        ("--seed", seed, d.seed),
+        ("--threshold", threshold, None),
+        ("--text-bytes", text_bytes, None),
+    ):
+        if value is not None and value != default:
+            words += [flag, str(value)]
+    return words
+
+
+def make_settings(
+    windows: int, seq_len: int, seed: int, threshold: float | None, text_bytes: int | None
+) -> Any:
+    from bitbench.evaluate import EvalSettings
+
+    extra = {} if text_bytes is None else {"text_bytes": text_bytes}
+    return EvalSettings(windows=windows, seq_len=seq_len, seed=seed, threshold=threshold, **extra)
+
+
+def _summary(metrics: dict[str, Any], written: dict[str, Path]):
+    def render(console) -> None:
+        from bitbench.report import fmt
+        from rich.table import Table
+
+        table = Table(title=f"bitlab eval: {metrics['run']} ({metrics['kind']})")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for key in (
+            "bpb", "acc_bit", "acc_byte", "acc_word", "acc_phrase", "boundary_precision",
+            "boundary_recall", "boundary_f1", "word_f1", "consistency_auc", "flops_per_byte",
+        ):  # fmt: skip
+            if key in metrics:
+                table.add_row(key, fmt(metrics[key]))
+        for level in (metrics.get("table") or {}).get("levels", []):
+            bpe = level.get("bpe") or {}
+            table.add_row(
+                f"table L{level['level']} bytes/code (BPE)",
+                f"{fmt(level['table']['bytes_per_code'])} ({fmt(bpe.get('bytes_per_code'))})",
+            )
+        for name, value in (metrics.get("compression") or {}).items():
+            if name != "num_bytes":
+                table.add_row(f"{name} bits/byte", fmt(value))
+        console.print(table)
+        for name, path in written.items():
+            console.print(f"{name}: {path}", markup=False, highlight=False)
+
+    return render
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("eval")
+    def eval_command(
+        run: Path = typer.Argument(
+            ..., help="Run directory (the --out of bitlab train or baseline)."
+        ),
+        corpus: str | None = typer.Option(
+            None, "--corpus", help="Corpus store: metrics on its val split."
+        ),
+        gold_seg: Path | None = typer.Option(
+            None,
+            "--gold-seg",
+            help="Gold-segmented file (words separated by spaces) for boundary F1.",
+        ),
+        windows: int = typer.Option(64, "--windows", help="Val windows to evaluate."),
+        seq_len: int = typer.Option(512, "--seq-len", help="Bytes per window."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the windows and masks."),
+        threshold: float | None = typer.Option(
+            None, "--threshold", help="Boundary threshold (default: match the run's unit length)."
+        ),
+        text_bytes: int | None = typer.Option(
+            None,
+            "--text-bytes",
+            help="Val bytes for table/BPE/compressor statistics (default 1 MiB).",
+        ),
+        out: Path | None = typer.Option(None, "--out", help="Output directory (default RUN/eval)."),
+        device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda."),
+        as_json: bool = typer.Option(False, "--json", help="Print metrics.json to stdout."),
+    ) -> None:
+        """Measure a run: accuracies per level, bpb, boundary F1, table vs BPE, consistency, FLOPs."""
+        from bitbench.evaluate import STAGES, default_out_dir, evaluate_run, write_outputs
+
+        settings = make_settings(windows, seq_len, seed, threshold, text_bytes)
+        words = ["bitlab", "eval", str(run)]
+        words += ["--corpus", str(corpus)] if corpus else []
+        words += ["--gold-seg", str(gold_seg)] if gold_seg else []
+        words += settings_args(windows, seq_len, seed, threshold, text_bytes)
+        words += ["--out", str(out)] if out else []
+        out_dir = out if out is not None else default_out_dir(run)
+        with progress_bar(len(STAGES)) as bar:
+            task = bar.add_task("eval", total=len(STAGES))
+
+            def step(stage: str) -> None:
+                bar.update(task, completed=STAGES.index(stage), description=f"eval: {stage}")
+
+            evaluation = evaluate_run(
+                run,
+                corpus=corpus,
+                gold_seg=gold_seg,
+                settings=settings,
+                device=device,
+                progress=step,
+            )
+            bar.update(task, completed=len(STAGES), description="eval: writing report")
+            written = write_outputs(evaluation, out_dir, shlex.join(words))
+        emit(evaluation.metrics, as_json, _summary(evaluation.metrics, written))

@@ -1,0 +1,311 @@
+"""A trained BitSwinModel seen as an ``EvalModel``, plus the bitswin-only measurements.
+
+Inputs are built here from true bytes and a per-byte (or per-bit) hidden mask: hidden positions
+show MASK_ID, padding shows PAD_ID, everything else shows the true bit. Masks come from bitmask
+(``make_masks``) with a fixed seed and global sample indices, so the numbers do not depend on the
+batch size. Each level is measured with its own mask alone, at its appendix-B rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bitbench.errors import BitbenchError
+
+log = logging.getLogger(__name__)
+
+LEVEL_NAMES = ("bit", "byte", "word", "phrase")
+# Appendix B rates: each level is measured with its own mask alone at this rate.
+APPENDIX_B_RATES = {"bit": 0.15, "byte": 0.20, "word": 0.25, "phrase": 0.30}
+
+
+def bits_of(windows: torch.Tensor) -> torch.Tensor:
+    """uint8/long [B, L] bytes -> long [B, 8L] bits, MSB first (bitcodec's order)."""
+    shifts = torch.arange(7, -1, -1, device=windows.device)
+    bits = (windows.long().unsqueeze(-1) >> shifts) & 1  # [B, L, 8]
+    return bits.reshape(windows.shape[0], -1)  # [B, 8L]
+
+
+def build_input_ids(
+    windows: torch.Tensor,
+    *,
+    hidden_bytes: torch.Tensor | None = None,
+    hidden_bits: torch.Tensor | None = None,
+    pad: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Model input ids [B, 8L]: true bits, MASK_ID where hidden, PAD_ID on padding bytes."""
+    from bitcodec.tokens import MASK_ID, PAD_ID
+
+    ids = bits_of(windows)  # [B, 8L]
+    if hidden_bits is not None:
+        ids = ids.masked_fill(hidden_bits.bool(), MASK_ID)
+    if hidden_bytes is not None:
+        ids = ids.masked_fill(hidden_bytes.bool().repeat_interleave(8, dim=1), MASK_ID)
+    if pad is not None:
+        ids = ids.masked_fill(pad.bool().repeat_interleave(8, dim=1), PAD_ID)
+    return ids
+
+
+def segment_ids_from(doc_starts: np.ndarray | torch.Tensor | None) -> torch.Tensor | None:
+    """Document-start flags [B, L] -> segment ids [B, L] (0 until the first start inside)."""
+    if doc_starts is None:
+        return None
+    starts = torch.as_tensor(np.asarray(doc_starts, dtype=bool))
+    return torch.cumsum(starts.long(), dim=1)
+
+
+class BitSwinEval:
+    """EvalModel for bitswin runs (``kind = "bitswin"``)."""
+
+    kind = "bitswin"
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        device: str = "cpu",
+        batch_size: int = 8,
+        target_unit_bytes: float = 5.0,
+        max_len: int = 1024,
+    ) -> None:
+        self.model = model.to(device).eval()
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self.target_unit_bytes = target_unit_bytes
+        self.max_len = max_len
+
+    @classmethod
+    def from_dir(cls, model_dir: str | Path, *, device: str = "cpu", **kwargs: Any) -> BitSwinEval:
+        from bitswin import BitSwinModel
+
+        return cls(
+            BitSwinModel.from_pretrained(model_dir, map_location=device), device=device, **kwargs
+        )
+
+    @property
+    def config(self) -> Any:
+        return self.model.config
+
+    @property
+    def num_params(self) -> int:
+        return int(self.model.num_parameters())
+
+    def flops_per_byte(self, seq_len_bytes: int) -> float:
+        from bitswin import estimate_flops_per_byte
+
+        return float(estimate_flops_per_byte(self.config, seq_len_bytes))
+
+    # --- forward passes -------------------------------------------------------------------
+
+    def _chunks(self, n: int) -> Iterator[slice]:
+        for start in range(0, n, self.batch_size):
+            yield slice(start, min(n, start + self.batch_size))
+
+    @torch.no_grad()
+    def _forward(
+        self,
+        input_ids: torch.Tensor,
+        segment_ids: torch.Tensor | None = None,
+        return_attention: bool = False,
+    ) -> Any:
+        seg = None if segment_ids is None else segment_ids.to(self.device)
+        return self.model(
+            input_ids.to(self.device), segment_ids=seg, return_attention=return_attention
+        )
+
+    @staticmethod
+    def _as_tensor(windows: np.ndarray) -> torch.Tensor:
+        windows = np.asarray(windows)
+        if windows.ndim != 2 or windows.dtype != np.uint8:
+            raise BitbenchError(
+                f"windows must be uint8 [N, L], got {windows.dtype} {windows.shape}: pass bytes "
+                "from CorpusSplit.sample_windows"
+            )
+        return torch.from_numpy(np.array(windows, dtype=np.uint8, copy=True))  # writable copy
+
+    def _pad_tensor(self, pad: np.ndarray | None, shape: tuple[int, ...]) -> torch.Tensor:
+        if pad is None:
+            return torch.zeros(shape, dtype=torch.bool)
+        return torch.as_tensor(np.asarray(pad, dtype=bool))
+
+    def _masks(
+        self,
+        windows: torch.Tensor,
+        pad: torch.Tensor,
+        *,
+        seed: int,
+        rates: dict[str, float],
+        boundaries: torch.Tensor | None = None,
+    ) -> Any:
+        """bitmask's masks with only the named levels on, at the given rates (no curriculum);
+        global sample indices so a window's mask never depends on the batch it is in."""
+        from bitmask import MaskConfig, make_masks
+
+        config = MaskConfig(target_unit_bytes=float(self.target_unit_bytes))
+        return make_masks(
+            windows,
+            config,
+            step=0,
+            boundaries=boundaries,
+            seed=seed,
+            sample_index=torch.arange(windows.shape[0]),
+            pad_mask=pad,
+            rates=rates,
+        )
+
+    # --- EvalModel ------------------------------------------------------------------------
+
+    def masked_bits(
+        self,
+        windows: np.ndarray,
+        *,
+        rate: float = 0.15,
+        seed: int = 0,
+        pad: np.ndarray | None = None,
+        doc_starts: np.ndarray | None = None,
+    ) -> tuple[float, int]:
+        """Sum of -log2 p(true byte) over a fixed-seed ``rate`` byte mask, and the masked count."""
+        w = self._as_tensor(windows)
+        pad_t = self._pad_tensor(pad, tuple(w.shape))
+        hidden = self._masks(w, pad_t, seed=seed, rates={"byte": rate}).mask_byte & ~pad_t
+        seg = segment_ids_from(doc_starts)
+        total_bits, total_bytes = 0.0, 0
+        for sl in self._chunks(w.shape[0]):
+            ids = build_input_ids(w[sl], hidden_bytes=hidden[sl], pad=pad_t[sl])
+            out = self._forward(ids, None if seg is None else seg[sl])
+            logp = torch.log_softmax(out.byte_logits.float(), dim=-1)  # [b, L, 256]
+            true_logp = logp.gather(-1, w[sl].long().to(logp.device).unsqueeze(-1))[..., 0]
+            sel = hidden[sl].to(logp.device)
+            total_bits += float(-true_logp[sel].sum()) / math.log(2.0)
+            total_bytes += int(sel.sum())
+        return total_bits, total_bytes
+
+    def byte_states(
+        self,
+        windows: np.ndarray,
+        *,
+        pad: np.ndarray | None = None,
+        doc_starts: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Final byte representations float32 [N, L, D] of the unmasked windows."""
+        w = self._as_tensor(windows)
+        pad_t = self._pad_tensor(pad, tuple(w.shape))
+        seg = segment_ids_from(doc_starts)
+        parts = []
+        for sl in self._chunks(w.shape[0]):
+            out = self._forward(
+                build_input_ids(w[sl], pad=pad_t[sl]), None if seg is None else seg[sl]
+            )
+            parts.append(out.byte_hidden.float().cpu().numpy())
+        return np.concatenate(parts, axis=0)
+
+    def features(self, texts: list[bytes]) -> np.ndarray:
+        """Mean of the byte representations over each text (long texts in ``max_len`` chunks,
+        weighted by length) -> float32 [N, D]; an empty text gives zeros."""
+        dim = int(self.config.hidden_size)
+        out = np.zeros((len(texts), dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            if not text:
+                continue
+            total = np.zeros(dim, dtype=np.float64)
+            for start in range(0, len(text), self.max_len):
+                chunk = np.frombuffer(text[start : start + self.max_len], dtype=np.uint8)[None]
+                total += self.byte_states(chunk)[0].sum(axis=0)
+            out[i] = total / len(text)
+        return out
+
+    # --- bitswin-only -----------------------------------------------------------------------
+
+    def boundary_scores(
+        self,
+        windows: np.ndarray,
+        *,
+        pad: np.ndarray | None = None,
+        doc_starts: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Unit-start scores float32 [N, L] of the unmasked windows (higher = a unit starts)."""
+        w = self._as_tensor(windows)
+        pad_t = self._pad_tensor(pad, tuple(w.shape))
+        seg = segment_ids_from(doc_starts)
+        parts = []
+        for sl in self._chunks(w.shape[0]):
+            out = self._forward(
+                build_input_ids(w[sl], pad=pad_t[sl]), None if seg is None else seg[sl]
+            )
+            parts.append(out.boundary.float().cpu().numpy())
+        return np.concatenate(parts, axis=0)
+
+    def attention_maps(
+        self, windows: np.ndarray, *, doc_starts: np.ndarray | None = None
+    ) -> list[Any]:
+        """Per stage, the head-averaged attention maps of the unmasked windows (numpy), batched
+        along N: stage 1 [N, depth, 8L, 2W-1], later stages [N, depth, L, 2W-1]."""
+        w = self._as_tensor(windows)
+        seg = segment_ids_from(doc_starts)
+        per_batch = []
+        for sl in self._chunks(w.shape[0]):
+            out = self._forward(build_input_ids(w[sl]), None if seg is None else seg[sl], True)
+            per_batch.append([a.float().cpu().numpy() for a in out.attentions])
+        return [np.concatenate(stage, axis=0) for stage in zip(*per_batch, strict=True)]
+
+    def level_accuracies(
+        self,
+        windows: np.ndarray,
+        *,
+        seed: int = 0,
+        pad: np.ndarray | None = None,
+        doc_starts: np.ndarray | None = None,
+        boundaries: np.ndarray | None = None,
+    ) -> dict[str, Any]:
+        """acc_bit / acc_byte / acc_word / acc_phrase: each level's mask alone (appendix-B rates),
+        word and phrase units from the model's own boundary scores (computed when not given).
+        Also returns the number of hidden positions per level (``n_<level>``)."""
+        w = self._as_tensor(windows)
+        pad_t = self._pad_tensor(pad, tuple(w.shape))
+        if boundaries is None:
+            boundaries = self.boundary_scores(windows, pad=pad, doc_starts=doc_starts)
+        bounds = torch.as_tensor(np.asarray(boundaries, dtype=np.float32))
+        masks = {
+            level: self._masks(w, pad_t, seed=seed, rates={level: rate}, boundaries=bounds)
+            for level, rate in APPENDIX_B_RATES.items()
+        }
+        seg = segment_ids_from(doc_starts)
+        right = dict.fromkeys(LEVEL_NAMES, 0)
+        count = dict.fromkeys(LEVEL_NAMES, 0)
+        pad_bits = pad_t.repeat_interleave(8, dim=1)
+        for sl in self._chunks(w.shape[0]):
+            s = None if seg is None else seg[sl]
+            bit_mask = masks["bit"].mask_bit[sl] & ~pad_bits[sl]
+            out = self._forward(build_input_ids(w[sl], hidden_bits=bit_mask, pad=pad_t[sl]), s)
+            bits = bits_of(w[sl]).to(out.bit_logits.device)
+            hit = ((out.bit_logits > 0).long() == bits) & bit_mask.to(bits.device)
+            right["bit"] += int(hit.sum())
+            count["bit"] += int(bit_mask.sum())
+            for level in ("byte", "word", "phrase"):
+                hidden = getattr(masks[level], f"mask_{level}")[sl] & ~pad_t[sl]
+                if not bool(hidden.any()):
+                    continue
+                out = self._forward(build_input_ids(w[sl], hidden_bytes=hidden, pad=pad_t[sl]), s)
+                pred = out.byte_logits.argmax(dim=-1).cpu()
+                right[level] += int(((pred == w[sl].long()) & hidden).sum())
+                count[level] += int(hidden.sum())
+        result: dict[str, Any] = {}
+        for level in LEVEL_NAMES:
+            result[f"acc_{level}"] = right[level] / count[level] if count[level] else None
+            result[f"n_{level}"] = count[level]
+        return result
+
+    @torch.no_grad()
+    def byte_log_probs(self, data: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+        """log p(byte) float64 [L, 256] for one sequence with ``hidden`` bytes masked (fill)."""
+        w = self._as_tensor(np.asarray(data, dtype=np.uint8)[None])
+        h = torch.as_tensor(np.asarray(hidden, dtype=bool)[None])
+        out = self._forward(build_input_ids(w, hidden_bytes=h))
+        return torch.log_softmax(out.byte_logits[0].double(), dim=-1).cpu().numpy()

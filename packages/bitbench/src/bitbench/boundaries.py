@@ -1,0 +1,212 @@
+"""Boundary and consistency evaluation of a model on corpus windows or on gold-segmented lines.
+
+Both gold sources end up as the same thing: rows of bytes (``windows`` uint8 [M, L] with ``pad``),
+gold word starts and the positions to evaluate, plus whitespace flags. The model's boundary
+scores are cut at one threshold (given, or chosen so the mean unit length equals the run's
+target) and compared with ``metrics.boundary_scores``; gold-segmented lines also get SIGHAN-style
+word precision/recall/F1 (``metrics.word_scores``). The consistency score pools the model's byte
+states over gold word occurrences and feeds ``consistency.consistency_auc``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bitbench.consistency import consistency_auc, pool_units
+from bitbench.errors import BitbenchError
+from bitbench.metrics import (
+    BoundaryScores,
+    boundary_scores,
+    parse_segmented_line,
+    sequence_start_mask,
+    threshold_for_mean_length,
+    whitespace_gold,
+    word_scores,
+)
+from bitbench.segment import pack_windows
+
+
+@dataclass(frozen=True)
+class GoldRows:
+    """Rows to evaluate with their gold. ``cut_left``/``cut_right``: the row's first/last word may
+    be cut off by the row edge (a window in running text, or a long line split in pieces)."""
+
+    windows: np.ndarray  # uint8 [M, L]
+    pad: np.ndarray  # bool [M, L]
+    doc_starts: np.ndarray | None  # bool [M, L]
+    gold: np.ndarray  # bool [M, L] gold word starts
+    evaluate: np.ndarray  # bool [M, L] positions counted
+    is_space: np.ndarray  # bool [M, L]
+    cut_left: np.ndarray  # bool [M]
+    cut_right: np.ndarray  # bool [M]
+    line_of_row: np.ndarray | None = None  # int [M] for segmented lines (word F per line)
+    source: str = "whitespace"
+
+
+def space_flags(windows: np.ndarray) -> np.ndarray:
+    """True at every byte of a whitespace character (bitcodec's character classes)."""
+    from bitcodec.facts import CharClass, char_classes
+
+    return np.asarray(char_classes(np.ascontiguousarray(windows))) == int(CharClass.SPACE)
+
+
+def whitespace_rows(windows: np.ndarray, doc_starts: np.ndarray | None) -> GoldRows:
+    """Corpus windows with whitespace gold (starts of maximal non-whitespace runs)."""
+    is_space = space_flags(windows)
+    seq_starts = sequence_start_mask(windows.shape, doc_starts)
+    gold, evaluate = whitespace_gold(is_space, seq_starts)
+    m = windows.shape[0]
+    return GoldRows(
+        windows=windows,
+        pad=np.zeros(windows.shape, dtype=bool),
+        doc_starts=doc_starts,
+        gold=gold,
+        evaluate=evaluate,
+        is_space=is_space,
+        cut_left=np.ones(m, dtype=bool),
+        cut_right=np.ones(m, dtype=bool),
+    )
+
+
+def read_segmented_file(
+    path: str | Path, max_lines: int | None = None
+) -> list[tuple[bytes, np.ndarray]]:
+    """Non-empty lines of a gold-segmented file -> (bytes without spaces, gold starts) each."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise BitbenchError(
+            f"gold segmentation file '{path}' does not exist: check --gold-seg"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise BitbenchError(
+            f"gold segmentation file '{path}' is not UTF-8 (byte {exc.start}): convert it to UTF-8"
+        ) from exc
+    lines = [parse_segmented_line(line) for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise BitbenchError(
+            f"gold segmentation file '{path}' has no words: give one sentence per line, words "
+            "separated by spaces"
+        )
+    return lines[:max_lines] if max_lines else lines
+
+
+def segmented_rows(lines: Sequence[tuple[bytes, np.ndarray]], seq_len: int) -> GoldRows:
+    """Gold-segmented lines packed into rows of ``seq_len`` bytes (long lines in pieces)."""
+    data = [d for d, _ in lines]
+    windows, pad, pieces = pack_windows(data, seq_len)
+    gold = np.zeros(windows.shape, dtype=bool)
+    cut_left = np.zeros(len(pieces), dtype=bool)
+    cut_right = np.zeros(len(pieces), dtype=bool)
+    line_of_row = np.zeros(len(pieces), dtype=np.int64)
+    for row, (i, start, length) in enumerate(pieces):
+        gold[row, :length] = lines[i][1][start : start + length]
+        cut_left[row] = start > 0
+        cut_right[row] = start + length < len(data[i])
+        line_of_row[row] = i
+    evaluate = ~pad.copy()
+    evaluate[:, 0] = False  # first byte of each line / piece: trivially a start
+    return GoldRows(
+        windows=windows,
+        pad=pad,
+        doc_starts=None,
+        gold=gold,
+        evaluate=evaluate,
+        is_space=np.zeros(windows.shape, dtype=bool),
+        cut_left=cut_left,
+        cut_right=cut_right,
+        line_of_row=line_of_row,
+        source="segmented",
+    )
+
+
+def model_scores(model: Any, rows: GoldRows) -> np.ndarray:
+    """The model's boundary scores for every row (float32 [M, L])."""
+    return np.asarray(
+        model.boundary_scores(rows.windows, pad=rows.pad, doc_starts=rows.doc_starts),
+        dtype=np.float32,
+    )
+
+
+def evaluate_boundaries(
+    rows: GoldRows, scores: np.ndarray, *, threshold: float | None, target_unit_bytes: float
+) -> dict[str, Any]:
+    """boundary_precision/recall/f1 (+ word_* for segmented lines) and the threshold used."""
+    if threshold is None:
+        threshold = threshold_for_mean_length(scores, target_unit_bytes, valid=~rows.pad)
+    predicted = (scores > threshold) & ~rows.pad
+    result: dict[str, Any] = boundary_scores(predicted, rows.gold, rows.evaluate).as_dict(
+        "boundary"
+    )
+    valid = ~rows.pad
+    result["boundary_threshold"] = float(threshold)
+    starts = predicted.copy()
+    starts[:, 0] |= valid[:, 0]  # every row begins a unit
+    result["predicted_unit_bytes"] = float(valid.sum() / max(1, int(starts.sum())))
+    result["gold_word_bytes"] = float((valid & ~rows.is_space).sum() / max(1, int(rows.gold.sum())))
+    if rows.line_of_row is not None:
+        total = BoundaryScores(0, 0, 0)
+        for row in range(rows.windows.shape[0]):
+            n = int(valid[row].sum())
+            pred = predicted[row, :n].copy()
+            pred[0] = True  # a row start is a cut for both (words never span rows)
+            gold = rows.gold[row, :n].copy()
+            gold[0] = True
+            total = total + word_scores(pred, gold)
+        result.update(total.as_dict("word"))
+    return result
+
+
+def word_occurrences(rows: GoldRows) -> list[tuple[int, int, int]]:
+    """Gold words (row, start, end) not touching a cut row edge, whitespace excluded."""
+    out: list[tuple[int, int, int]] = []
+    m = rows.windows.shape[0]
+    for row in range(m):
+        n = int((~rows.pad[row]).sum())
+        starts = np.flatnonzero(rows.gold[row, :n]).tolist()
+        space = rows.is_space[row, :n]
+        for k, s in enumerate(starts):
+            end = starts[k + 1] if k + 1 < len(starts) else n
+            spaces = np.flatnonzero(space[s:end])
+            if spaces.size:
+                end = s + int(spaces[0])
+            if (s == 0 and rows.cut_left[row]) or (end == n and rows.cut_right[row]):
+                continue
+            if end > s:
+                out.append((row, s, end))
+    return out
+
+
+def evaluate_consistency(
+    model: Any, rows: GoldRows, *, max_occurrences: int = 2000, seed: int = 0
+) -> float | None:
+    """Consistency AUC over gold word occurrences, or None when the model exposes no per-byte
+    states or the text has no repeated word."""
+    if not hasattr(model, "byte_states"):
+        return None
+    occurrences = word_occurrences(rows)
+    if not occurrences:
+        return None
+    states = np.asarray(model.byte_states(rows.windows, pad=rows.pad, doc_starts=rows.doc_starts))
+    vectors = np.zeros((len(occurrences), states.shape[-1]))
+    labels: list[bytes] = []
+    by_row: dict[int, list[int]] = {}
+    for idx, (row, _, _) in enumerate(occurrences):
+        by_row.setdefault(row, []).append(idx)
+    for row, idxs in by_row.items():
+        spans = [(occurrences[i][1], occurrences[i][2]) for i in idxs]
+        vectors[idxs] = pool_units(states[row], spans)
+    for row, s, e in occurrences:
+        labels.append(rows.windows[row, s:e].tobytes())
+    try:
+        return consistency_auc(
+            vectors, labels, max_occurrences=max_occurrences, rng=np.random.default_rng(seed)
+        )
+    except BitbenchError:
+        return None  # no repeated unit, or a single distinct unit: nothing to compare

@@ -1,0 +1,375 @@
+"""``evaluate_run``: every DESIGN.md metric for one run, as one JSON-ready dict (``bitlab eval``).
+
+On the corpus's ``val`` split, a fixed seed, N windows of L bytes (``EvalSettings``):
+bpb (15% byte mask), acc_bit/acc_byte/acc_word/acc_phrase (each level alone), boundary
+P/R/F1 (whitespace gold, or ``gold_seg``: a segmented file), consistency AUC, encoding-table
+statistics per level against a byte-level BPE of the same vocabulary size and against
+gzip/xz/zstd, forward FLOPs per byte, and the training budget read from the run. Metrics a model
+cannot give (a baseline has no boundary head) are None.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bitbench.errors import BitbenchError
+from bitbench.flops import training_flops
+from bitbench.runs import (
+    RunInfo,
+    find_setting,
+    inspect_run,
+    load_model,
+    read_metrics_log,
+    read_run_config,
+)
+
+log = logging.getLogger(__name__)
+
+METRICS_VERSION = 1
+LEVEL_KEYS = ("acc_bit", "acc_byte", "acc_word", "acc_phrase")
+# Stages reported to the progress callback, in order.
+STAGES = ("load", "bpb", "levels", "boundaries", "consistency", "table", "compression", "flops")
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """What is measured and on how much text (all of it is recorded in metrics.json)."""
+
+    windows: int = 64  # val windows
+    seq_len: int = 512  # bytes per window
+    seed: int = 0
+    mask_rate: float = 0.15  # byte mask for bpb
+    threshold: float | None = None  # boundary threshold; None = match the run's unit length
+    text_bytes: int = 1 << 20  # contiguous val bytes for table / BPE / compressors
+    table_windows: int = 256  # train windows to grow a table when the run has none
+    bpe_train_bytes: int = 32 << 20  # train bytes for the BPE reference
+    consistency_occurrences: int = 2000
+    gold_lines: int | None = None  # first N lines of --gold-seg (None = all)
+
+    def __post_init__(self) -> None:
+        for name in ("windows", "seq_len", "text_bytes", "table_windows", "bpe_train_bytes"):
+            if getattr(self, name) < 1:
+                raise BitbenchError(f"{name} is {getattr(self, name)}: it must be >= 1")
+        if not 0.0 < self.mask_rate < 1.0:
+            raise BitbenchError(f"mask rate {self.mask_rate} is outside (0, 1): use e.g. 0.15")
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Evaluation:
+    """The metrics (JSON) and the arrays the plots need (not saved)."""
+
+    metrics: dict[str, Any]
+    plot_data: dict[str, Any] = field(default_factory=dict)
+
+
+def _stage(progress: Callable[[str], None] | None, name: str) -> None:
+    if progress is not None:
+        progress(name)
+
+
+def training_budget(info: RunInfo, flops_per_byte: float | None) -> dict[str, Any]:
+    """Steps, batch, window length and training FLOPs from metrics.jsonl and config.toml."""
+    records = read_metrics_log(info.metrics_path)
+    config = read_run_config(info)
+    steps = max(
+        (int(r["step"]) for r in records if isinstance(r.get("step"), (int, float))), default=None
+    )
+    batch = find_setting(config, "global_batch_size", "batch_size", "batch")
+    seq_len = find_setting(config, "seq_len", "seq_len_bytes", "window_bytes")
+    logged = [
+        r[k]
+        for r in records
+        for k in ("train_flops", "flops")
+        if isinstance(r.get(k), (int, float))
+    ]
+    flops: float | None = float(logged[-1]) if logged else None
+    if flops is None and None not in (steps, batch, seq_len, flops_per_byte):
+        try:
+            flops = training_flops(int(steps), int(batch), int(seq_len), float(flops_per_byte))
+        except (TypeError, ValueError, BitbenchError):
+            flops = None
+    return {"steps": steps, "batch_size": batch, "seq_len": seq_len, "train_flops": flops}
+
+
+def _val_text(corpus: Any, settings: EvalSettings) -> bytes:
+    split = corpus.val
+    length = min(settings.text_bytes, int(split.num_bytes))
+    window, _ = split.sample_windows(1, length, np.random.default_rng(settings.seed))
+    return window[0].tobytes()
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    *,
+    corpus: str | Path | None = None,
+    gold_seg: str | Path | None = None,
+    settings: EvalSettings | None = None,
+    device: str = "cpu",
+    progress: Callable[[str], None] | None = None,
+) -> Evaluation:
+    """Measure a run (see the module doc). At least one of ``corpus`` / ``gold_seg`` is needed."""
+    from bitbench.boundaries import (
+        evaluate_boundaries,
+        evaluate_consistency,
+        model_scores,
+        read_segmented_file,
+        segmented_rows,
+        whitespace_rows,
+    )
+
+    settings = settings or EvalSettings()
+    if corpus is None and gold_seg is None:
+        raise BitbenchError("nothing to evaluate on: pass --corpus STORE and/or --gold-seg FILE")
+    _stage(progress, "load")
+    info = inspect_run(run_dir)
+    model = load_model(info, device=device)
+    is_bitswin = hasattr(model, "boundary_scores")
+    opened = None
+    if corpus is not None:
+        from bitcodec import open_corpus
+
+        opened = open_corpus(corpus)
+    gold_lines = (
+        read_segmented_file(gold_seg, settings.gold_lines) if gold_seg is not None else None
+    )
+
+    metrics: dict[str, Any] = {
+        "version": METRICS_VERSION,
+        "run": str(Path(info.run_dir).resolve()),
+        "kind": getattr(model, "kind", info.kind),
+        "model_type": info.model_type,
+        "corpus": str(Path(corpus).resolve())
+        if corpus is not None and "://" not in str(corpus)
+        else corpus,
+        "gold_seg": str(Path(gold_seg).resolve()) if gold_seg is not None else None,
+        "settings": settings.as_dict(),
+        "num_params": getattr(model, "num_params", None),
+        "bpb": None,
+        "masked_bytes": None,
+        **dict.fromkeys(LEVEL_KEYS),
+        "boundary_precision": None,
+        "boundary_recall": None,
+        "boundary_f1": None,
+        "consistency_auc": None,
+        "table": None,
+        "compression": None,
+    }
+    plot_data: dict[str, Any] = {"run_dir": info.run_dir}
+
+    windows = doc_starts = None
+    if opened is not None:
+        rng = np.random.default_rng(settings.seed)
+        windows, doc_starts = opened.val.sample_windows(settings.windows, settings.seq_len, rng)
+    _stage(progress, "bpb")
+    if windows is not None:
+        bits, covered = model.masked_bits(windows, rate=settings.mask_rate, seed=settings.seed)
+        metrics["bpb"] = bits / covered if covered else None
+        metrics["masked_bytes"] = int(covered)
+
+    _stage(progress, "levels")
+    boundary_cache = None
+    if windows is not None and is_bitswin:
+        boundary_cache = model.boundary_scores(windows, doc_starts=doc_starts)
+        levels = model.level_accuracies(
+            windows, seed=settings.seed, doc_starts=doc_starts, boundaries=boundary_cache
+        )
+        metrics.update({k: levels[k] for k in LEVEL_KEYS})
+        metrics["masked_counts"] = {k[4:]: levels[f"n_{k[4:]}"] for k in LEVEL_KEYS}
+
+    _stage(progress, "boundaries")
+    rows = None
+    if gold_lines is not None:
+        rows = segmented_rows(gold_lines, settings.seq_len)
+    elif windows is not None:
+        rows = whitespace_rows(windows, doc_starts)
+    if rows is not None and is_bitswin:
+        scores = boundary_cache if rows.source == "whitespace" else model_scores(model, rows)
+        target = float(getattr(model, "target_unit_bytes", 5.0))
+        result = evaluate_boundaries(
+            rows, scores, threshold=settings.threshold, target_unit_bytes=target
+        )
+        metrics.update(result)
+        metrics["boundary_gold"] = rows.source
+        plot_data["boundary_sample"] = _sample_view(rows, scores, result["boundary_threshold"])
+
+    _stage(progress, "consistency")
+    if rows is not None:
+        metrics["consistency_auc"] = evaluate_consistency(
+            model, rows, max_occurrences=settings.consistency_occurrences, seed=settings.seed
+        )
+
+    _stage(progress, "table")
+    text = _val_text(opened, settings) if opened is not None else None
+    if text:
+        table_part = _table_metrics(info, model, opened, text, settings, is_bitswin)
+        if table_part is not None:
+            metrics["table"], plot_data["codes"] = table_part
+
+    _stage(progress, "compression")
+    if text:
+        from bitbench.compression import compression_baselines
+
+        metrics["compression"] = {"num_bytes": len(text), **compression_baselines(text)}
+
+    _stage(progress, "flops")
+    metrics["flops_per_byte"] = float(model.flops_per_byte(settings.seq_len))
+    metrics["training"] = training_budget(info, _train_flops_per_byte(model, info))
+    plot_data["metrics_log"] = read_metrics_log(info.metrics_path)
+    return Evaluation(metrics, plot_data)
+
+
+def _train_flops_per_byte(model: Any, info: RunInfo) -> float | None:
+    """Forward FLOPs per byte at the run's training window length (None if unknown)."""
+    seq_len = find_setting(read_run_config(info), "seq_len", "seq_len_bytes", "window_bytes")
+    try:
+        return float(model.flops_per_byte(int(seq_len))) if seq_len else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _table_metrics(
+    info: RunInfo, model: Any, corpus: Any, text: bytes, settings: EvalSettings, is_bitswin: bool
+) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
+    from bitbench.tables import grow_table, load_table, split_documents, table_report
+
+    if info.table_dir is not None:
+        table, source = load_table(info.table_dir), "run"
+    elif is_bitswin:
+        rng = np.random.default_rng(settings.seed + 1)
+        length = min(settings.seq_len, int(corpus.train.num_bytes))
+        train_windows, train_starts = corpus.train.sample_windows(
+            settings.table_windows, length, rng
+        )
+        table, source = grow_table(model, train_windows, train_starts), "grown"
+    else:
+        return None
+    rows, codes = table_report(
+        table,
+        [text],
+        bpe_texts=lambda: split_documents(corpus.train, settings.bpe_train_bytes),
+        bpe_train_bytes=settings.bpe_train_bytes,
+    )
+    return {"source": source, "levels": rows}, codes
+
+
+def _sample_view(
+    rows: Any, scores: np.ndarray, threshold: float, max_bytes: int = 96
+) -> dict[str, Any]:
+    """The first row's first bytes with scores, predicted and gold starts (boundary plot)."""
+    n = min(max_bytes, int((~rows.pad[0]).sum()))
+    # Do not end inside a UTF-8 character.
+    while n > 0 and n < rows.windows.shape[1] and (int(rows.windows[0, n]) & 0xC0) == 0x80:
+        n -= 1
+    return {
+        "bytes": rows.windows[0, :n].tobytes(),
+        "scores": np.asarray(scores[0, :n], dtype=np.float64),
+        "predicted": np.asarray(scores[0, :n] > threshold),
+        "gold": np.asarray(rows.gold[0, :n]),
+        "threshold": threshold,
+    }
+
+
+def default_out_dir(run_dir: str | Path) -> Path:
+    info = inspect_run(run_dir)
+    return info.run_dir / "eval"
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    import json
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2, default=_json_default)
+            f.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def clean_for_json(value: Any) -> Any:
+    """NaN/inf -> None, numpy scalars -> Python, recursively (metrics.json stays strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): clean_for_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_for_json(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def write_outputs(
+    evaluation: Evaluation, out_dir: str | Path, command: str | None = None
+) -> dict[str, Path]:
+    """metrics.json (atomic), report.md and the PNG plots into ``out_dir``; returns their paths."""
+    from bitbench.plots import plot_accuracy_over_training, plot_boundary_view, plot_rank_frequency
+    from bitbench.report import render_eval_report
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise BitbenchError(f"output '{out}' is a file: pass a directory to --out")
+    out.mkdir(parents=True, exist_ok=True)
+    data = evaluation.plot_data
+    written: dict[str, Path] = {}
+    made = {
+        "accuracy_over_training": plot_accuracy_over_training(
+            data.get("metrics_log", []), out / "accuracy_over_training.png"
+        ),
+        "boundary_view": plot_boundary_view(data["boundary_sample"], out / "boundary_view.png")
+        if "boundary_sample" in data
+        else None,
+        "table_rank_frequency": plot_rank_frequency(data["codes"], out / "table_rank_frequency.png")
+        if "codes" in data
+        else None,
+    }
+    written.update({k: v for k, v in made.items() if v is not None})
+    metrics = clean_for_json({**evaluation.metrics, "command": command})
+    evaluation.metrics["command"] = command
+    write_json_atomic(out / "metrics.json", metrics)
+    written["metrics"] = out / "metrics.json"
+    report = render_eval_report(
+        metrics, command, [p.name for k, p in written.items() if k != "metrics"]
+    )
+    write_text_atomic(out / "report.md", report)
+    written["report"] = out / "report.md"
+    return written

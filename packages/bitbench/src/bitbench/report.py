@@ -1,0 +1,179 @@
+"""Markdown reports: one run's evaluation (report.md) and a comparison of runs (compare.md),
+paper-ready tables with short explanations and the command that produced them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from bitbench.flops import format_flops
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """A table cell: '-' for missing, fixed digits for floats, thousands separators for ints."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "-"
+        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+            return f"{value:.{digits}g}"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(fmt(v) if not isinstance(v, str) else v for v in row) + " |")
+    return "\n".join(lines)
+
+
+EXPLANATIONS = {
+    "acc_bit": "accuracy of the bit head on bits hidden by a 15% bit mask (alone)",
+    "acc_byte": "accuracy of the 256-way byte head on bytes hidden by a 20% byte mask",
+    "acc_word": "same, on bytes of whole units hidden by a 25% word mask (units from the model's boundaries)",
+    "acc_phrase": "same, on bytes of unit spans hidden by a 30% phrase mask",
+    "bpb": "mean -log2 p(true byte) over bytes hidden by a 15% byte mask (token models: bits of the masked tokens / bytes they cover)",
+    "boundary_precision": "share of predicted unit starts that are gold word starts",
+    "boundary_recall": "share of gold word starts predicted as unit starts",
+    "boundary_f1": "predicted unit starts vs gold word starts, at non-space positions except each sequence's first byte",
+    "word_f1": "SIGHAN word F: a predicted word counts when both its ends match a gold word",
+    "consistency_auc": "P(two occurrences of the same word are closer, by cosine of mean-pooled byte states, than two different words)",
+    "flops_per_byte": "forward FLOPs per byte at the evaluation window length",
+}
+
+
+def render_eval_report(
+    metrics: dict[str, Any], command: str | None = None, plots: Sequence[str] = ()
+) -> str:
+    """report.md for one run."""
+    s = metrics.get("settings", {})
+    out = [f"# Evaluation of `{metrics.get('run')}`", ""]
+    out.append(
+        f"Model: **{metrics.get('kind')}** ({fmt(metrics.get('num_params'))} parameters). "
+        f"Corpus: `{metrics.get('corpus') or '-'}` (val split, {s.get('windows')} windows of "
+        f"{s.get('seq_len')} bytes, seed {s.get('seed')})."
+        + (f" Gold segmentation: `{metrics['gold_seg']}`." if metrics.get("gold_seg") else "")
+    )
+    out += ["", "## Main metrics", ""]
+    keys = [
+        "bpb", "acc_bit", "acc_byte", "acc_word", "acc_phrase",
+        "boundary_precision", "boundary_recall", "boundary_f1",
+        "word_precision", "word_recall", "word_f1",
+        "consistency_auc", "flops_per_byte",
+    ]  # fmt: skip
+    rows = [(f"`{k}`", metrics.get(k), EXPLANATIONS.get(k, "")) for k in keys if k in metrics]
+    out.append(markdown_table(["metric", "value", "meaning"], rows))
+    if metrics.get("boundary_threshold") is not None:
+        out += [
+            "",
+            f"Boundary threshold {fmt(metrics['boundary_threshold'])} "
+            f"(gold: {metrics.get('boundary_gold')}); predicted units average "
+            f"{fmt(metrics.get('predicted_unit_bytes'))} bytes, gold words "
+            f"{fmt(metrics.get('gold_word_bytes'))} bytes (without spaces).",
+        ]
+    table = metrics.get("table")
+    comp = metrics.get("compression") or {}
+    if table:
+        out += ["", f"## Encoding table ({table['source']}) vs byte-level BPE of the same size", ""]
+        trows = []
+        for row in table["levels"]:
+            t, b = row["table"], row.get("bpe") or {}
+            trows.append(
+                (
+                    f"L{row['level']}", t["vocab_size"], t["bytes_per_code"], b.get("bytes_per_code"),
+                    t["code_entropy_bits"], b.get("code_entropy_bits"),
+                    t["entropy_bits_per_byte"], b.get("entropy_bits_per_byte"), t["roundtrip_exact"],
+                )
+            )  # fmt: skip
+        out.append(
+            markdown_table(
+                [
+                    "level",
+                    "vocab",
+                    "bytes/code",
+                    "BPE bytes/token",
+                    "code entropy (bits)",
+                    "BPE entropy (bits)",
+                    "table bits/byte",
+                    "BPE bits/byte",
+                    "round trip exact",
+                ],
+                trows,
+            )
+        )
+        out += [
+            "",
+            "bits/byte here is the ideal entropy-coded size: code entropy / bytes per code (unigram "
+            "over codes; no context).",
+        ]
+    if comp:
+        out += [
+            "",
+            f"General-purpose compressors on the same {fmt(comp.get('num_bytes'))} val bytes: "
+            f"gzip -9 {fmt(comp.get('gzip'))}, xz -9 {fmt(comp.get('xz'))}, zstd -19 "
+            f"{fmt(comp.get('zstd'))} bits per byte.",
+        ]
+    train = metrics.get("training") or {}
+    if any(v is not None for v in train.values()):
+        out += [
+            "",
+            "## Training budget",
+            "",
+            f"{fmt(train.get('steps'))} steps x batch {fmt(train.get('batch_size'))} x "
+            f"{fmt(train.get('seq_len'))} bytes: {format_flops(train.get('train_flops'))} "
+            "(3 x forward FLOPs per byte).",
+        ]
+    if plots:
+        out += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
+    if command:
+        out += ["", "## Reproduce", "", "```", command, "```"]
+    return "\n".join(out) + "\n"
+
+
+COMPARE_COLUMNS = (
+    ("run", "name"),
+    ("kind", "kind"),
+    ("params", "num_params"),
+    ("train FLOPs", "train_flops"),
+    ("FLOPs/byte", "flops_per_byte"),
+    ("bpb", "bpb"),
+    ("acc_byte", "acc_byte"),
+    ("acc_word", "acc_word"),
+    ("boundary F1", "boundary_f1"),
+    ("consistency AUC", "consistency_auc"),
+    ("table L2 bytes/code", "table_l2_bytes_per_code"),
+)
+
+
+def render_compare_report(
+    rows: Sequence[dict[str, Any]], command: str | None = None, plot: str | None = None
+) -> str:
+    """compare.md: one row per run."""
+    out = ["# Run comparison", ""]
+    cells = []
+    for row in rows:
+        cells.append(
+            [
+                format_flops(row.get(key)) if key == "train_flops" else row.get(key)
+                for _, key in COMPARE_COLUMNS
+            ]
+        )
+    out.append(markdown_table([h for h, _ in COMPARE_COLUMNS], cells))
+    out += [
+        "",
+        "bpb: masked bits per byte on the val split (15% byte mask; token models: bits of their "
+        "masked tokens / bytes covered), lower is better. Training FLOPs = steps x batch x "
+        "window bytes x 3 x forward FLOPs per byte. '-' = not measurable for that model.",
+    ]
+    if plot:
+        out += ["", f"![bpb vs training FLOPs]({plot})"]
+    if command:
+        out += ["", "```", command, "```"]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,96 @@
+"""Encoding-table statistics per level against a byte-level BPE of the same vocabulary size.
+
+The table is the run's own (``RUN/table``) when it has one; otherwise one is grown here from the
+model's boundary scores over *train* windows (never the evaluation text, so the statistics are
+out of sample, like the BPE which is also trained on the train split). Each level's vocabulary
+size is ``table.vocab_size(level)`` (256 byte codes + the patterns of levels 1..level); the BPE
+reference gets exactly that many entries.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bitbench.bpe_reference import MIN_VOCAB, bpe_stats, train_byte_bpe
+from bitbench.compression import table_level_stats
+
+log = logging.getLogger(__name__)
+
+
+def load_table(table_dir: Path) -> Any:
+    from enctable import AdaptiveEncodingTable
+
+    return AdaptiveEncodingTable.load(table_dir)
+
+
+def grow_table(
+    model: Any,
+    windows: np.ndarray,
+    doc_starts: np.ndarray | None,
+    *,
+    max_size: int = 10000,
+    batch: int = 32,
+    tick: Callable[[], None] | None = None,
+) -> Any:
+    """A fresh AdaptiveEncodingTable fed with the model's boundary scores over ``windows``."""
+    from enctable import AdaptiveEncodingTable
+
+    table = AdaptiveEncodingTable(
+        levels=4,
+        max_size=max_size,
+        target_unit_bytes=float(getattr(model, "target_unit_bytes", 6.0)),
+    )
+    for step, start in enumerate(range(0, windows.shape[0], batch), start=1):
+        part = np.ascontiguousarray(windows[start : start + batch])
+        starts = None if doc_starts is None else doc_starts[start : start + batch]
+        scores = model.boundary_scores(part, doc_starts=starts)
+        table.update_tables(part, np.asarray(scores, dtype=np.float64), step=step)
+        if tick is not None:
+            tick()
+    return table
+
+
+def split_documents(split: Any, max_bytes: int) -> Iterator[bytes]:
+    """The split's documents in order, up to ``max_bytes`` in all."""
+    seen = 0
+    for i in range(split.num_docs):
+        if seen >= max_bytes:
+            return
+        doc = split.document(i)[: max_bytes - seen]
+        seen += len(doc)
+        yield doc
+
+
+def table_report(
+    table: Any,
+    texts: list[bytes],
+    *,
+    bpe_texts: Callable[[], Iterator[bytes]] | None,
+    bpe_train_bytes: int,
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """Per level: the table's stats and, when a train split is given, the BPE reference's.
+
+    Returns (rows for metrics.json, code arrays for the rank-frequency plot keyed by label).
+    """
+    rows: list[dict[str, Any]] = []
+    codes_by_label: dict[str, np.ndarray] = {}
+    bpe_cache: dict[int, Any] = {}
+    for level in range(1, int(table.levels) + 1):
+        vocab = int(table.vocab_size(level))
+        stats, codes = table_level_stats(table, texts, level, vocab)
+        row: dict[str, Any] = {"level": level, "table": stats.as_dict(), "bpe": None}
+        codes_by_label[f"table L{level}"] = codes
+        if bpe_texts is not None and vocab >= MIN_VOCAB:
+            if vocab not in bpe_cache:
+                bpe_cache[vocab] = train_byte_bpe(bpe_texts(), vocab, max_bytes=bpe_train_bytes)
+            bstats, bcodes = bpe_stats(bpe_cache[vocab], texts, level)
+            row["bpe"] = bstats.as_dict()
+            row["bytes_per_code_vs_bpe"] = stats.bytes_per_code / bstats.bytes_per_code
+            codes_by_label.setdefault(f"BPE {vocab}", bcodes)
+        rows.append(row)
+    return rows, codes_by_label

@@ -9,7 +9,15 @@ import typer
 
 # Order here is the order in `bitlab --help`.
 COMMAND_MODULES: tuple[str, ...] = (
+    "corpus",
+    "train",
     "bench",
+    "codec",
+    "masks",
+    "evaluate",
+    "segment",
+    "fill",
+    "compare",
 )
 
 

@@ -21,8 +21,10 @@ import numpy as np
 from bitcodec import _codec_kernels as K
 from bitcodec.errors import BitcodecError
 
-# Below this many bytes the serial kernels win (thread start-up costs ~10-50 us).
-PARALLEL_MIN_BYTES = 1 << 20
+# Below this many bytes the serial kernels win: thread start-up costs ~10-50 us, and past the
+# caches both forms are bound by memory write bandwidth (measured on the 2-core dev machine:
+# 2 threads gained nothing at 64 MiB), so threads only help where bandwidth outgrows one core.
+PARALLEL_MIN_BYTES = 8 << 20
 _LITTLE_ENDIAN = sys.byteorder == "little"
 
 BytesLike = bytes | bytearray | memoryview | np.ndarray

@@ -1,0 +1,28 @@
+"""The codec benchmark runs (quick) and returns the `bitlab bench` format. No timing asserts."""
+
+from __future__ import annotations
+
+import math
+
+from bitcodec.bench_codec import codec_bench
+
+ROW_KEYS = {"case", "metric", "value", "unit", "reference", "ratio", "target", "met"}
+
+
+def test_quick_codec_bench_format() -> None:
+    report = codec_bench(quick=True)
+    assert report["name"] == "codec"
+    assert report["notes"] and all(isinstance(n, str) for n in report["notes"])
+    rows = report["rows"]
+    assert len(rows) >= 7
+    for row in rows:
+        assert set(row) == ROW_KEYS
+        assert row["value"] > 0 and row["reference"] > 0
+        assert math.isclose(row["ratio"], row["value"] / row["reference"])
+        if row["target"] is None:
+            assert row["met"] is None
+        else:
+            target = float(row["target"].removeprefix(">= ").removesuffix("x"))
+            assert row["met"] == (row["ratio"] >= target)
+    cases = " ".join(r["case"] for r in rows)
+    assert "numpy.unpackbits" in cases and "numpy.packbits" in cases and "seed" in cases

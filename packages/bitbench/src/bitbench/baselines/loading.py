@@ -1,0 +1,194 @@
+"""EvalModel adapters of the baselines: ``load_baseline(model_dir)``.
+
+``masked_bits`` hides ``rate`` of the units (bytes, or BPE tokens) with [MASK] (no random or
+kept units: evaluation measures pure masked prediction) on a seed-fixed mask and returns the
+summed bits and the bytes those units cover. ``features`` mean-pools the final hidden states
+over the bytes / tokens of each text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bitbench.baselines.bpe_mlm import BpeMLM, bpe_mlm_flops_per_byte
+from bitbench.baselines.byte_mlm import ByteMLM, byte_mlm_flops_per_byte
+from bitbench.baselines.config import (
+    BPE_PRESETS,
+    BYTE_PAD_ID,
+    BYTE_PRESETS,
+    BpeMLMConfig,
+    ByteMLMConfig,
+    config_from_dict,
+)
+from bitbench.baselines.scoring import score_bytes, score_tokens, tokenize_batch
+from bitbench.baselines.tokenizer import (
+    PAD_TOKEN_ID,
+    encode_windows,
+    load_tokenizer,
+    token_byte_lengths,
+)
+from bitbench.baselines.weights import TOKENIZER_NAME, load_weights, read_config
+from bitbench.errors import BitbenchError
+
+BATCH = 32
+
+
+def _check_windows(windows: np.ndarray) -> np.ndarray:
+    arr = np.asarray(windows)
+    if arr.ndim != 2 or arr.dtype != np.uint8:
+        raise BitbenchError(
+            f"windows must be a uint8 array [N, L], got {arr.dtype} of shape {arr.shape}"
+        )
+    return arr
+
+
+def _pooled(hidden: torch.Tensor, real: torch.Tensor) -> np.ndarray:
+    """Mean of hidden [B, T, D] over real positions (bool [B, T]); zeros for empty rows."""
+    weights = real.to(hidden.dtype).unsqueeze(-1)  # [B, T, 1]
+    total = (hidden * weights).sum(dim=1)  # [B, D]
+    count = weights.sum(dim=1).clamp_min(1.0)  # [B, 1]
+    return (total / count).float().cpu().numpy()
+
+
+def _by_length(texts: list[bytes]) -> list[int]:
+    return sorted(range(len(texts)), key=lambda i: len(texts[i]))
+
+
+class ByteEvalModel:
+    kind = "byte"
+
+    def __init__(self, model: ByteMLM, device: torch.device | str = "cpu") -> None:
+        self.model = model.to(device).eval()
+        self.config: ByteMLMConfig = model.config
+        self.device = torch.device(device)
+
+    @torch.no_grad()
+    def masked_bits(self, windows: np.ndarray, *, rate: float = 0.15, seed: int = 0):
+        arr = _check_windows(windows)
+        bits, covered = 0.0, 0
+        for start in range(0, len(arr), BATCH):
+            chunk = torch.tensor(arr[start : start + BATCH], device=self.device)
+            index = torch.arange(start, start + len(chunk), device=self.device)
+            score = score_bytes(
+                self.model,
+                chunk,
+                None,
+                rate=rate,
+                seed=seed,
+                sample_index=index,
+                step=0,
+                train=False,
+            )
+            bits += score.bits
+            covered += score.covered_bytes
+        return bits, covered
+
+    @torch.no_grad()
+    def features(self, texts: list[bytes]) -> np.ndarray:
+        limit = self.config.max_feature_bytes
+        out = np.zeros((len(texts), self.config.d_model), dtype=np.float32)
+        order = _by_length(texts)
+        for start in range(0, len(order), BATCH):
+            idx = order[start : start + BATCH]
+            rows = [bytes(texts[i])[:limit] for i in idx]
+            width = max([len(r) for r in rows] + [1])
+            ids = np.full((len(rows), width), BYTE_PAD_ID, dtype=np.int64)
+            for r, row in enumerate(rows):
+                ids[r, : len(row)] = np.frombuffer(row, dtype=np.uint8)
+            ids_t = torch.from_numpy(ids).to(self.device)
+            hidden, _ = self.model(ids_t, None, torch.zeros_like(ids_t, dtype=torch.bool))
+            out[idx] = _pooled(hidden, ids_t != BYTE_PAD_ID)
+        return out
+
+    def flops_per_byte(self, seq_len_bytes: int) -> float:
+        return byte_mlm_flops_per_byte(self.config, seq_len_bytes)
+
+
+class BpeEvalModel:
+    kind = "bpe"
+
+    def __init__(self, model: BpeMLM, tokenizer, device: torch.device | str = "cpu") -> None:
+        self.model = model.to(device).eval()
+        self.config: BpeMLMConfig = model.config
+        self.tokenizer = tokenizer
+        self.device = torch.device(device)
+        self.token_bytes = torch.from_numpy(token_byte_lengths(tokenizer)).to(self.device)
+
+    @torch.no_grad()
+    def masked_bits(self, windows: np.ndarray, *, rate: float = 0.15, seed: int = 0):
+        arr = _check_windows(windows)
+        bits, covered = 0.0, 0
+        for start in range(0, len(arr), BATCH):
+            ids, seg = tokenize_batch(
+                self.tokenizer,
+                arr[start : start + BATCH],
+                None,
+                max_tokens=self.config.max_positions,
+                device=self.device,
+            )
+            index = torch.arange(start, start + len(ids), device=self.device)
+            score = score_tokens(
+                self.model,
+                ids,
+                seg,
+                self.token_bytes,
+                vocab_size=self.config.vocab_size,
+                rate=rate,
+                seed=seed,
+                sample_index=index,
+                step=0,
+                train=False,
+            )
+            bits += score.bits
+            covered += score.covered_bytes
+        return bits, covered
+
+    @torch.no_grad()
+    def features(self, texts: list[bytes]) -> np.ndarray:
+        out = np.zeros((len(texts), self.config.d_model), dtype=np.float32)
+        order = _by_length(texts)
+        for start in range(0, len(order), BATCH):
+            idx = order[start : start + BATCH]
+            ids, _, _ = encode_windows(
+                self.tokenizer,
+                [bytes(texts[i]) for i in idx],
+                None,
+                max_tokens=self.config.max_positions,
+            )
+            ids_t = torch.from_numpy(ids).to(self.device)
+            hidden, _ = self.model(ids_t, None, torch.zeros_like(ids_t, dtype=torch.bool))
+            out[idx] = _pooled(hidden, ids_t != PAD_TOKEN_ID)
+        return out
+
+    def flops_per_byte(self, seq_len_bytes: int) -> float:
+        return bpe_mlm_flops_per_byte(self.config, seq_len_bytes)
+
+
+def load_baseline(model_dir: Path | str, device: torch.device | str = "cpu"):
+    """The EvalModel of a saved baseline (a run's model/ directory, or a checkpoint)."""
+    model_dir = Path(model_dir)
+    raw = read_config(model_dir)
+    model_type = raw["model_type"]
+    if model_type == "byte_mlm":
+        config = config_from_dict(ByteMLMConfig, raw, BYTE_PRESETS)
+        model = ByteMLM(config)
+        load_weights(model, model_dir)
+        return ByteEvalModel(model, device)
+    if model_type == "bpe_mlm":
+        config = config_from_dict(BpeMLMConfig, raw, BPE_PRESETS)
+        tokenizer = load_tokenizer(model_dir / TOKENIZER_NAME)
+        if tokenizer.get_vocab_size() != config.vocab_size:
+            raise BitbenchError(
+                f"'{model_dir / TOKENIZER_NAME}' has {tokenizer.get_vocab_size()} entries but "
+                f"config.json says vocab_size {config.vocab_size}: re-save the model"
+            )
+        model = BpeMLM(config)
+        load_weights(model, model_dir)
+        return BpeEvalModel(model, tokenizer, device)
+    raise BitbenchError(
+        f"'{model_dir}' holds model_type {model_type!r}, not a baseline: "
+        "use bitbench.runs.load_run for bitswin runs"
+    )

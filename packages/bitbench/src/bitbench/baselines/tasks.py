@@ -1,0 +1,336 @@
+"""Training tasks for the token-level baselines (the trainer's TrainTask protocol).
+
+``make_baseline_task("byte" | "bpe", model_config, train_split=..., run_dir=..., seed=...,
+total_steps=...)`` returns a task whose ``loss`` masks 15% of the units 80/10/10 and returns the
+cross-entropy on them, whose ``validate`` scores a fixed-seed pure [MASK] mask and reports
+``bpb`` (bits per byte covered), and whose ``save_pretrained`` writes a directory
+``load_baseline`` reads back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bitbench.baselines.bpe_mlm import BpeMLM
+from bitbench.baselines.byte_mlm import ByteMLM
+from bitbench.baselines.config import (
+    BPE_PRESETS,
+    BYTE_PRESETS,
+    BpeMLMConfig,
+    ByteMLMConfig,
+    config_from_dict,
+    config_to_dict,
+)
+from bitbench.baselines.scoring import MaskedScore, score_bytes, score_tokens, tokenize_batch
+from bitbench.baselines.tokenizer import (
+    load_tokenizer,
+    save_tokenizer,
+    split_at_doc_starts,
+    token_byte_lengths,
+    train_bpe,
+)
+from bitbench.baselines.weights import (
+    CONFIG_NAME,
+    TOKENIZER_NAME,
+    WEIGHTS_NAME,
+    save_weights,
+    unwrap,
+    write_json_atomic,
+)
+from bitbench.errors import BitbenchError
+
+log = logging.getLogger(__name__)
+
+VALIDATION_SEED = 1234
+VALIDATION_CHUNK = 32
+KINDS = ("byte", "bpe")
+
+
+@dataclass(frozen=True)
+class TaskLoss:
+    """What a task's ``loss`` returns to the trainer (the TrainTask protocol's TaskLoss)."""
+
+    loss: torch.Tensor
+    metrics: dict[str, float | torch.Tensor] = field(default_factory=dict)
+    phase: int = 1
+
+
+def _model_device(model: torch.nn.Module) -> torch.device:
+    return next(unwrap(model).parameters()).device
+
+
+def _summary(scores: list[MaskedScore], unit: str) -> dict[str, float]:
+    bits = sum(s.bits for s in scores)
+    covered = sum(s.covered_bytes for s in scores)
+    units = sum(s.units for s in scores)
+    correct = sum(s.correct for s in scores)
+    return {
+        "bpb": bits / max(covered, 1),
+        "loss": bits * math.log(2.0) / max(units, 1),
+        f"acc_{unit}": correct / max(units, 1),
+        "masked_units": float(units),
+        "masked_bytes": float(covered),
+    }
+
+
+class ByteTask:
+    """TrainTask of the byte-level window-attention masked LM."""
+
+    kind = "byte"
+
+    def __init__(self, config: ByteMLMConfig, *, seed: int) -> None:
+        self.config = config
+        self.seed = seed
+        self.model: torch.nn.Module = ByteMLM(config)
+
+    def loss(
+        self,
+        model: torch.nn.Module,
+        windows: torch.Tensor,
+        doc_starts: torch.Tensor,
+        *,
+        step: int,
+        sample_index: torch.Tensor,
+    ) -> TaskLoss:
+        score = score_bytes(
+            model,
+            windows,
+            doc_starts,
+            rate=self.config.mask_rate,
+            seed=self.seed,
+            sample_index=sample_index,
+            step=step,
+            train=True,
+        )
+        metrics = {"bpb": score.bpb, "acc_byte": score.correct / max(score.units, 1)}
+        return TaskLoss(loss=score.nll, metrics=metrics, phase=1)
+
+    @torch.no_grad()
+    def validate(
+        self, model: torch.nn.Module, windows: torch.Tensor, doc_starts: torch.Tensor
+    ) -> dict[str, float]:
+        was_training = model.training
+        model.eval()
+        scores = []
+        for start in range(0, windows.shape[0], VALIDATION_CHUNK):
+            stop = start + VALIDATION_CHUNK
+            index = torch.arange(start, min(stop, windows.shape[0]), device=windows.device)
+            scores.append(
+                score_bytes(
+                    model,
+                    windows[start:stop],
+                    doc_starts[start:stop],
+                    rate=self.config.mask_rate,
+                    seed=VALIDATION_SEED,
+                    sample_index=index,
+                    step=0,
+                    train=False,
+                )
+            )
+        model.train(was_training)
+        return _summary(scores, "byte")
+
+    def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
+        directory = Path(directory)
+        save_weights(model, directory / WEIGHTS_NAME)
+        write_json_atomic(directory / CONFIG_NAME, config_to_dict(self.config))
+
+
+class BpeTask:
+    """TrainTask of the BERT-style BPE-token masked LM; ``tokenizer`` is trained beforehand."""
+
+    kind = "bpe"
+
+    def __init__(self, config: BpeMLMConfig, tokenizer, *, seed: int) -> None:
+        if tokenizer.get_vocab_size() != config.vocab_size:
+            raise BitbenchError(
+                f"tokenizer has {tokenizer.get_vocab_size()} entries but the model config says "
+                f"vocab_size {config.vocab_size}: make them agree"
+            )
+        self.config = config
+        self.tokenizer = tokenizer
+        self.seed = seed
+        self.model: torch.nn.Module = BpeMLM(config)
+        self._token_bytes = torch.from_numpy(token_byte_lengths(tokenizer))
+        self._token_bytes_on: dict[torch.device, torch.Tensor] = {}
+
+    def _bytes_table(self, device: torch.device) -> torch.Tensor:
+        if device not in self._token_bytes_on:
+            self._token_bytes_on[device] = self._token_bytes.to(device)
+        return self._token_bytes_on[device]
+
+    def _score(self, model, windows, doc_starts, *, sample_index, step, seed, train):
+        device = windows.device
+        ids, seg = tokenize_batch(
+            self.tokenizer,
+            windows,
+            doc_starts,
+            max_tokens=self.config.max_positions,
+            device=device,
+        )
+        return score_tokens(
+            model,
+            ids,
+            seg,
+            self._bytes_table(device),
+            vocab_size=self.config.vocab_size,
+            rate=self.config.mask_rate,
+            seed=seed,
+            sample_index=sample_index,
+            step=step,
+            train=train,
+        )
+
+    def loss(
+        self,
+        model: torch.nn.Module,
+        windows: torch.Tensor,
+        doc_starts: torch.Tensor,
+        *,
+        step: int,
+        sample_index: torch.Tensor,
+    ) -> TaskLoss:
+        score = self._score(
+            model,
+            windows,
+            doc_starts,
+            sample_index=sample_index,
+            step=step,
+            seed=self.seed,
+            train=True,
+        )
+        metrics = {"bpb": score.bpb, "acc_token": score.correct / max(score.units, 1)}
+        return TaskLoss(loss=score.nll, metrics=metrics, phase=1)
+
+    @torch.no_grad()
+    def validate(
+        self, model: torch.nn.Module, windows: torch.Tensor, doc_starts: torch.Tensor
+    ) -> dict[str, float]:
+        was_training = model.training
+        model.eval()
+        scores = []
+        for start in range(0, windows.shape[0], VALIDATION_CHUNK):
+            stop = min(start + VALIDATION_CHUNK, windows.shape[0])
+            index = torch.arange(start, stop, device=windows.device)
+            scores.append(
+                self._score(
+                    model,
+                    windows[start:stop],
+                    doc_starts[start:stop],
+                    sample_index=index,
+                    step=0,
+                    seed=VALIDATION_SEED,
+                    train=False,
+                )
+            )
+        model.train(was_training)
+        return _summary(scores, "token")
+
+    def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
+        directory = Path(directory)
+        save_tokenizer(self.tokenizer, directory / TOKENIZER_NAME)
+        save_weights(model, directory / WEIGHTS_NAME)
+        write_json_atomic(directory / CONFIG_NAME, config_to_dict(self.config))
+
+
+def _tokenizer_sample(train_split: Any, budget: int, seed: int) -> list[bytes]:
+    """A deterministic bounded sample of the split: random contiguous 4 KiB windows (whole
+    split when it is small), cut at document starts."""
+    total = int(train_split.num_bytes)
+    length = min(4096, total)
+    if length <= 0:
+        raise BitbenchError("the train split is empty: prepare a corpus with some text in it")
+    n = max(1, min(budget, total) // length)
+    rng = np.random.default_rng(seed)
+    windows, doc_starts = train_split.sample_windows(n, length, rng)
+    pieces: list[bytes] = []
+    for w, d in zip(windows, doc_starts, strict=True):
+        pieces.extend(split_at_doc_starts(np.asarray(w), np.asarray(d)))
+    return pieces
+
+
+def _mean_bytes_per_token(tokenizer, pieces: list[bytes]) -> float:
+    from bitbench.baselines.tokenizer import bytes_to_str
+
+    sample = pieces[:256]
+    tokens = sum(len(e.ids) for e in tokenizer.encode_batch([bytes_to_str(p) for p in sample]))
+    return sum(len(p) for p in sample) / max(tokens, 1)
+
+
+def _rank() -> int:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank()
+    return int(os.environ.get("RANK", "0"))
+
+
+def _barrier() -> None:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+
+
+def prepare_tokenizer(config: BpeMLMConfig, train_split: Any, run_dir: Path, seed: int):
+    """The run's tokenizer: reuse RUN/tokenizer.json (resume), else rank 0 trains it on a
+    bounded sample of the train split and writes it; other ranks wait and read it."""
+    path = Path(run_dir) / TOKENIZER_NAME
+    if path.is_file():
+        return load_tokenizer(path)
+    if _rank() == 0:
+        pieces = _tokenizer_sample(train_split, config.tokenizer_sample_bytes, seed)
+        log.info("training a %d-entry byte-level BPE on %d pieces", config.vocab_size, len(pieces))
+        tokenizer = train_bpe(pieces, config.vocab_size)
+        save_tokenizer(tokenizer, path)
+        write_json_atomic(
+            Path(run_dir) / "tokenizer_stats.json",
+            {"bytes_per_token": _mean_bytes_per_token(tokenizer, pieces)},
+        )
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        _barrier()
+    else:  # launched with RANK set but before the process group exists: wait for rank 0
+        deadline = time.monotonic() + 600
+        while not path.is_file():
+            if time.monotonic() > deadline:
+                raise BitbenchError(f"rank {_rank()} waited 10 minutes for '{path}': is rank 0 up?")
+            time.sleep(0.5)
+    return load_tokenizer(path)
+
+
+def make_baseline_task(
+    kind: str,
+    model_config: dict[str, Any],
+    *,
+    train_split: Any,
+    run_dir: Path,
+    seed: int,
+    total_steps: int,
+) -> ByteTask | BpeTask:
+    """Build the TrainTask of baseline ``kind`` ("byte" or "bpe") from the ``[model]`` table."""
+    del total_steps  # constant masking rate: no schedule depends on the run length
+    model_config = {k: v for k, v in dict(model_config or {}).items() if k != "kind"}
+    torch.manual_seed(seed)  # identical initial weights on every rank and every rerun
+    if kind == "byte":
+        return ByteTask(config_from_dict(ByteMLMConfig, model_config, BYTE_PRESETS), seed=seed)
+    if kind == "bpe":
+        config = config_from_dict(BpeMLMConfig, model_config, BPE_PRESETS)
+        tokenizer = prepare_tokenizer(config, train_split, Path(run_dir), seed)
+        stats_path = Path(run_dir) / "tokenizer_stats.json"
+        bytes_per_token = config.bytes_per_token
+        if stats_path.is_file():
+            import json
+
+            bytes_per_token = float(json.loads(stats_path.read_text())["bytes_per_token"])
+        config = dataclasses.replace(
+            config, vocab_size=tokenizer.get_vocab_size(), bytes_per_token=bytes_per_token
+        )
+        torch.manual_seed(seed)
+        return BpeTask(config, tokenizer, seed=seed)
+    raise BitbenchError(f"baseline kind {kind!r} is unknown: use one of {list(KINDS)}")

@@ -215,3 +215,20 @@ def test_stats_report_section_4_3_monitoring() -> None:
     assert ranks == sorted(ranks) and freqs == sorted(freqs, reverse=True)
     recent = TABLE.stats()
     assert recent["sample_source"] == "recent" and recent["sample_bytes"] > 0
+
+
+def test_banded_attention_maps_match_dense() -> None:
+    from enctable.spans import attention_cohesion
+
+    rng = np.random.default_rng(0)
+    length, w = 10, 3  # banded width K = 2W - 1 = 5
+    dense = np.zeros((2, length, length))
+    banded = np.zeros((2, length, 2 * w - 1))
+    for j in range(length):
+        for o in range(2 * w - 1):
+            k = j + o - (w - 1)
+            if 0 <= k < length:
+                dense[:, j, k] = banded[:, j, o] = rng.random(2)
+    np.testing.assert_allclose(attention_cohesion(dense, 2), attention_cohesion(banded, 2))
+    with pytest.raises(EnctableError, match="odd K"):
+        attention_cohesion(np.zeros((1, 10, 4)), 2)

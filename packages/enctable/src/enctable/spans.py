@@ -151,22 +151,35 @@ def run_spans(
 def attention_cohesion(attention_maps: np.ndarray, window: int) -> np.ndarray:
     """float64[B, L]: attention mass byte j puts on the `window` bytes just before it.
 
-    attention_maps: [B, L, L] or [B, H, L, L] (heads averaged), row j = where byte j attends.
+    attention_maps, row j = where byte j attends, in one of two layouts:
+    - dense [B, L, L] (entry [b, j, k] = weight of byte j on byte k);
+    - banded [B, L, K] with K odd and != L (entry [b, j, o] = weight of byte j on byte
+      j + o - (K - 1) / 2), the layout of local-window attention such as bitswin's.
+    A 4-D array [B, H, L, L] / [B, H, L, K] is first averaged over axis 1 (heads or blocks).
     A unit tends to start where this mass is low (the byte looks away from what precedes it).
     """
     maps = np.asarray(attention_maps, dtype=np.float64)
     if maps.ndim == 4:
-        maps = maps.mean(axis=1)  # [B, L, L]
-    if maps.ndim != 3 or maps.shape[1] != maps.shape[2]:
+        maps = maps.mean(axis=1)  # [B, L, L] or [B, L, K]
+    if maps.ndim != 3:
         raise EnctableError(
-            f"attention_maps has shape {tuple(np.shape(attention_maps))}: pass [B, L, L] or "
-            "[B, H, L, L] byte-level maps (row j = where byte j attends), or None"
+            f"attention_maps has shape {tuple(np.shape(attention_maps))}: pass [B, L, L] dense or "
+            "[B, L, K] banded byte-level maps (optionally with a head axis after B), or None"
         )
-    _, length, _ = maps.shape
-    j = np.arange(length)[:, None]
-    k = np.arange(length)[None, :]
-    before = (k < j) & (k >= j - window)  # [L, L]
-    cohesion = (maps * before[None]).sum(axis=2)  # [B, L]
+    _, length, width = maps.shape
+    if width == length:
+        j = np.arange(length)[:, None]
+        k = np.arange(length)[None, :]
+        before = (k < j) & (k >= j - window)  # [L, L]
+        cohesion = (maps * before[None]).sum(axis=2)  # [B, L]
+    elif width % 2 == 1:
+        centre = (width - 1) // 2
+        cohesion = maps[:, :, max(0, centre - window) : centre].sum(axis=2)  # [B, L]
+    else:
+        raise EnctableError(
+            f"attention_maps rows have {width} entries for {length} bytes: pass dense [.., L, L] "
+            "or banded [.., L, K] maps with an odd K"
+        )
     if length > 1:  # byte 0 has nothing before it: no evidence either way
         cohesion[:, 0] = cohesion[:, 1:].mean(axis=1)
     return cohesion

@@ -155,7 +155,15 @@ class AdaptiveEncodingTable:
         s = np.empty(n, np.int64)
         e = np.empty(n, np.int64)
         m = char_spans(flat, row_len, s, e)
-        out.append((s[:m].copy(), e[:m].copy(), np.ones(m)))
+        cs, ce = s[:m].copy(), e[:m].copy()
+        level1 = [(cs, ce, np.ones(m))]
+        if cfg.piece_weight > 0:
+            # lead-byte prefixes shared by many characters of a script: an unseen character
+            # then costs 2 codes instead of 3 or 4
+            for cut in (2, 3):
+                long = cs[ce - cs > cut]
+                level1.append((long, long + cut, np.full(long.shape[0], cfg.piece_weight)))
+        out.append(tuple(np.concatenate(parts) for parts in zip(*level1, strict=True)))
         if cfg.levels == 1:
             return out
         m = unit_spans(starts, row_len, cfg.trim_row_edges, s, e)

@@ -1,0 +1,384 @@
+"""`bitlab table build|inspect|encode|decode`: grow the adaptive encoding table from a run's
+boundaries, look at it, and use it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from bitlab.errors import UserError
+from bitlab.output import emit, stderr
+
+CONTROL_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\"}
+
+
+def show_bytes(data: bytes) -> str:
+    """A pattern as readable text: UTF-8 where valid, \\xNN for other bytes, escaped controls."""
+    text = data.decode("utf-8", errors="surrogateescape")  # bad byte b -> U+DC00 + b
+    out = []
+    for ch in text:
+        if 0xDC80 <= ord(ch) <= 0xDCFF:
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        elif ch in CONTROL_ESCAPES:
+            out.append(CONTROL_ESCAPES[ch])
+        elif ord(ch) < 32 or ord(ch) == 127:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _model_dir(run: Path) -> Path:
+    if (run / "model" / "config.json").is_file():
+        return run / "model"
+    if (run / "config.json").is_file():
+        return run
+    if not run.exists():
+        raise UserError(f"run directory '{run}' does not exist: pass the --out of bitlab train")
+    raise UserError(
+        f"'{run}' has no model/config.json: pass a run trained to the end by bitlab train (or a "
+        "directory written by save_pretrained)"
+    )
+
+
+def _load_table(path: Path) -> Any:
+    from enctable import AdaptiveEncodingTable
+
+    return AdaptiveEncodingTable.load(path)
+
+
+def _level_summary(table: Any, stats: dict[str, Any]) -> list[dict[str, Any]]:
+    keep = (
+        "level",
+        "size",
+        "vocab_size",
+        "bytes_per_code",
+        "code_entropy_bits",
+        "coverage",
+        "mean_confidence",
+        "top_k_share",
+        "decode_fidelity",
+    )
+    return [{k: lv[k] for k in keep} for lv in stats["levels"]]
+
+
+def _render_summary(title: str, levels: list[dict[str, Any]]):
+    def render(console) -> None:
+        from rich.table import Table
+
+        t = Table(title=title)
+        for col in (
+            "level",
+            "patterns",
+            "codes",
+            "bytes/code",
+            "entropy bits",
+            "coverage",
+            "confidence",
+            "round trip",
+        ):
+            t.add_column(col, justify="right")
+
+        def f(x: Any, spec: str = ".3f") -> str:
+            return "-" if x is None else format(x, spec)
+
+        for lv in levels:
+            t.add_row(
+                str(lv["level"]),
+                str(lv["size"]),
+                str(lv["vocab_size"]),
+                f(lv["bytes_per_code"]),
+                f(lv["code_entropy_bits"], ".2f"),
+                f(lv["coverage"]),
+                f(lv["mean_confidence"]),
+                f(lv["decode_fidelity"]),
+            )
+        console.print(t)
+
+    return render
+
+
+# ------------------------------------------------------------------------------ build
+def _feed(
+    table: Any,
+    model: Any,
+    windows: Any,
+    doc_starts: Any,
+    attention: bool,
+    device: str,
+    step: int,
+) -> None:
+    """One batch through the model (unmasked bits in) and into the table."""
+    import numpy as np
+    import torch
+    from bitcodec import batch_bytes_to_bits
+
+    bits = torch.from_numpy(batch_bytes_to_bits(windows).astype(np.int64)).to(device)  # [B, 8L]
+    segments = torch.from_numpy(np.cumsum(doc_starts, axis=1)).to(device)  # [B, L]
+    with torch.no_grad():
+        out = model(bits, segment_ids=segments, return_attention=attention)
+    scores = out.boundary.float().cpu().numpy().astype(np.float64)  # [B, L]
+    # a document start is always a unit start, whatever the model says
+    top = scores.max(axis=1, keepdims=True) + 1.0
+    scores = np.where(doc_starts, top, scores)
+    maps = None
+    if attention and out.attentions:
+        last = out.attentions[-1].float().cpu().numpy()  # [B, depth, L, 2W-1] byte stage
+        if last.ndim == 4 and last.shape[2] == windows.shape[1]:
+            maps = last
+    table.update_tables(windows, scores, attention_maps=maps, step=step)
+
+
+def _build(
+    run: Path,
+    corpus: str,
+    out: Path,
+    batches: int,
+    batch_size: int,
+    seq_len: int,
+    split: str,
+    levels: int,
+    max_size: int,
+    target_unit_bytes: float,
+    attention: bool,
+    device: str,
+    seed: int,
+    overwrite: bool,
+) -> dict[str, Any]:
+    import numpy as np
+    import torch
+    from bitcodec.corpus_reader import open_corpus
+    from bitswin import BitSwinModel
+    from enctable import AdaptiveEncodingTable
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    if batches < 1 or batch_size < 1 or seq_len < 8:
+        raise UserError("--batches and --batch-size must be >= 1 and --seq-len >= 8")
+    if out.exists() and not overwrite:
+        raise UserError(f"--out '{out}' already exists: pass --overwrite or choose another path")
+    model_dir = _model_dir(run)
+    model = BitSwinModel.from_pretrained(model_dir, map_location=device).eval()
+    store = open_corpus(corpus)
+    source = store.split(split)
+    table = AdaptiveEncodingTable(
+        levels=levels, max_size=max_size, target_unit_bytes=target_unit_bytes
+    )
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("feeding the table", total=batches)
+        for step in range(1, batches + 1):
+            windows, doc_starts = source.sample_windows(batch_size, seq_len, rng)
+            _feed(table, model, windows, doc_starts, attention, device, step)
+            progress.advance(task)
+    sample, _ = source.sample_windows(min(8, batches * batch_size), seq_len, rng)
+    stats = table.stats(sample=sample.reshape(-1))
+    table.save(out)
+    return {
+        "table": str(out),
+        "run": str(run),
+        "corpus": corpus,
+        "split": split,
+        "windows": batches * batch_size,
+        "seq_len": seq_len,
+        "attention": attention,
+        "levels": _level_summary(table, stats),
+    }
+
+
+# ------------------------------------------------------------------------------ inspect
+def _plot_rank_frequency(table: Any, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for t in table.tables:
+        freq = np.sort(t.frequency)[::-1]
+        if freq.shape[0]:
+            ax.loglog(np.arange(1, freq.shape[0] + 1), freq, label=f"level {t.level}")
+    ax.set_xlabel("rank")
+    ax.set_ylabel("frequency (decayed count)")
+    ax.set_title("encoding table: rank-frequency")
+    if any(len(t) for t in table.tables):
+        ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def _inspect_render(result: dict[str, Any]):
+    def render(console) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
+        for lv in result["levels"]:
+            t = Table(title=f"level {lv['level']}: {lv['size']} patterns (top {len(lv['top'])})")
+            for col in ("rank", "code", "pattern", "bytes", "frequency", "confidence"):
+                t.add_column(col, justify="left" if col == "pattern" else "right")
+            for i, p in enumerate(lv["top"], start=1):
+                t.add_row(
+                    str(i),
+                    str(p["code"]),
+                    Text(f"'{p['text']}'"),
+                    str(p["bytes"]),
+                    f"{p['frequency']:.1f}",
+                    f"{p['confidence']:.3f}",
+                )
+            console.print(t)
+        if result.get("plot"):
+            console.print(f"rank-frequency plot: {result['plot']}")
+
+    return render
+
+
+# ------------------------------------------------------------------------------ commands
+def register(app: typer.Typer) -> None:
+    table_app = typer.Typer(
+        help="Grow, inspect and use the adaptive encoding table.",
+        context_settings={"help_option_names": ["-h", "--help"]},
+        no_args_is_help=True,
+    )
+    app.add_typer(table_app, name="table")
+
+    @table_app.command("build")
+    def build(
+        run: Path = typer.Argument(..., help="A bitlab run (RUN/model) or a model directory."),
+        corpus: str = typer.Option(..., "--corpus", help="Corpus store (bitlab prepare-corpus)."),
+        out: Path = typer.Option(..., "--out", help="Directory to write the table to."),
+        batches: int = typer.Option(50, "--batches", help="Batches of windows to feed."),
+        batch_size: int = typer.Option(16, "--batch-size", help="Windows per batch."),
+        seq_len: int = typer.Option(512, "--seq-len", help="Bytes per window."),
+        split: str = typer.Option("train", "--split", help="Corpus split: train or val."),
+        levels: int = typer.Option(4, "--levels", help="Table levels."),
+        max_size: int = typer.Option(10000, "--max-size", help="Patterns per level."),
+        target_unit_bytes: float = typer.Option(
+            6.0, "--target-unit-bytes", help="Mean unit length the model's scores are cut at."
+        ),
+        attention: bool = typer.Option(
+            True, "--attention/--no-attention", help="Refine cuts with the attention maps."
+        ),
+        device: str = typer.Option("cpu", "--device", help="torch device."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the window sampling."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    ) -> None:
+        """Run the model over corpus windows and grow a table from its boundaries."""
+        result = _build(
+            run,
+            corpus,
+            out,
+            batches,
+            batch_size,
+            seq_len,
+            split,
+            levels,
+            max_size,
+            target_unit_bytes,
+            attention,
+            device,
+            seed,
+            overwrite,
+        )
+        emit(result, as_json, _render_summary(f"table written to {out}", result["levels"]))
+
+    @table_app.command("inspect")
+    def inspect(
+        table_dir: Path = typer.Argument(..., help="A table directory."),
+        top: int = typer.Option(20, "--top", help="Patterns shown per level."),
+        plot: Path | None = typer.Option(None, "--plot", help="Write a rank-frequency PNG."),
+        as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    ) -> None:
+        """Top patterns per level with frequency and confidence; a rank-frequency plot."""
+        table = _load_table(table_dir)
+        levels = []
+        for k in range(1, table.levels + 1):
+            pats = table.top_patterns(k, top)
+            levels.append(
+                {
+                    "level": k,
+                    "size": table.level_sizes()[k],
+                    "top": [
+                        {
+                            "code": p["code"],
+                            "text": show_bytes(p["pattern"]),
+                            "hex": p["pattern"].hex(),
+                            "bytes": len(p["pattern"]),
+                            "frequency": p["frequency"],
+                            "confidence": p["confidence"],
+                        }
+                        for p in pats
+                    ],
+                }
+            )
+        if plot is not None:
+            _plot_rank_frequency(table, plot)
+        result = {
+            "table": str(table_dir),
+            "levels": levels,
+            "plot": None if plot is None else str(plot),
+        }
+        emit(result, as_json, _inspect_render(result))
+
+    @table_app.command("encode")
+    def encode(
+        table_dir: Path = typer.Argument(..., help="A table directory."),
+        level: int = typer.Option(2, "--level", help="Table level to encode at."),
+        text: str = typer.Option(..., "--text", help="Text to encode (UTF-8)."),
+        sep: str = typer.Option("|", "--sep", help="Separator shown between codes."),
+        as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    ) -> None:
+        """Encode text: the segmentation the table chooses and its codes."""
+        table = _load_table(table_dir)
+        data = text.encode("utf-8")
+        codes = table.encode(data, level)
+        pieces = table.pieces(codes, level)
+        result = {
+            "level": level,
+            "bytes": len(data),
+            "codes": [int(c) for c in codes],
+            "pieces": [show_bytes(p) for p in pieces],
+            "bytes_per_code": len(data) / len(codes) if len(codes) else None,
+        }
+
+        def render(console) -> None:
+            console.print(sep.join(result["pieces"]), markup=False, highlight=False)
+            console.print(" ".join(str(c) for c in result["codes"]), markup=False)
+
+        emit(result, as_json, render)
+
+    @table_app.command("decode")
+    def decode(
+        table_dir: Path = typer.Argument(..., help="A table directory."),
+        codes: list[int] = typer.Argument(..., help="Codes to decode."),
+        level: int = typer.Option(2, "--level", help="Table level the codes are from."),
+        as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    ) -> None:
+        """Decode codes back to the exact bytes (shown as UTF-8 text)."""
+        table = _load_table(table_dir)
+        data = table.decode(codes, level)
+        result = {
+            "level": level,
+            "text": data.decode("utf-8", errors="backslashreplace"),
+            "hex": data.hex(),
+            "bytes": len(data),
+        }
+
+        def render(console) -> None:
+            console.print(result["text"], markup=False, highlight=False)
+
+        emit(result, as_json, render)

@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "masks",
     "evaluate",
     "segment",
+    "table",
     "fill",
     "compare",
 )

@@ -138,10 +138,16 @@ def test_parallel_kernels_match_serial(data: bytes) -> None:
 
 def test_public_functions_take_the_parallel_path_above_the_threshold(monkeypatch) -> None:
     monkeypatch.setattr(codec, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(codec, "PARALLEL_MIN_THREADS", 1)
+    calls: list[str] = []
+    for name in ("bytes_to_bits_lut64_parallel", "bits_to_bytes_word_parallel"):
+        kernel = getattr(K, name)
+        monkeypatch.setattr(K, name, lambda *a, _k=kernel, _n=name: calls.append(_n) or _k(*a))
     data = np.random.default_rng(2).integers(0, 256, size=(3, 70_000), dtype=np.uint8)
     bits = batch_bytes_to_bits(data)
     assert np.array_equal(bits, np.unpackbits(data, axis=1))
     assert np.array_equal(batch_bits_to_bytes(bits), data)
+    assert calls == ["bytes_to_bits_lut64_parallel", "bits_to_bytes_word_parallel"]
     bits[2, 12345] = 2
     with pytest.raises(BitcodecError, match=r"\[row, column\] \[2, 12345\]"):
         batch_bits_to_bytes(bits)

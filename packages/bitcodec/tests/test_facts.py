@@ -220,12 +220,19 @@ def test_parallel_rows_kernel_matches_serial(chunks: list[bytes]) -> None:
 
 def test_public_functions_take_the_parallel_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(facts, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(facts, "PARALLEL_MIN_THREADS", 1)
+    calls: list[int] = []
+    kernel = _facts_kernels.run_rows_parallel
+    monkeypatch.setattr(
+        _facts_kernels, "run_rows_parallel", lambda *a: calls.append(a[0]) or kernel(*a)
+    )
     batch = _arr(("日本語 text, 42! " * 40).encode()[:640]).reshape(4, 160)  # [4, 160]
     for r in range(4):
         assert np.array_equal(
             class_change_starts(batch)[r], R.class_change_starts_ref(batch[r].tobytes())
         )
         assert np.array_equal(utf8_roles(batch)[r], R.utf8_roles_ref(batch[r].tobytes()))
+    assert set(calls) == {_facts_kernels.MODE_UNIT_STARTS, _facts_kernels.MODE_ROLES}
 
 
 def test_word_starts_across_whitespace_kinds() -> None:

@@ -6,8 +6,8 @@
     >>> bits_to_text(text_to_bits("héllo 世界 🎉"))
     'héllo 世界 🎉'
 
-Inputs above PARALLEL_MIN_BYTES bytes run on numba's thread pool (prange); smaller ones run
-serially, where starting threads would cost more than it saves.
+Large inputs on machines with many threads run on numba's thread pool (prange); see
+PARALLEL_MIN_BYTES / PARALLEL_MIN_THREADS. Everything else runs serially.
 """
 
 from __future__ import annotations
@@ -21,17 +21,20 @@ import numpy as np
 from bitcodec import _codec_kernels as K
 from bitcodec.errors import BitcodecError
 
-# Below this many bytes the serial kernels win: thread start-up costs ~10-50 us, and past the
-# caches both forms are bound by memory write bandwidth (measured on the 2-core dev machine:
-# 2 threads gained nothing at 64 MiB), so threads only help where bandwidth outgrows one core.
+# Threads are used only for inputs of at least PARALLEL_MIN_BYTES bytes on machines where numba
+# has at least PARALLEL_MIN_THREADS threads. Past the caches these kernels are bound by memory
+# bandwidth, which one core nearly saturates on small machines: on the 2-core dev machine, shared
+# with other jobs, 2 threads ran at 0.5-0.9x of one (a static split waits for the slowest thread),
+# so small machines stay serial. Both are module attributes: set them to change the policy.
 PARALLEL_MIN_BYTES = 8 << 20
+PARALLEL_MIN_THREADS = 4
 _LITTLE_ENDIAN = sys.byteorder == "little"
 
 BytesLike = bytes | bytearray | memoryview | np.ndarray
 
 
 def _use_parallel(num_bytes: int) -> bool:
-    return num_bytes >= PARALLEL_MIN_BYTES and numba.get_num_threads() > 1
+    return num_bytes >= PARALLEL_MIN_BYTES and numba.get_num_threads() >= PARALLEL_MIN_THREADS
 
 
 def _word_aligned(*arrays: np.ndarray) -> bool:
@@ -257,6 +260,7 @@ def batch_bits_to_bytes(bit_batch: np.ndarray, out: np.ndarray | None = None) ->
 
 __all__ = [
     "PARALLEL_MIN_BYTES",
+    "PARALLEL_MIN_THREADS",
     "batch_bits_to_bytes",
     "batch_bytes_to_bits",
     "bits_to_bytes",

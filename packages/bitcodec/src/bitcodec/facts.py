@@ -60,8 +60,11 @@ class CharClass(IntEnum):
 
 NUM_CHAR_CLASSES = len(CharClass)
 
-# Below this many bytes in all, rows are walked on one thread (starting threads costs more).
-PARALLEL_MIN_BYTES = 1 << 18
+# Rows are spread over threads only for batches of at least PARALLEL_MIN_BYTES bytes on machines
+# where numba has at least PARALLEL_MIN_THREADS threads: on small shared machines a static split
+# over 2 threads waits for whichever is descheduled (see codec.PARALLEL_MIN_THREADS).
+PARALLEL_MIN_BYTES = 1 << 20
+PARALLEL_MIN_THREADS = 4
 
 
 def codepoint_class_table() -> np.ndarray:
@@ -78,7 +81,11 @@ def _run(mode: int, data: Any) -> np.ndarray:
     if rows.size:
         classes = _unicode_table.class_table()
         flags = _unicode_table.unit_flags_table()
-        if rows.shape[0] > 1 and rows.size >= PARALLEL_MIN_BYTES and numba.get_num_threads() > 1:
+        if (
+            rows.shape[0] > 1
+            and rows.size >= PARALLEL_MIN_BYTES
+            and numba.get_num_threads() >= PARALLEL_MIN_THREADS
+        ):
             K.run_rows_parallel(mode, rows, classes, flags, out)
         else:
             K.run_rows(mode, rows, classes, flags, out)

@@ -24,6 +24,7 @@ from bitbench.errors import BitbenchError
 from bitbench.flops import training_flops
 from bitbench.runs import (
     RunInfo,
+    count_params,
     find_setting,
     inspect_run,
     load_model,
@@ -137,7 +138,7 @@ def evaluate_run(
     is_bitswin = hasattr(model, "boundary_scores")
     opened = None
     if corpus is not None:
-        from bitcodec import open_corpus
+        from bitcodec.corpus_reader import open_corpus  # (not re-exported by bitcodec yet)
 
         opened = open_corpus(corpus)
     gold_lines = (
@@ -154,7 +155,7 @@ def evaluate_run(
         else corpus,
         "gold_seg": str(Path(gold_seg).resolve()) if gold_seg is not None else None,
         "settings": settings.as_dict(),
-        "num_params": getattr(model, "num_params", None),
+        "num_params": count_params(model),
         "bpb": None,
         "masked_bytes": None,
         **dict.fromkeys(LEVEL_KEYS),

@@ -148,7 +148,7 @@ def load_model(info: RunInfo, *, device: str = "cpu") -> EvalModel:
             f"run '{info.run_dir}' holds a {info.model_type} baseline but bitbench.baselines "
             f"cannot be imported ({exc}): reinstall bitbench"
         ) from exc
-    return load_baseline(info.model_dir)
+    return load_baseline(info.model_dir, device=device)
 
 
 # --- what the trainer left beside the model ---------------------------------------------------
@@ -196,6 +196,18 @@ def _walk(tree: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield from _walk(value, f"{prefix}.{key}" if prefix else str(key))
     else:
         yield prefix, tree
+
+
+def count_params(model: Any) -> int | None:
+    """``model.num_params`` when the EvalModel has it, else the parameters of its torch module
+    (``model.model``) when there is one, else None."""
+    value = getattr(model, "num_params", None)
+    if value is not None:
+        return int(value)
+    module = getattr(model, "model", None)
+    if module is not None and hasattr(module, "parameters"):
+        return int(sum(p.numel() for p in module.parameters()))
+    return None
 
 
 def find_setting(tree: dict[str, Any], *names: str) -> Any:

@@ -24,6 +24,9 @@ def register(app: typer.Typer) -> None:
         text_bytes: int | None = typer.Option(
             None, "--text-bytes", help="Val bytes for table statistics."
         ),
+        table_windows: int | None = typer.Option(
+            None, "--table-windows", help="Train windows to grow a table when a run has none."
+        ),
         out: Path = typer.Option(Path("compare"), "--out", help="Output directory."),
         reuse: bool = typer.Option(
             True, "--reuse/--no-reuse", help="Reuse RUN/eval/metrics.json when it matches."
@@ -35,8 +38,8 @@ def register(app: typer.Typer) -> None:
         from bitbench.compare import compare_runs, write_compare
         from bitbench.evaluate import STAGES
 
-        settings = make_settings(windows, seq_len, seed, None, text_bytes)
-        extra = settings_args(windows, seq_len, seed, None, text_bytes)
+        settings = make_settings(windows, seq_len, seed, None, text_bytes, table_windows)
+        extra = settings_args(windows, seq_len, seed, None, text_bytes, table_windows)
         command = shlex.join(
             ["bitlab", "compare", *map(str, runs), "--corpus", corpus, *extra, "--out", str(out)]
         )

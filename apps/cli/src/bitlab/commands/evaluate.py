@@ -27,7 +27,12 @@ def progress_bar(total: int) -> Any:
 
 
 def settings_args(
-    windows: int, seq_len: int, seed: int, threshold: float | None, text_bytes: int | None = None
+    windows: int,
+    seq_len: int,
+    seed: int,
+    threshold: float | None,
+    text_bytes: int | None = None,
+    table_windows: int | None = None,
 ) -> list[str]:
     """The non-default evaluation options, as command-line words (for the reproduce line)."""
     from bitbench.evaluate import EvalSettings
@@ -40,6 +45,7 @@ def settings_args(
         ("--seed", seed, d.seed),
         ("--threshold", threshold, None),
         ("--text-bytes", text_bytes, None),
+        ("--table-windows", table_windows, None),
     ):
         if value is not None and value != default:
             words += [flag, str(value)]
@@ -47,11 +53,18 @@ def settings_args(
 
 
 def make_settings(
-    windows: int, seq_len: int, seed: int, threshold: float | None, text_bytes: int | None
+    windows: int,
+    seq_len: int,
+    seed: int,
+    threshold: float | None,
+    text_bytes: int | None,
+    table_windows: int | None = None,
 ) -> Any:
     from bitbench.evaluate import EvalSettings
 
-    extra = {} if text_bytes is None else {"text_bytes": text_bytes}
+    extra: dict[str, Any] = {} if text_bytes is None else {"text_bytes": text_bytes}
+    if table_windows is not None:
+        extra["table_windows"] = table_windows
     return EvalSettings(windows=windows, seq_len=seq_len, seed=seed, threshold=threshold, **extra)
 
 
@@ -110,6 +123,11 @@ def register(app: typer.Typer) -> None:
             "--text-bytes",
             help="Val bytes for table/BPE/compressor statistics (default 1 MiB).",
         ),
+        table_windows: int | None = typer.Option(
+            None,
+            "--table-windows",
+            help="Train windows to grow a table when the run has none (256).",
+        ),
         out: Path | None = typer.Option(None, "--out", help="Output directory (default RUN/eval)."),
         device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda."),
         as_json: bool = typer.Option(False, "--json", help="Print metrics.json to stdout."),
@@ -117,11 +135,11 @@ def register(app: typer.Typer) -> None:
         """Measure a run: accuracies per level, bpb, boundary F1, table vs BPE, consistency, FLOPs."""
         from bitbench.evaluate import STAGES, default_out_dir, evaluate_run, write_outputs
 
-        settings = make_settings(windows, seq_len, seed, threshold, text_bytes)
+        settings = make_settings(windows, seq_len, seed, threshold, text_bytes, table_windows)
         words = ["bitlab", "eval", str(run)]
         words += ["--corpus", str(corpus)] if corpus else []
         words += ["--gold-seg", str(gold_seg)] if gold_seg else []
-        words += settings_args(windows, seq_len, seed, threshold, text_bytes)
+        words += settings_args(windows, seq_len, seed, threshold, text_bytes, table_windows)
         words += ["--out", str(out)] if out else []
         out_dir = out if out is not None else default_out_dir(run)
         with progress_bar(len(STAGES)) as bar:

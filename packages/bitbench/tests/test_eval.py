@@ -1,0 +1,212 @@
+"""End to end: a tiny corpus and a tiny random bitswin run dir built by hand, then evaluate_run,
+the written files, gold-segmented boundaries, compare (with its cache) and load_run's errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bitbench.compare import compare_runs, write_compare
+from bitbench.errors import BitbenchError
+from bitbench.evaluate import EvalSettings, evaluate_run, write_outputs
+from bitbench.runs import inspect_run, load_run, read_metrics_log
+
+WORDS = [
+    "the",
+    "cat",
+    "sat",
+    "on",
+    "a",
+    "mat",
+    "and",
+    "dog",
+    "ran",
+    "to",
+    "see",
+    "big",
+    "red",
+    "sun",
+    "over",
+    "hill",
+]
+SMALL = EvalSettings(windows=4, seq_len=64, text_bytes=3000, table_windows=4, bpe_train_bytes=20000)
+
+
+def make_corpus(path: Path, docs: int = 160, seed: int = 0) -> Path:
+    from bitcodec.corpus_writer import CorpusWriter
+
+    rng = np.random.default_rng(seed)
+    with CorpusWriter(path, val_fraction=0.3) as writer:
+        for _ in range(docs):
+            sentence = " ".join(rng.choice(WORDS, size=int(rng.integers(8, 20))))
+            writer.add((sentence.capitalize() + ".").encode())
+    return path
+
+
+def make_run(path: Path, *, seed: int = 0, steps: int = 10) -> Path:
+    import torch
+    from bitswin import BitSwinConfig, BitSwinModel
+
+    torch.manual_seed(seed)
+    config = BitSwinConfig.tiny(depths=(1, 1, 1, 1), widths=(16, 32, 32, 32), heads=(2, 2, 2, 2))
+    BitSwinModel(config).save_pretrained(path / "model")
+    rows = [
+        {"kind": "train", "step": s, "acc_bit": 0.5 + s / 100, "acc_byte": s / 50}
+        for s in range(1, steps + 1)
+    ]
+    (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (path / "config.toml").write_text(
+        "batch_size = 4\nseq_len = 64\n[masks]\ntarget_unit_bytes = 4.0\n"
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("lab")
+    return {"corpus": make_corpus(root / "c.zarr"), "run": make_run(root / "run"), "root": root}
+
+
+def test_evaluate_run_whitespace_gold(lab):
+    ev = evaluate_run(lab["run"], corpus=lab["corpus"], settings=SMALL)
+    m = ev.metrics
+    assert m["kind"] == "bitswin" and m["num_params"] > 0
+    assert 4.0 < m["bpb"] < 12.0  # a random model is near 8 bits per byte
+    assert m["masked_bytes"] > 0
+    for key in ("acc_bit", "acc_byte", "acc_word", "acc_phrase"):
+        assert 0.0 <= m[key] <= 1.0
+    assert 0.0 <= m["boundary_f1"] <= 1.0 and m["boundary_gold"] == "whitespace"
+    # the threshold was chosen to give the run's 4-byte target unit length
+    assert m["predicted_unit_bytes"] == pytest.approx(4.0, rel=0.15)
+    assert m["consistency_auc"] is None or 0.0 <= m["consistency_auc"] <= 1.0
+    assert m["table"]["source"] == "grown"
+    levels = m["table"]["levels"]
+    assert [row["level"] for row in levels] == [1, 2, 3, 4]
+    assert all(row["table"]["roundtrip_exact"] for row in levels)
+    assert set(m["compression"]) == {"num_bytes", "gzip", "xz", "zstd"}
+    assert m["flops_per_byte"] > 0
+    t = m["training"]
+    assert (t["steps"], t["batch_size"], t["seq_len"]) == (10, 4, 64)
+    assert t["train_flops"] == pytest.approx(
+        10 * 4 * 64 * 3 * load_run(lab["run"]).flops_per_byte(64)
+    )
+
+    paths = write_outputs(ev, lab["root"] / "out", "bitlab eval run")
+    metrics = json.loads((lab["root"] / "out" / "metrics.json").read_text())  # strict JSON
+    assert metrics["command"] == "bitlab eval run"
+    report = (lab["root"] / "out" / "report.md").read_text()
+    assert "| `bpb` |" in report and "bitlab eval run" in report
+    for name in ("accuracy_over_training", "boundary_view", "table_rank_frequency"):
+        assert paths[name].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_gold_segmented_file(lab, tmp_path):
+    gold = tmp_path / "gold.txt"
+    gold.write_text("共同  创造 美好 的 新 世纪\n\nthe cat sat\n", encoding="utf-8")
+    ev = evaluate_run(lab["run"], gold_seg=gold, settings=SMALL)
+    m = ev.metrics
+    assert m["boundary_gold"] == "segmented"
+    assert m["bpb"] is None and m["table"] is None  # no corpus given
+    for key in (
+        "boundary_precision",
+        "boundary_recall",
+        "boundary_f1",
+        "word_precision",
+        "word_f1",
+    ):
+        assert 0.0 <= m[key] <= 1.0
+    # an explicit threshold below every score predicts a start at every byte: recall 1
+    low = EvalSettings(**{**SMALL.as_dict(), "threshold": -1e9})
+    m2 = evaluate_run(lab["run"], gold_seg=gold, settings=low).metrics
+    assert m2["boundary_recall"] == 1.0
+    # 共同创造美好的新世纪 (30 bytes, 6 words) + thecatsat (9 bytes, 3 words): 5 + 2 gold starts
+    # after each line's first byte, 29 + 8 evaluated bytes; all predicted -> precision 7 / 37
+    assert m2["boundary_precision"] == pytest.approx(7 / 37)
+    # every byte its own word: only the 1-byte gold words match ("的", "新" are 3 bytes: none)
+    assert m2["word_precision"] == 0.0
+
+
+def test_compare_reuses_saved_evaluations(lab, tmp_path):
+    run2 = make_run(lab["root"] / "run2", seed=1, steps=20)
+    seen: list[tuple[str, str]] = []
+    rows = compare_runs(
+        [lab["run"], run2],
+        corpus=lab["corpus"],
+        settings=SMALL,
+        progress=lambda n, s: seen.append((n, s)),
+    )
+    assert [r["name"] for r in rows] == ["run", "run2"]
+    assert rows[1]["train_flops"] == pytest.approx(2 * rows[0]["train_flops"])
+    assert (run2 / "eval" / "metrics.json").is_file()
+    seen.clear()
+    again = compare_runs(
+        [lab["run"], run2],
+        corpus=lab["corpus"],
+        settings=SMALL,
+        progress=lambda n, s: seen.append((n, s)),
+    )
+    assert seen == [("run", "cached"), ("run2", "cached")]
+    assert [r["bpb"] for r in again] == [r["bpb"] for r in rows]
+    files = write_compare(rows, tmp_path / "cmp", "bitlab compare")
+    assert "| run | kind |" in files["report"].read_text()
+    assert files["plot"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_baseline_run_reports_bitswin_only_metrics_as_null(lab, tmp_path):
+    from bitbench.baselines import make_baseline_task
+
+    config = {"d_model": 16, "n_layers": 1, "n_heads": 2, "window": 8}
+    task = make_baseline_task(
+        "byte", config, train_split=None, run_dir=tmp_path, seed=0, total_steps=1
+    )
+    task.save_pretrained(task.model, tmp_path / "model")
+    m = evaluate_run(tmp_path, corpus=lab["corpus"], settings=SMALL).metrics
+    assert m["kind"] == "byte" and m["num_params"] > 0
+    assert 4.0 < m["bpb"] < 12.0 and m["flops_per_byte"] > 0
+    for key in ("acc_bit", "acc_byte", "acc_word", "acc_phrase", "boundary_f1", "table"):
+        assert m[key] is None
+    assert m["compression"]["gzip"] > 0  # model-independent references are still given
+
+
+def test_bitswin_adapter_is_deterministic_and_batch_independent(lab):
+    model = load_run(lab["run"])
+    windows = np.frombuffer(b"the cat sat on a mat and the dog ran to see it " * 5, np.uint8)
+    windows = windows[:192].reshape(3, 64).copy()
+    first = model.masked_bits(windows, rate=0.15, seed=3)
+    model.batch_size = 1  # a window's mask and score never depend on its batch
+    assert model.masked_bits(windows, rate=0.15, seed=3) == pytest.approx(first)
+    assert model.masked_bits(windows, rate=0.15, seed=4) != pytest.approx(first)
+    bits, covered = first
+    assert bits > 0
+    assert 0.1 * 192 < covered < 0.2 * 192  # about 15% of the bytes
+    acc = model.level_accuracies(windows, seed=0)
+    assert acc["n_bit"] > 0 and acc["n_byte"] > 0 and acc["n_word"] > 0
+    features = model.features([b"the cat", b"", b"x" * 1500])
+    assert features.shape == (3, 32) and not features[1].any()
+
+
+def test_run_dir_errors(tmp_path):
+    with pytest.raises(BitbenchError, match="does not exist"):
+        inspect_run(tmp_path / "missing")
+    with pytest.raises(BitbenchError, match=r"no model/config\.json"):
+        inspect_run(tmp_path)
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{not json")
+    with pytest.raises(BitbenchError, match="not valid JSON"):
+        inspect_run(tmp_path)
+    (tmp_path / "model" / "config.json").write_text('{"model_type": "gpt2"}')
+    with pytest.raises(BitbenchError, match="model_type 'gpt2'"):
+        load_run(tmp_path)
+    with pytest.raises(BitbenchError, match="nothing to evaluate"):
+        evaluate_run(tmp_path)
+
+
+def test_metrics_log_torn_last_line(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 1}\n{"step": 2}\n{"step": ')
+    assert [r["step"] for r in read_metrics_log(path)] == [1, 2]
+    path.write_text('{"step": 1}\nnot json\n{"step": 3}\n')
+    with pytest.raises(BitbenchError, match="line 2"):
+        read_metrics_log(path)

@@ -1,0 +1,106 @@
+"""Reports and plots from hand-made metrics (no model needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+from bitbench.compare import compare_row
+from bitbench.plots import (
+    byte_labels,
+    plot_accuracy_over_training,
+    plot_boundary_view,
+    plot_bpb_vs_flops,
+    plot_rank_frequency,
+)
+from bitbench.report import fmt, markdown_table, render_compare_report, render_eval_report
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_fmt_and_markdown_table():
+    assert fmt(None) == "-" and fmt(float("nan")) == "-"
+    assert fmt(0.12345) == "0.123" and fmt(1234567) == "1,234,567" and fmt(True) == "yes"
+    assert fmt(2.5e-5) == "2.5e-05"
+    table = markdown_table(["a", "b"], [["x", 1.5], ["y", None]])
+    assert table.splitlines() == ["| a | b |", "|---|---|", "| x | 1.500 |", "| y | - |"]
+
+
+METRICS = {
+    "run": "/runs/tiny",
+    "kind": "bitswin",
+    "num_params": 1000,
+    "corpus": "/c.zarr",
+    "gold_seg": None,
+    "settings": {"windows": 4, "seq_len": 64, "seed": 0},
+    "bpb": 2.5,
+    "acc_byte": 0.4,
+    "boundary_f1": 0.8,
+    "boundary_threshold": 1.25,
+    "boundary_gold": "whitespace",
+    "table": {
+        "source": "run",
+        "levels": [
+            {
+                "level": 2,
+                "table": {
+                    "vocab_size": 300,
+                    "bytes_per_code": 3.0,
+                    "code_entropy_bits": 6.0,
+                    "entropy_bits_per_byte": 2.0,
+                    "roundtrip_exact": True,
+                },
+                "bpe": {
+                    "bytes_per_code": 2.5,
+                    "code_entropy_bits": 6.5,
+                    "entropy_bits_per_byte": 2.6,
+                },
+            }
+        ],
+    },
+    "compression": {"num_bytes": 100, "gzip": 3.1, "xz": 2.9, "zstd": 2.95},
+    "training": {"steps": 10, "batch_size": 4, "seq_len": 64, "train_flops": 2.5e12},
+}
+
+
+def test_eval_report_has_the_numbers_and_command():
+    text = render_eval_report(METRICS, "bitlab eval /runs/tiny --corpus /c.zarr", ["a.png"])
+    assert "| `bpb` | 2.500 |" in text
+    assert "| L2 | 300 | 3.000 | 2.500 | 6.000 | 6.500 | 2.000 | 2.600 | yes |" in text
+    assert "gzip -9 3.100" in text and "2.5 TFLOP" in text
+    assert "bitlab eval /runs/tiny --corpus /c.zarr" in text and "![a.png](a.png)" in text
+
+
+def test_compare_row_and_report():
+    row = compare_row("tiny", METRICS)
+    assert row["table_l2_bytes_per_code"] == 3.0 and row["bpe_l2_bytes_per_code"] == 2.5
+    assert row["train_flops"] == 2.5e12 and row["bpb"] == 2.5
+    text = render_compare_report([row], "bitlab compare x", "p.png")
+    assert "| tiny | bitswin | 1,000 | 2.5 TFLOP |" in text
+
+
+def test_byte_labels_align_with_bytes():
+    data = "a é\n中".encode()
+    labels = byte_labels(data)
+    assert len(labels) == len(data)
+    assert labels == ["a", "␣", "U+00E9", "", "\\n", "U+4E2D", "", ""]
+    assert byte_labels(b"\xff") == ["xff"]
+
+
+def test_plots_write_pngs_or_nothing(tmp_path):
+    log = [{"step": s, "acc_byte": s / 10, "val/acc_bit": 0.5} for s in range(5)]
+    assert plot_accuracy_over_training(log, tmp_path / "acc.png").read_bytes()[:8] == PNG
+    assert plot_accuracy_over_training([{"step": 1, "loss": 2.0}], tmp_path / "none.png") is None
+    sample = {
+        "bytes": b"the cat",
+        "scores": np.array([1.0, 0, 0, 0.2, 1.0, 0, 0]),
+        "predicted": np.array([1, 0, 0, 0, 1, 0, 0], bool),
+        "gold": np.array([1, 0, 0, 0, 1, 0, 0], bool),
+        "threshold": 0.5,
+    }
+    assert plot_boundary_view(sample, tmp_path / "b.png").read_bytes()[:8] == PNG
+    codes = {"table L2": np.array([1, 1, 2, 3]), "BPE 300": np.array([5, 5, 5])}
+    assert plot_rank_frequency(codes, tmp_path / "r.png").read_bytes()[:8] == PNG
+    rows = [{"name": "a", "kind": "bitswin", "bpb": 2.0, "train_flops": 1e12},
+            {"name": "b", "kind": "bpe", "bpb": None, "train_flops": 1e12}]  # fmt: skip
+    assert plot_bpb_vs_flops(rows, tmp_path / "f.png").read_bytes()[:8] == PNG
+    assert plot_bpb_vs_flops(rows[1:], tmp_path / "g.png") is None
+    assert not list(tmp_path.glob(".*"))  # no temp files left

@@ -235,3 +235,5 @@ def test_invalid_utf8_strict_names_the_offset() -> None:
     assert bits_to_text(bits, errors="ignore") == "ok  and "
     with pytest.raises(BitcodecError, match="not a codec error handler"):
         bits_to_text(bits, errors="nonsense")
+    with pytest.raises(BitcodecError, match="not a codec error handler"):
+        bits_to_text(text_to_bits("valid"), errors="nonsense")

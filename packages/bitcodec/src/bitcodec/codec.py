@@ -12,6 +12,7 @@ PARALLEL_MIN_BYTES / PARALLEL_MIN_THREADS. Everything else runs serially.
 
 from __future__ import annotations
 
+import codecs
 import sys
 from typing import Any
 
@@ -198,6 +199,12 @@ def bits_to_text(bits: Any, errors: str = "strict") -> str:
     ``errors`` is Python's decode error handler: "strict" raises BitcodecError naming the byte
     offset of the first invalid sequence; "replace", "ignore", ... pass through.
     """
+    try:
+        codecs.lookup_error(errors)  # Python looks handlers up only on the first error
+    except LookupError:
+        raise BitcodecError(
+            f"errors={errors!r} is not a codec error handler: use 'strict', 'replace' or 'ignore'"
+        ) from None
     data = bits_to_bytes(bits)
     try:
         return data.decode("utf-8", errors=errors)
@@ -206,10 +213,6 @@ def bits_to_text(bits: Any, errors: str = "strict") -> str:
             f"bits are not valid UTF-8: {exc.reason} at byte offset {exc.start} "
             f"(bit {8 * exc.start}, byte 0x{data[exc.start]:02X}): "
             "pass errors='replace' to decode anyway, or bits_to_bytes for the raw bytes"
-        ) from None
-    except LookupError:
-        raise BitcodecError(
-            f"errors={errors!r} is not a codec error handler: use 'strict', 'replace' or 'ignore'"
         ) from None
 
 

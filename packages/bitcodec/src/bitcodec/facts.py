@@ -68,7 +68,11 @@ PARALLEL_MIN_THREADS = 4
 
 
 def codepoint_class_table() -> np.ndarray:
-    """uint8 [0x110000]: the CharClass of every code point (read-only; built once, ~0.1 s)."""
+    """uint8 [0x110000]: the CharClass of every code point (built once per process, ~0.1 s).
+
+    The array is shared and read-only: copy it before handing it to ``torch.from_numpy``
+    (``torch.from_numpy(codepoint_class_table().copy())``).
+    """
     return _unicode_table.class_table()
 
 

@@ -9,6 +9,8 @@ from bitcodec.codec import (
     bytes_to_bits,
     text_to_bits,
 )
+from bitcodec.corpus_reader import Corpus, CorpusSplit, open_corpus
+from bitcodec.corpus_writer import CorpusSummary, CorpusWriter
 from bitcodec.errors import BitcodecError
 from bitcodec.facts import (
     NUM_CHAR_CLASSES,
@@ -36,6 +38,10 @@ __all__ = [
     "PAD_ID",
     "BitcodecError",
     "CharClass",
+    "Corpus",
+    "CorpusSplit",
+    "CorpusSummary",
+    "CorpusWriter",
     "Utf8Role",
     "__version__",
     "batch_bits_to_bytes",
@@ -48,6 +54,7 @@ __all__ = [
     "class_change_starts",
     "codepoint_class_table",
     "facts",
+    "open_corpus",
     "text_to_bits",
     "tokens",
     "utf8_roles",

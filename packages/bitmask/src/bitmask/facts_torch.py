@@ -68,13 +68,50 @@ class TorchFacts:
     char_class: torch.Tensor  # long
     char_start: torch.Tensor  # bool
     word_start: torch.Tensor  # bool
-    class_change_start: torch.Tensor  # bool
+    class_change_start: torch.Tensor | None  # bool (None when not asked for)
+
+
+_SENTINEL = 0xFF  # stands for padding and for bytes past the row end: never a lead or a CONT
+
+# Bits of the pair table, indexed by 256 * byte + next byte.
+_ONE, _TWO, _THREE, _FOUR = 1, 2, 4, 8  # ASCII / valid 2-byte / valid 3- and 4-byte prefixes
+
+
+@functools.cache
+def _host_pair_table() -> np.ndarray:
+    """uint8 [65536]: which well-formed sequences (Unicode table 3-7) a byte pair can begin."""
+    b0 = np.repeat(np.arange(256), 256)
+    b1 = np.tile(np.arange(256), 256)
+    cont = (b1 >= 0x80) & (b1 <= 0xBF)
+    low3 = np.where(b0 == 0xE0, 0xA0, 0x80)
+    high3 = np.where(b0 == 0xED, 0x9F, 0xBF)
+    low4 = np.where(b0 == 0xF0, 0x90, 0x80)
+    high4 = np.where(b0 == 0xF4, 0x8F, 0xBF)
+    table = np.where(b0 < 0x80, _ONE, 0)
+    table |= np.where((b0 >= 0xC2) & (b0 <= 0xDF) & cont, _TWO, 0)
+    table |= np.where((b0 >= 0xE0) & (b0 <= 0xEF) & (b1 >= low3) & (b1 <= high3), _THREE, 0)
+    table |= np.where((b0 >= 0xF0) & (b0 <= 0xF4) & (b1 >= low4) & (b1 <= high4), _FOUR, 0)
+    return table.astype(np.uint8)
+
+
+_DEVICE_PAIR_TABLES: dict[str, torch.Tensor] = {}
+
+
+def _pair_table(device: torch.device) -> torch.Tensor:
+    table = _DEVICE_PAIR_TABLES.get(str(device))
+    if table is None:
+        table = torch.from_numpy(_host_pair_table()).to(device)
+        _DEVICE_PAIR_TABLES[str(device)] = table
+    return table
+
+
+def _lookup(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """table[index] for a 1-D table (index_select is several times faster than indexing)."""
+    return table.index_select(0, index.reshape(-1)).reshape(index.shape)
 
 
 def _shift_left(x: torch.Tensor, k: int, fill: int) -> torch.Tensor:
     """x[:, j + k] at column j (``fill`` past the end), shape kept [B, L]."""
-    if k == 0:
-        return x
     if k >= x.shape[1]:
         return torch.full_like(x, fill)
     tail = torch.full((x.shape[0], k), fill, dtype=x.dtype, device=x.device)
@@ -89,10 +126,6 @@ def _shift_right(x: torch.Tensor, k: int, fill: int | bool) -> torch.Tensor:
     return torch.cat([head, x[:, : x.shape[1] - k]], dim=1)
 
 
-def _in(x: torch.Tensor, low: int | torch.Tensor, high: int | torch.Tensor) -> torch.Tensor:
-    return (x >= low) & (x <= high)
-
-
 def _last_index(flags: torch.Tensor) -> torch.Tensor:
     """Long [B, L]: the largest i <= j with flags[:, i] True, or -1 (a forward fill of indices)."""
     idx = torch.arange(flags.shape[1], device=flags.device).expand_as(flags)
@@ -100,71 +133,82 @@ def _last_index(flags: torch.Tensor) -> torch.Tensor:
     return torch.cummax(marked, dim=1).values
 
 
-def byte_facts(data: torch.Tensor, pad: torch.Tensor | None = None) -> TorchFacts:
-    """Facts of ``data`` (integer [B, L], values 0..255); ``pad`` bool [B, L] breaks rows."""
-    b0 = data.to(torch.int64)
-    if pad is not None:
-        b0 = torch.where(pad, torch.full_like(b0, -1), b0)  # -1: neither lead nor continuation
-    b1, b2, b3 = (_shift_left(b0, k, -1) for k in (1, 2, 3))
-    cont1, cont2, cont3 = _in(b1, 0x80, 0xBF), _in(b2, 0x80, 0xBF), _in(b3, 0x80, 0xBF)
+def byte_facts(
+    data: torch.Tensor, pad: torch.Tensor | None = None, *, class_changes: bool = True
+) -> TorchFacts:
+    """Facts of ``data`` (integer [B, L], values 0..255); ``pad`` bool [B, L] breaks rows.
 
-    # Well-formed sequences (Unicode table 3-7), by their first byte.
-    len1 = _in(b0, 0x00, 0x7F)
-    len2 = _in(b0, 0xC2, 0xDF) & cont1
-    low3 = torch.where(b0 == 0xE0, 0xA0, 0x80)
-    high3 = torch.where(b0 == 0xED, 0x9F, 0xBF)
-    len3 = _in(b0, 0xE0, 0xEF) & _in(b1, low3, high3) & cont2
-    low4 = torch.where(b0 == 0xF0, 0x90, 0x80)
-    high4 = torch.where(b0 == 0xF4, 0x8F, 0xBF)
-    len4 = _in(b0, 0xF0, 0xF4) & _in(b1, low4, high4) & cont2 & cont3
+    ``class_changes=False`` skips ``class_change_start`` (None then): it is the one fact that
+    needs a scan along the row (combining marks may chain), the others look at most 3 bytes away.
+    """
+    # int32 throughout: a quarter of int64's memory traffic, and code points fit.
+    b0 = data.to(torch.int32)
+    if pad is not None:
+        b0 = b0.masked_fill(pad, _SENTINEL)
+    b1, b2, b3 = (_shift_left(b0, k, _SENTINEL) for k in (1, 2, 3))
+    cont2 = (b2 & 0xC0) == 0x80
+    cont3 = (b3 & 0xC0) == 0x80
+    pair = _lookup(_pair_table(data.device), (b0 << 8) | b1)  # uint8 [B, L]
+    len1 = (pair & _ONE) != 0
+    len2 = (pair & _TWO) != 0
+    len3 = ((pair & _THREE) != 0) & cont2
+    len4 = ((pair & _FOUR) != 0) & cont2 & cont3
+    long_start = len2 | len3 | len4
 
     # A byte is CONT if a valid sequence starting 1, 2 or 3 bytes earlier reaches it.
     covered = (
-        _shift_right(len2 | len3 | len4, 1, False)
+        _shift_right(long_start, 1, False)
         | _shift_right(len3 | len4, 2, False)
         | _shift_right(len4, 3, False)
     )
-    roles = torch.full_like(b0, INVALID)
-    roles = torch.where(len1, ASCII, roles)
-    roles = torch.where(len2, LEAD2, roles)
-    roles = torch.where(len3, LEAD3, roles)
-    roles = torch.where(len4, LEAD4, roles)
-    roles = torch.where(covered, CONT, roles)
+    roles = torch.full(b0.shape, INVALID, dtype=torch.int64, device=b0.device)
+    for flags, role in (
+        (len1, ASCII),
+        (len2, LEAD2),
+        (len3, LEAD3),
+        (len4, LEAD4),
+        (covered, CONT),
+    ):
+        roles.masked_fill_(flags, role)
     char_start = ~covered
-    valid_start = len1 | len2 | len3 | len4
+    valid_start = len1 | long_start
 
-    low6 = lambda x: x & 0x3F  # noqa: E731  (payload bits of a continuation byte)
-    codepoint = torch.where(len2, ((b0 & 0x1F) << 6) | low6(b1), b0)
-    codepoint = torch.where(len3, ((b0 & 0x0F) << 12) | (low6(b1) << 6) | low6(b2), codepoint)
-    codepoint = torch.where(
-        len4, ((b0 & 0x07) << 18) | (low6(b1) << 12) | (low6(b2) << 6) | low6(b3), codepoint
-    )
-    codepoint = torch.where(valid_start, codepoint, torch.zeros_like(codepoint))
-    looked_up = codepoint_table(data.device)[codepoint].to(torch.int64)  # [B, L]
-    looked_up = torch.where(valid_start, looked_up, torch.full_like(looked_up, OTHER))
+    # Code point at each valid start (payload bits; the lengths pick the formula).
+    c1, c2, c3 = b1 & 0x3F, b2 & 0x3F, b3 & 0x3F
+    codepoint = torch.where(len1, b0, 0)
+    codepoint = torch.where(len2, ((b0 & 0x1F) << 6) | c1, codepoint)
+    codepoint = torch.where(len3, ((b0 & 0x0F) << 12) | (c1 << 6) | c2, codepoint)
+    codepoint = torch.where(len4, ((b0 & 0x07) << 18) | (c1 << 12) | (c2 << 6) | c3, codepoint)
+    looked_up = _lookup(codepoint_table(data.device), codepoint)  # uint8 [B, L]
+    looked_up = looked_up.masked_fill(~valid_start, OTHER)
 
-    # Spread each character's class and flags from its first byte over its bytes.
-    owner = _last_index(char_start).clamp_min(0)  # [B, L]: index of the character's first byte
+    # Spread each character's class and flags from its first byte over its bytes: the first
+    # byte is 0-3 bytes back (count the run of CONT bytes ending here).
+    back2 = covered & _shift_right(covered, 1, False)
+    back3 = back2 & _shift_right(covered, 2, False)
+    positions = torch.arange(data.shape[1], device=data.device, dtype=torch.int32)
+    back = covered.to(torch.int32) + back2.to(torch.int32) + back3.to(torch.int32)
+    owner = (positions - back).long()  # [B, L]
     looked_up = torch.gather(looked_up, 1, owner)
-    char_class = looked_up & 0x7
+    char_class = (looked_up & 0x7).long()
     continues = char_start & ((looked_up & _CONTINUES) != 0)
     own_unit = char_start & ((looked_up & _OWN_UNIT) != 0)
 
     is_space = char_class == SPACE
-    if pad is not None:
-        char_class_or_break = torch.where(pad, _BREAK_CLASS, char_class)
-        prev_space = _shift_right(is_space | pad, 1, True)
-    else:
-        char_class_or_break = char_class
-        prev_space = _shift_right(is_space, 1, True)
+    prev_space = _shift_right(is_space if pad is None else is_space | pad, 1, True)
     word_start = char_start & ~is_space & prev_space
     if pad is not None:
         word_start = word_start & ~pad
 
+    if not class_changes:
+        return TorchFacts(roles, char_class, char_start, word_start, None)
+
     # The class of the previous character that does not continue another (or a break / row start).
     counts = char_start & ~continues
+    char_class_or_break = char_class
     if pad is not None:
         counts = counts | pad
+        char_class_or_break = char_class.masked_fill(pad, _BREAK_CLASS)
     prev_owner = _shift_right(_last_index(counts), 1, -1)  # [B, L]
     prev_class = torch.gather(char_class_or_break, 1, prev_owner.clamp_min(0))
     prev_class = torch.where(prev_owner < 0, torch.full_like(prev_class, -1), prev_class)

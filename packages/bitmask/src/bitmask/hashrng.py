@@ -114,9 +114,26 @@ def draw_u16x4(keys: torch.Tensor, stream: Stream, counters: torch.Tensor) -> to
     """Four uniform 16-bit integers per counter, int64 [B, 4N]: element 4c + m is bits
     63-16m .. 48-16m of the hash of counter c (used for the bit level, 8 draws per byte)."""
     h = mix64(stream_keys(keys, stream) + counters.to(torch.int64) * _signed(GOLDEN))  # [B, N]
-    shifts = torch.tensor([48, 32, 16, 0], device=h.device)
-    draws = (h[..., None] >> shifts) & 0xFFFF  # [B, N, 4]
+    draws = torch.empty(*h.shape, 4, dtype=torch.int64, device=h.device)  # [B, N, 4]
+    for m in range(4):  # scalar shifts: far faster than one broadcast shift by a tensor
+        torch.bitwise_right_shift(h, 48 - 16 * m, out=draws[..., m])
+    draws &= 0xFFFF
     return draws.reshape(h.shape[0], -1)  # [B, 4N]
+
+
+def bernoulli16x4(
+    keys: torch.Tensor, stream: Stream, counters: torch.Tensor, p: float
+) -> torch.Tensor:
+    """Bool [B, 4N]: ``draw_u16x4(...) < threshold16(p)``, without the int64 [B, 4N] draws."""
+    h = mix64(stream_keys(keys, stream) + counters.to(torch.int64) * _signed(GOLDEN))  # [B, N]
+    out = torch.empty(*h.shape, 4, dtype=torch.bool, device=h.device)  # [B, N, 4]
+    lane = torch.empty_like(h)
+    cut = threshold16(p)
+    for m in range(4):
+        torch.bitwise_right_shift(h, 48 - 16 * m, out=lane)
+        lane &= 0xFFFF
+        torch.lt(lane, cut, out=out[..., m])
+    return out.reshape(h.shape[0], -1)  # [B, 4N]
 
 
 def threshold16(probability: float) -> int:

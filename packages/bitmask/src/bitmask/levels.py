@@ -24,9 +24,8 @@ from bitmask.hashrng import (
     U24,
     Stream,
     bernoulli,
-    draw_u16x4,
+    bernoulli16x4,
     draw_u24,
-    threshold16,
 )
 from bitmask.units import Units
 
@@ -38,8 +37,14 @@ def bit_mask(keys: torch.Tensor, valid: torch.Tensor, rate: float) -> torch.Tens
         return torch.zeros(batch, 8 * length, dtype=torch.bool, device=valid.device)
     # One hash per half byte gives four 16-bit draws: bit k of byte j uses counter 2j + k // 4.
     counters = torch.arange(2 * length, device=valid.device)
-    hidden = draw_u16x4(keys, Stream.BIT, counters) < threshold16(rate)  # [B, 8L]
-    return hidden & valid.repeat_interleave(8, dim=1)
+    hidden = bernoulli16x4(keys, Stream.BIT, counters, rate)  # [B, 8L]
+    return hidden & expand_bits(valid)
+
+
+def expand_bits(per_byte: torch.Tensor) -> torch.Tensor:
+    """[B, L] -> [B, 8L], each byte's value on its 8 bits (cheaper than repeat_interleave)."""
+    batch, length = per_byte.shape
+    return per_byte[:, :, None].expand(batch, length, 8).reshape(batch, 8 * length)
 
 
 def byte_mask(keys: torch.Tensor, valid: torch.Tensor, rate: float) -> torch.Tensor:
@@ -123,9 +128,10 @@ def phrase_mask(
     lengths = torch.ones_like(draws)
     for cut in span_length_thresholds(float(span_p), int(span_cap)):
         lengths += (draws >= cut).to(lengths.dtype)
-    reach = torch.where(starts, lengths, torch.zeros_like(lengths))  # 0: no span starts here
-    # Unit u is covered if a span starting k units earlier (k < cap) is longer than k.
-    covered = torch.zeros(keys.shape[0], units.max_units, dtype=torch.bool, device=device)
-    for k in range(span_cap):  # bounded by the cap: one shifted comparison per offset
-        covered |= reach[:, lead - k : lead - k + units.max_units] > k
+    # Unit u is covered if some span starting at s <= u ends after it: a running max of the
+    # (exclusive) span ends along the row, one scan instead of a loop over the cap.
+    positions = torch.arange(-lead, units.max_units, device=device)  # unit index of each draw
+    ends = torch.where(starts, positions + lengths, torch.full_like(lengths, -lead))
+    reach = torch.cummax(ends, dim=1).values[:, lead:]  # [B, U]
+    covered = reach > positions[lead:]
     return _spread(covered, units)

@@ -97,9 +97,9 @@ def segment(
     prev_valid = torch.cat([torch.zeros_like(valid[:, :1]), valid[:, :-1]], dim=1)
     start = start | (valid & ~prev_valid)
 
-    unit_id = torch.cumsum(start.to(torch.int64), dim=1) - 1  # [B, L]
-    unit_id = torch.where(valid, unit_id, torch.full_like(unit_id, -1))
-    count = start.sum(dim=1)  # [B]
+    unit_id = torch.cumsum(start, dim=1) - 1  # [B, L] long
+    count = unit_id[:, -1] + 1  # [B]: the last cumulative count is the number of units
+    unit_id = unit_id.masked_fill(~valid, -1)
     if start.device.type == "cpu":  # reading the max is free on CPU and keeps [B, U] small
         max_units = max(int(count.max().item()) if count.numel() else 0, 1)
     else:  # on accelerators U = L: a row has at most L units, and no host sync is needed

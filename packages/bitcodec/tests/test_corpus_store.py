@@ -19,7 +19,9 @@ from bitcodec.errors import BitcodecError
 def _docs(n: int, seed: int = 0) -> list[bytes]:
     rng = np.random.default_rng(seed)
     # raw bytes (invalid UTF-8 included) of varied lengths, some long enough to span chunks
-    return [rng.integers(0, 256, int(rng.integers(1, 700)), dtype=np.uint8).tobytes() for _ in range(n)]
+    return [
+        rng.integers(0, 256, int(rng.integers(1, 700)), dtype=np.uint8).tobytes() for _ in range(n)
+    ]
 
 
 def _write(path: Path, docs: list[bytes], **kw) -> None:
@@ -161,7 +163,10 @@ def _corrupt(store: Path, fn) -> None:
         (lambda s: _corrupt(s, lambda m: m["attributes"].update(format_version=7)), "version 7"),
         (lambda s: shutil.rmtree(s / "val" / "offsets"), "val/offsets is missing"),
         (lambda s: shutil.rmtree(s / "val"), "'val' group is missing"),
-        (lambda s: zarr.open_array(s / "train" / "bytes", mode="r+").resize((5,)), "offsets ends at"),
+        (
+            lambda s: zarr.open_array(s / "train" / "bytes", mode="r+").resize((5,)),
+            "offsets ends at",
+        ),
         (lambda s: (s / "zarr.json").unlink(), "no zarr.json"),
     ],
 )

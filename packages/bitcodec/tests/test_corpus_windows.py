@@ -18,7 +18,10 @@ from hypothesis import strategies as st
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[bytes]]:
     rng = np.random.default_rng(0)
-    docs = [rng.integers(0, 256, int(rng.integers(1, 300)), dtype=np.uint8).tobytes() for _ in range(500)]
+    docs = [
+        rng.integers(0, 256, int(rng.integers(1, 300)), dtype=np.uint8).tobytes()
+        for _ in range(500)
+    ]
     path = tmp_path_factory.mktemp("w") / "c.zarr"
     with CorpusWriter(path, val_fraction=0.0, chunk_bytes=4096, offsets_chunk=64) as w:
         for d in docs:
@@ -44,7 +47,9 @@ def test_windows_are_slices_with_doc_starts(store, tmp_path: Path, memory_limit:
     starts = np.random.default_rng(5).integers(0, split.num_bytes - 100 + 1, size=64)
     _check_windows(split, docs, starts, windows, doc_starts, 100)
     if memory_limit == 0:
-        assert (tmp_path / split._fingerprint["store_id"] / "train.u8").stat().st_size == split.num_bytes
+        assert (
+            tmp_path / split._fingerprint["store_id"] / "train.u8"
+        ).stat().st_size == split.num_bytes
 
 
 @settings(max_examples=30, deadline=None)

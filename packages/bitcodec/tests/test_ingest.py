@@ -28,7 +28,9 @@ def _run(inputs, out: Path, **kw) -> dict:
     overwrite = kw.pop("overwrite", False)
     stdin = kw.pop("stdin_data", None)
     kw.setdefault("val_fraction", 0.0)
-    return prepare_corpus([str(i) for i in inputs], out, PrepareOptions(**kw), overwrite=overwrite, stdin_data=stdin)
+    return prepare_corpus(
+        [str(i) for i in inputs], out, PrepareOptions(**kw), overwrite=overwrite, stdin_data=stdin
+    )
 
 
 def test_kind_of_names() -> None:
@@ -83,7 +85,9 @@ def test_formats_compressions_dirs_globs_and_stdin(tmp_path: Path) -> None:
     (src / ".hidden.txt").write_bytes(b"never read")
     lines = b'{"text": "j1"}\n\n{"text": "j2 \\u00e9", "id": 2}\n{"meta": {"body": "x"}, "text": "j3"}\n'
     (src / "c.jsonl.gz").write_bytes(gzip.compress(lines))
-    (src / "d.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(lines.replace(b"j", b"z")))
+    (src / "d.jsonl.zst").write_bytes(
+        zstandard.ZstdCompressor().compress(lines.replace(b"j", b"z"))
+    )
     (src / "e.json.xz").write_bytes(lzma.compress(json.dumps([{"text": "x1"}, "x2"]).encode()))
     (src / "f.txt.bz2").write_bytes(bz2.compress(b"bzipped"))
     (src / "g.bin").write_bytes(b"\x00\x01binary")  # found in a directory: skipped
@@ -113,9 +117,18 @@ def test_dotted_field_and_dedup_and_max_bytes(tmp_path: Path) -> None:
 def test_workers_give_the_same_store_as_one_process(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     for i in range(6):
-        (tmp_path / f"f{i}.txt").write_bytes(b"\n".join(rng.integers(97, 123, 3000, dtype=np.uint8).tobytes() for _ in range(20)))
+        (tmp_path / f"f{i}.txt").write_bytes(
+            b"\n".join(rng.integers(97, 123, 3000, dtype=np.uint8).tobytes() for _ in range(20))
+        )
     inputs = sorted(tmp_path.glob("f*.txt"))
-    _run(inputs, tmp_path / "one.zarr", split_on="line", workers=1, val_fraction=0.2, piece_bytes=10_000)
+    _run(
+        inputs,
+        tmp_path / "one.zarr",
+        split_on="line",
+        workers=1,
+        val_fraction=0.2,
+        piece_bytes=10_000,
+    )
     _run(inputs, tmp_path / "two.zarr", split_on="line", workers=2, val_fraction=0.2,
          piece_bytes=10_000, parallel_min_bytes=0)  # fmt: skip
     a, b = open_corpus(tmp_path / "one.zarr"), open_corpus(tmp_path / "two.zarr")
@@ -135,13 +148,37 @@ def _write(path: Path, data: bytes) -> Path:
     [
         (lambda d: [d / "missing.txt"], {}, r"input '.*missing.txt' does not exist"),
         (lambda d: [d / "nomatch*.txt"], {}, "matches no files"),
-        (lambda d: [_write(d / "bad.jsonl", b'{"text": "ok"}\n{"text": oops}\n')], {}, r"bad.jsonl:2: not valid JSON"),
-        (lambda d: [_write(d / "nf.jsonl", b'{"body": "x"}\n')], {}, r"nf.jsonl:1: no field 'text' .*keys: body.*--field"),
-        (lambda d: [_write(d / "num.jsonl", b'{"text": 3}\n')], {}, r"num.jsonl:1: field 'text' is a int"),
-        (lambda d: [_write(d / "u.txt", b"good\nbad \xc3\x28")], {"strict_utf8": True}, r"u.txt: invalid UTF-8 at byte offset 9"),
-        (lambda d: [_write(d / "empty.txt", b""), _write(d / "ws.txt", b"  \n")], {}, "hold no documents"),
+        (
+            lambda d: [_write(d / "bad.jsonl", b'{"text": "ok"}\n{"text": oops}\n')],
+            {},
+            r"bad.jsonl:2: not valid JSON",
+        ),
+        (
+            lambda d: [_write(d / "nf.jsonl", b'{"body": "x"}\n')],
+            {},
+            r"nf.jsonl:1: no field 'text' .*keys: body.*--field",
+        ),
+        (
+            lambda d: [_write(d / "num.jsonl", b'{"text": 3}\n')],
+            {},
+            r"num.jsonl:1: field 'text' is a int",
+        ),
+        (
+            lambda d: [_write(d / "u.txt", b"good\nbad \xc3\x28")],
+            {"strict_utf8": True},
+            r"u.txt: invalid UTF-8 at byte offset 9",
+        ),
+        (
+            lambda d: [_write(d / "empty.txt", b""), _write(d / "ws.txt", b"  \n")],
+            {},
+            "hold no documents",
+        ),
         (lambda d: [_write(d / "z.txt.gz", b"not gzip")], {}, r"z.txt.gz: cannot decompress"),
-        (lambda d: [_write(d / "s.txt", b"x")], {"split_on": "words"}, "unknown --split-on 'words'"),
+        (
+            lambda d: [_write(d / "s.txt", b"x")],
+            {"split_on": "words"},
+            "unknown --split-on 'words'",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_error_and_leaves_nothing(tmp_path: Path, make, kw, message) -> None:

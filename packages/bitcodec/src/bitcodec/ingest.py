@@ -264,13 +264,13 @@ def prepare_corpus(
         try:
             for i, result in enumerate(results, start=start):
                 capped = _add_result(writer, tasks[i], result, state, opts.max_bytes)
+                if delay:  # tests: a kill here finds chunks written past the last checkpoint
+                    time.sleep(delay)
                 if writer.checkpoint_due():
                     writer.checkpoint(state)
                 if progress:
                     done = state["doc_bytes_read"] if opts.builtin else state["input_bytes"]
                     progress(done, total_in, state["docs_read"])
-                if delay:
-                    time.sleep(delay)
                 if capped:
                     break
         finally:

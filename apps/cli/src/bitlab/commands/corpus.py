@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -73,10 +74,8 @@ def _dir_size(path: Path) -> int:
     total = 0
     for root, _, names in os.walk(path):
         for n in names:
-            try:
+            with contextlib.suppress(OSError):
                 total += os.path.getsize(os.path.join(root, n))
-            except OSError:
-                pass
     return total
 
 
@@ -132,9 +131,7 @@ def _render_info(info: dict[str, Any]):
         for col in ("split", "documents", "bytes", "mean bytes/doc"):
             table.add_column(col, justify="left" if col == "split" else "right")
         for name, s in info["splits"].items():
-            table.add_row(
-                name, f"{s['docs']:,}", f"{s['bytes']:,}", f"{s['mean_doc_bytes']:,.1f}"
-            )
+            table.add_row(name, f"{s['docs']:,}", f"{s['bytes']:,}", f"{s['mean_doc_bytes']:,.1f}")
         table.add_row("total", f"{info['total_docs']:,}", f"{info['total_bytes']:,}", "")
         console.print(table)
         sources = info["sources"]
@@ -163,12 +160,18 @@ def register(app: typer.Typer) -> None:
         inputs: list[str] = typer.Argument(
             None, help="Files, directories (recursive), glob patterns, or - for stdin."
         ),
-        out: Path = typer.Option(..., "--out", "-o", help="The corpus store to write (a directory)."),
+        out: Path = typer.Option(
+            ..., "--out", "-o", help="The corpus store to write (a directory)."
+        ),
         split_on: str = typer.Option(
             "file", "--split-on", help="Text files: one document per file, line or blank-line."
         ),
-        field: str = typer.Option("text", "--field", help="JSON field holding the text (a.b nests)."),
-        val_fraction: float = typer.Option(0.01, "--val-fraction", help="Share of documents in val."),
+        field: str = typer.Option(
+            "text", "--field", help="JSON field holding the text (a.b nests)."
+        ),
+        val_fraction: float = typer.Option(
+            0.01, "--val-fraction", help="Share of documents in val."
+        ),
         resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing store."),
         dedup: bool = typer.Option(False, "--dedup", help="Drop exact duplicate documents."),
@@ -194,7 +197,9 @@ def register(app: typer.Typer) -> None:
 
         inputs = list(inputs or [])
         if not inputs and not builtin:
-            raise UserError("no inputs: name files, directories, patterns or -, or use --builtin pydocs")
+            raise UserError(
+                "no inputs: name files, directories, patterns or -, or use --builtin pydocs"
+            )
         if resume and overwrite:
             raise UserError("--resume and --overwrite contradict each other: pass one of them")
         if workers < 0:
@@ -257,6 +262,7 @@ def _run_with_progress(
         TimeRemainingColumn(),
         console=stderr,
         transient=True,
+        disable=not stderr.is_terminal,  # no stray lines in logs and pipes
     )
     task_id = progress.add_task("read", total=None, docs=0)
 

@@ -288,3 +288,42 @@ def test_config_errors_name_the_key():
     with pytest.raises(BitbenchError, match="divisible"):
         make_baseline_task("byte", {"d_model": 30, "n_heads": 4}, train_split=None, run_dir=None,
                            seed=0, total_steps=1)  # fmt: skip
+
+
+# -- optional EvalModel extras -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["byte", "bpe"])
+def test_byte_states_cover_real_bytes_and_zero_padding(tmp_path, kind):
+    cfg = TINY_BYTE if kind == "byte" else TINY_BPE
+    task = make_baseline_task(kind, cfg, train_split=FakeSplit(TEXT), run_dir=tmp_path, seed=0,
+                              total_steps=1)  # fmt: skip
+    task.save_pretrained(task.model, tmp_path / "m")
+    em = load_baseline(tmp_path / "m")
+    windows = np.frombuffer(TEXT[:96], dtype=np.uint8).reshape(2, 48).copy()
+    pad = np.zeros_like(windows, dtype=bool)
+    pad[1, 30:] = True
+    states = em.byte_states(windows, pad=pad)
+    assert states.shape == (2, 48, cfg["d_model"])
+    assert np.all(states[1, 30:] == 0)
+    assert np.all(np.abs(states[0]).sum(axis=-1) > 0)
+    assert np.all(np.abs(states[1, :30]).sum(axis=-1) > 0)
+    assert em.num_params == sum(p.numel() for p in task.model.parameters())
+    if kind == "bpe":  # the bytes of one token share its vector
+        ids, _, n = encode_windows(task.tokenizer, windows[:1], max_tokens=64)
+        first = int(token_byte_lengths(task.tokenizer)[ids[0, 0]])
+        assert np.allclose(states[0, :first], states[0, :1])
+
+
+def test_byte_log_probs_are_normalised_and_use_the_mask():
+    model = _byte_model()
+    from bitbench.baselines.loading import ByteEvalModel
+
+    em = ByteEvalModel(model)
+    data = np.frombuffer(b"hello world", dtype=np.uint8)
+    hidden = np.zeros(len(data), dtype=bool)
+    hidden[3] = True
+    lp = em.byte_log_probs(data, hidden)
+    assert lp.shape == (len(data), 256)
+    assert np.allclose(np.exp(lp).sum(axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(lp, em.byte_log_probs(data, np.zeros_like(hidden)))

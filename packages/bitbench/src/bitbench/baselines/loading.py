@@ -17,13 +17,19 @@ from bitbench.baselines.bpe_mlm import BpeMLM, bpe_mlm_flops_per_byte
 from bitbench.baselines.byte_mlm import ByteMLM, byte_mlm_flops_per_byte
 from bitbench.baselines.config import (
     BPE_PRESETS,
+    BYTE_MASK_ID,
     BYTE_PAD_ID,
     BYTE_PRESETS,
     BpeMLMConfig,
     ByteMLMConfig,
     config_from_dict,
 )
-from bitbench.baselines.scoring import score_bytes, score_tokens, tokenize_batch
+from bitbench.baselines.scoring import (
+    score_bytes,
+    score_tokens,
+    segments_from_doc_starts,
+    tokenize_batch,
+)
 from bitbench.baselines.tokenizer import (
     PAD_TOKEN_ID,
     encode_windows,
@@ -106,6 +112,46 @@ class ByteEvalModel:
     def flops_per_byte(self, seq_len_bytes: int) -> float:
         return byte_mlm_flops_per_byte(self.config, seq_len_bytes)
 
+    @property
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    @torch.no_grad()
+    def byte_states(
+        self,
+        windows: np.ndarray,
+        *,
+        pad: np.ndarray | None = None,
+        doc_starts: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """float32 [N, L, D]: the final hidden state of every byte (padding rows are zeros)."""
+        arr = _check_windows(windows)
+        out = np.zeros((*arr.shape, self.config.d_model), dtype=np.float32)
+        for start in range(0, len(arr), BATCH):
+            stop = min(start + BATCH, len(arr))
+            ids = torch.tensor(arr[start:stop], dtype=torch.long, device=self.device)  # [b, L]
+            if pad is not None:
+                pad_t = torch.tensor(np.asarray(pad[start:stop]), device=self.device)
+                ids = ids.masked_fill(pad_t, BYTE_PAD_ID)
+            seg = None
+            if doc_starts is not None:
+                starts = torch.tensor(np.asarray(doc_starts[start:stop]), device=self.device)
+                seg = segments_from_doc_starts(starts, ids)
+            hidden, _ = self.model(ids, seg, torch.zeros_like(ids, dtype=torch.bool))
+            hidden = hidden.masked_fill((ids == BYTE_PAD_ID).unsqueeze(-1), 0.0)
+            out[start:stop] = hidden.float().cpu().numpy()
+        return out
+
+    @torch.no_grad()
+    def byte_log_probs(self, data: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+        """float [L, 256]: log p(byte) at every position with the ``hidden`` bytes (bool [L])
+        shown as [MASK] (bitlab fill)."""
+        ids = torch.tensor(np.asarray(data, dtype=np.uint8), dtype=torch.long)  # [L]
+        hide = torch.tensor(np.asarray(hidden, dtype=bool))
+        ids = ids.masked_fill(hide, BYTE_MASK_ID).unsqueeze(0).to(self.device)  # [1, L]
+        _, logits = self.model(ids, None, None)  # [1, L, 256]
+        return torch.log_softmax(logits[0].float(), dim=-1).cpu().numpy()
+
 
 class BpeEvalModel:
     kind = "bpe"
@@ -165,6 +211,48 @@ class BpeEvalModel:
 
     def flops_per_byte(self, seq_len_bytes: int) -> float:
         return bpe_mlm_flops_per_byte(self.config, seq_len_bytes)
+
+    @property
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    @torch.no_grad()
+    def byte_states(
+        self,
+        windows: np.ndarray,
+        *,
+        pad: np.ndarray | None = None,
+        doc_starts: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """float32 [N, L, D]: each byte gets the final state of the token covering it (bytes
+        past max_positions tokens and padding bytes get zeros)."""
+        arr = _check_windows(windows)
+        N, L = arr.shape
+        out = np.zeros((N, L, self.config.d_model), dtype=np.float32)
+        real = np.ones((N, L), dtype=bool) if pad is None else ~np.asarray(pad, dtype=bool)
+        token_bytes = self.token_bytes.cpu().numpy()
+        for start in range(0, N, BATCH):
+            stop = min(start + BATCH, N)
+            rows = [arr[r][real[r]] for r in range(start, stop)]
+            starts = None
+            if doc_starts is not None:
+                starts = [np.asarray(doc_starts[r])[real[r]] for r in range(start, stop)]
+            ids, seg = tokenize_batch(
+                self.tokenizer,
+                rows,
+                starts,
+                max_tokens=self.config.max_positions,
+                device=self.device,
+            )
+            hidden, _ = self.model(ids, seg, torch.zeros_like(ids, dtype=torch.bool))
+            states = hidden.float().cpu().numpy()  # [b, T, D]
+            ids_np = ids.cpu().numpy()
+            for b, r in enumerate(range(start, stop)):
+                n_real = ids_np[b] != PAD_TOKEN_ID
+                spans = np.repeat(np.arange(int(n_real.sum())), token_bytes[ids_np[b][n_real]])
+                positions = np.flatnonzero(real[r])[: len(spans)]  # [covered bytes]
+                out[r, positions] = states[b, spans[: len(positions)]]
+        return out
 
 
 def load_baseline(model_dir: Path | str, device: torch.device | str = "cpu"):

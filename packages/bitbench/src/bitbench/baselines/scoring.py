@@ -96,16 +96,19 @@ def score_bytes(
 
 def tokenize_batch(
     tokenizer,
-    windows: torch.Tensor | np.ndarray,
-    doc_starts: torch.Tensor | np.ndarray | None,
+    windows: torch.Tensor | np.ndarray | list,
+    doc_starts: torch.Tensor | np.ndarray | list | None,
     *,
     max_tokens: int,
     device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Byte windows [B, L] -> (token ids long [B, T], segment ids long [B, T]) on ``device``."""
+    # windows: uint8 [B, L] (tensor or array) or a list of rows of different lengths
     w = windows.detach().cpu().numpy() if isinstance(windows, torch.Tensor) else windows
     d = doc_starts.detach().cpu().numpy() if isinstance(doc_starts, torch.Tensor) else doc_starts
-    ids, seg, _ = encode_windows(tokenizer, np.asarray(w, dtype=np.uint8), d, max_tokens=max_tokens)
+    if not isinstance(w, list):
+        w = np.asarray(w, dtype=np.uint8)
+    ids, seg, _ = encode_windows(tokenizer, w, d, max_tokens=max_tokens)
     return torch.from_numpy(ids).to(device), torch.from_numpy(seg).to(device)
 
 

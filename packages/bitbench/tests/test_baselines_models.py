@@ -310,7 +310,7 @@ def test_byte_states_cover_real_bytes_and_zero_padding(tmp_path, kind):
     assert np.all(np.abs(states[1, :30]).sum(axis=-1) > 0)
     assert em.num_params == sum(p.numel() for p in task.model.parameters())
     if kind == "bpe":  # the bytes of one token share its vector
-        ids, _, n = encode_windows(task.tokenizer, windows[:1], max_tokens=64)
+        ids, _, _ = encode_windows(task.tokenizer, windows[:1], max_tokens=64)
         first = int(token_byte_lengths(task.tokenizer)[ids[0, 0]])
         assert np.allclose(states[0, :first], states[0, :1])
 

@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
             "-k",
             help="byte (window-attention byte MLM) or "
             "bpe (BERT-style MLM over byte-level BPE tokens).",
-        ),  # fmt: skip
+        ),
         corpus: str = typer.Option(None, "--corpus", help="Corpus store (bitlab prepare-corpus)."),
         out: str = typer.Option(None, "--out", "-o", help="Run directory."),
         config: str = typer.Option(
@@ -86,13 +86,13 @@ def register(app: typer.Typer) -> None:
             "-c",
             help="Shipped config name (tiny, ...) or a TOML file; model_preset picks the "
             "baseline's size (FLOPs per byte near bitswin's preset of the same name).",
-        ),  # fmt: skip
+        ),
         overrides: list[str] = typer.Option(
             [],
             "--set",
             "-s",
             help="Override a config key: --set lr=1e-3, --set model.vocab_size=4096.",
-        ),  # fmt: skip
+        ),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly."),
         max_steps: int = typer.Option(None, "--max-steps", help="Optimizer steps."),
         max_minutes: float = typer.Option(None, "--max-minutes", help="Stop after N minutes."),

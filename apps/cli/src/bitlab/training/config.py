@@ -1,0 +1,376 @@
+"""The training config: a frozen dataclass of flat, self-explaining keys, read from TOML.
+
+A config comes from a shipped file chosen by name (``tiny``, ``base``, ``large``: they live in
+``bitlab/training/configs/``) or from a path, then ``--set key=value`` overrides are applied. Values
+of overrides are TOML literals (``lr=1e-3``, ``compile=true``, ``corpus="data/c.zarr"``; a bare word
+that is not a TOML literal is taken as a string, so ``device=cpu`` works). Dotted keys reach the
+pass-through tables: ``model.width=192`` (the task's model config) and ``mask.word_start=10``
+(bitmask's MaskConfig). Unknown keys and wrong types are rejected with the closest valid key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import tomllib
+
+from bitlab.errors import UserError
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+# Keys whose values must be one of a fixed set.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "model": ("bitswin", "byte", "bpe"),
+    "boundary_source": ("model", "entropy", "whitespace", "class"),
+    "boundary_prior": ("whitespace", "class"),
+    "curriculum_unit": ("step", "epoch"),
+    "precision": ("auto", "fp32", "bf16"),
+    "device": ("auto", "cpu", "cuda"),
+    "parallel": ("ddp", "fsdp"),
+}
+
+# Pass-through tables: their contents are checked by the package that reads them.
+TABLE_KEYS: tuple[str, ...] = ("model_config", "mask", "corruption")
+# The TOML spelling of the pass-through tables ([model] is the model config; "model" the kind).
+TOML_TABLE_NAMES: dict[str, str] = {
+    "model": "model_config",
+    "model_config": "model_config",
+    "mask": "mask",
+    "corruption": "corruption",
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides what a training run computes (not where it runs).
+
+    Launch settings (``--gpus``, ``--nproc``, ``--nnodes``...) are not part of it: the same config
+    trained on 1 or 8 workers sees the same global batches.
+    """
+
+    # -- what and where ------------------------------------------------------------------------
+    seed: int = 0  # every random draw is a function of (seed, step, sample)
+    corpus: str = ""  # bitcodec corpus store (path or fsspec URL)
+    out: str = ""  # run directory
+    model: str = "bitswin"  # task: bitswin | byte | bpe (baselines, bitbench)
+    model_preset: str = "tiny"  # size preset of the model (tiny | base | large)
+    # -- batch ---------------------------------------------------------------------------------
+    batch_size: int = 32  # windows per optimizer step, over all workers (global)
+    grad_accum: int = 1  # micro-batches per optimizer step and worker
+    seq_len: int = 256  # window length in bytes
+    # -- optimizer and schedule ----------------------------------------------------------------
+    lr: float = 1.5e-3  # peak learning rate (AdamW)
+    warmup_steps: int = 150  # linear warm-up from 0 to lr
+    min_lr_ratio: float = 0.1  # cosine decay from lr down to lr * min_lr_ratio at max_steps
+    weight_decay: float = 0.01
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.98
+    grad_clip: float = 1.0  # max global gradient norm (0 = off)
+    # -- budget --------------------------------------------------------------------------------
+    max_steps: int = 2000  # optimizer steps (also the length of the lr schedule and curriculum)
+    max_minutes: float = 0.0  # stop earlier after this many minutes of training (0 = no limit)
+    # -- checkpoints, evaluation, logging ------------------------------------------------------
+    checkpoint_every: int = 200  # steps between checkpoints (the final step always gets one)
+    keep_checkpoints: int = 3  # how many of the newest checkpoints to keep
+    eval_every: int = 200  # steps between validations on the val split (0 = only at the end)
+    eval_windows: int = 64  # validation windows (fixed seed: the same in every run)
+    eval_seed: int = 0  # seed of the validation windows and the evaluation mask
+    log_every: int = 10  # steps between metrics.jsonl rows
+    tensorboard: bool = False  # also write TensorBoard events to RUN/tensorboard (if installed)
+    # -- curriculum and boundaries -------------------------------------------------------------
+    curriculum_unit: str = "step"  # step: the epoch curriculum compressed onto max_steps
+    steps_per_epoch: int = 0  # curriculum_unit=epoch: steps per epoch (0 = one pass of the corpus)
+    boundary_source: str = (
+        "model"  # units of word/phrase masks: model | entropy | whitespace | class
+    )
+    boundary_prior: str = "whitespace"  # bootstrap units before the word phase (and for the priors)
+    boundary_refresh_every: int = (
+        1  # steps between refreshes of the boundary model (1 = live model)
+    )
+    # -- encoding table ------------------------------------------------------------------------
+    table_enabled: bool = True  # grow an adaptive encoding table from the model's boundaries
+    table_update_every: int = 500  # steps between table updates (appendix B: 500)
+    table_max_size: int = 10000  # entries per level
+    # -- execution -----------------------------------------------------------------------------
+    compile: bool = False  # torch.compile the model
+    precision: str = "auto"  # auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16
+    device: str = "auto"  # auto | cpu | cuda
+    parallel: str = "ddp"  # ddp | fsdp (FSDP2 fully_shard, for large models)
+    # -- pass-through tables -------------------------------------------------------------------
+    model_config: dict[str, Any] = field(default_factory=dict)  # TOML [model]: model overrides
+    mask: dict[str, Any] = field(default_factory=dict)  # TOML [mask]: bitmask MaskConfig fields
+    corruption: dict[str, Any] = field(default_factory=dict)  # TOML [corruption]: CorruptionConfig
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _check_values(self)
+
+    # -- conversions -----------------------------------------------------------------------------
+
+    def to_toml_dict(self) -> dict[str, Any]:
+        """The config as a TOML document: flat keys, then the [model_config] and [mask] tables.
+
+        TOML cannot hold a key ``model`` (the task kind) and a table ``[model]`` at once, so files
+        written here name the model overrides ``[model_config]``; hand-written files may use
+        ``[model]`` when they leave the kind at its default.
+        """
+        data = dataclasses.asdict(self)
+        doc = {k: v for k, v in data.items() if k not in TABLE_KEYS}
+        doc["model_config"] = dict(self.model_config)
+        doc["mask"] = dict(self.mask)
+        doc["corruption"] = dict(self.corruption)
+        return doc
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        return tomli_w.dumps(self.to_toml_dict())
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def out_path(self) -> Path:
+        return Path(self.out)
+
+
+FIELD_TYPES: dict[str, Any] = get_type_hints(TrainConfig)
+FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+
+def _type_name(tp: Any) -> str:
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
+        tp, "a table"
+    )
+
+
+def _check_types(cfg: TrainConfig) -> None:
+    for name in FIELD_NAMES:
+        tp = FIELD_TYPES[name]
+        value = getattr(cfg, name)
+        if name in TABLE_KEYS:
+            ok = isinstance(value, dict)
+        elif tp is bool:
+            ok = isinstance(value, bool)
+        elif tp is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif tp is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if ok and isinstance(value, int):
+                object.__setattr__(cfg, name, float(value))
+        else:
+            ok = isinstance(value, tp)
+        if not ok:
+            raise UserError(
+                f"config key '{name}' must be {_type_name(tp)}, got {value!r} "
+                f"({type(value).__name__}): e.g. --set {name}={_example(name)}"
+            )
+
+
+def _example(name: str) -> str:
+    default = getattr(TrainConfig(), name) if name not in TABLE_KEYS else {}
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    if isinstance(default, str):
+        return f'"{CHOICES[name][0]}"' if name in CHOICES else '"..."'
+    return repr(default)
+
+
+def _check_values(cfg: TrainConfig) -> None:
+    for name, choices in CHOICES.items():
+        value = getattr(cfg, name)
+        if value not in choices:
+            close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.4)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise UserError(
+                f"config key '{name}' = {value!r} is not one of {', '.join(choices)}{hint}"
+            )
+    positive = (
+        "batch_size",
+        "grad_accum",
+        "seq_len",
+        "max_steps",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "eval_windows",
+        "log_every",
+        "boundary_refresh_every",
+        "table_update_every",
+        "table_max_size",
+    )
+    for name in positive:
+        if getattr(cfg, name) < 1:
+            raise UserError(f"config key '{name}' = {getattr(cfg, name)!r} must be >= 1")
+    non_negative = (
+        "warmup_steps",
+        "eval_every",
+        "steps_per_epoch",
+        "weight_decay",
+        "grad_clip",
+        "max_minutes",
+    )
+    for name in non_negative:
+        if getattr(cfg, name) < 0:
+            raise UserError(f"config key '{name}' = {getattr(cfg, name)!r} must be >= 0")
+    if not cfg.lr > 0:
+        raise UserError(f"config key 'lr' = {cfg.lr!r} must be > 0 (e.g. --set lr=1e-3)")
+    if not 0.0 <= cfg.min_lr_ratio <= 1.0:
+        raise UserError(f"config key 'min_lr_ratio' = {cfg.min_lr_ratio!r} must be in [0, 1]")
+    for name in ("adam_beta1", "adam_beta2"):
+        if not 0.0 <= getattr(cfg, name) < 1.0:
+            raise UserError(f"config key '{name}' = {getattr(cfg, name)!r} must be in [0, 1)")
+    if cfg.seq_len < 8:
+        raise UserError(f"config key 'seq_len' = {cfg.seq_len} bytes is too short: use >= 8")
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def shipped_configs() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
+
+
+def _suggest(key: str, candidates: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, list(candidates), n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _unknown_key(key: str) -> UserError:
+    flat = [n for n in FIELD_NAMES if n not in TABLE_KEYS]
+    return UserError(
+        f"unknown config key '{key}'{_suggest(key, flat)}: valid keys are {', '.join(flat)}, "
+        "and model.<key>, mask.<key>, corruption.<key> for the tables"
+    )
+
+
+def _from_toml_dict(doc: dict[str, Any], origin: str) -> dict[str, Any]:
+    """Map a TOML document onto TrainConfig field values (tables renamed, unknown keys caught)."""
+    values: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key in ("model", "model_config") and isinstance(value, dict):
+            values.setdefault("model_config", {}).update(value)
+        elif key in ("mask", "corruption") and isinstance(value, dict):
+            values.setdefault(key, {}).update(value)
+        elif key in FIELD_NAMES and key not in TABLE_KEYS:
+            values[key] = value
+        elif isinstance(value, dict):
+            raise UserError(
+                f"unknown table [{key}] in {origin}{_suggest(key, list(TOML_TABLE_NAMES))}: "
+                "the tables are [model] (model overrides), [mask] (masking config) and "
+                "[corruption] (replacement for the contrastive task)"
+            )
+        else:
+            err = _unknown_key(key)
+            raise UserError(f"{err} (in {origin})")
+    return values
+
+
+def resolve_config_path(source: str) -> Path:
+    """A shipped config name (``tiny``) or a path to a TOML file."""
+    if source in shipped_configs():
+        return CONFIG_DIR / f"{source}.toml"
+    path = Path(os.path.expanduser(source))
+    if path.is_file():
+        return path
+    names = shipped_configs()
+    hint = _suggest(source, names)
+    raise UserError(
+        f"config '{source}' is neither a shipped config ({', '.join(names)}) nor a TOML file{hint}"
+    )
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"config file '{path}' is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise UserError(f"cannot read config file '{path}': {exc.strerror}") from None
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``key=value`` with value a TOML literal (bare words that are not TOML are strings)."""
+    if "=" not in text:
+        raise UserError(f"--set '{text}' is not key=value: e.g. --set lr=1e-3")
+    key, raw = text.split("=", 1)
+    key, raw = key.strip(), raw.strip()
+    if not key:
+        raise UserError(f"--set '{text}' has no key: e.g. --set lr=1e-3")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # device=cpu, out=runs/x
+    return key, value
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in values.items()}
+    for text in overrides:
+        key, value = parse_override(text)
+        head, _, rest = key.partition(".")
+        if rest:
+            table = TOML_TABLE_NAMES.get(head)
+            if table is None:
+                raise UserError(
+                    f"unknown config table '{head}' in --set {key}"
+                    f"{_suggest(head, list(TOML_TABLE_NAMES))}: dotted keys reach [model] "
+                    "(model.depths=[1,1]), [mask] (mask.word_start=10) and [corruption]"
+                )
+            node = values.setdefault(table, {})
+            *parents, leaf = rest.split(".")
+            for part in parents:  # model.loss_weights.byte=2 reaches a nested table
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    raise UserError(f"--set {key}: '{part}' is not a table")
+            node[leaf] = value
+        elif key in FIELD_NAMES and key not in TABLE_KEYS:
+            values[key] = value
+        else:
+            raise _unknown_key(key)
+    return values
+
+
+def load_config(
+    source: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    **fields: Any,
+) -> TrainConfig:
+    """Read a shipped config (by name) or TOML file, then apply ``--set`` overrides and fields.
+
+    ``fields`` (e.g. ``corpus=..., out=...``) are applied last, as from dedicated CLI options;
+    None values are ignored.
+    """
+    values: dict[str, Any] = {}
+    if source is not None:
+        path = resolve_config_path(str(source))
+        values = _from_toml_dict(read_toml(path), str(path))
+    values = apply_overrides(values, list(overrides))
+    for key, value in fields.items():
+        if value is None:
+            continue
+        if key not in FIELD_NAMES:
+            raise _unknown_key(key)
+        values[key] = value
+    return TrainConfig(**values)
+
+
+def config_from_toml_text(text: str, origin: str = "config") -> TrainConfig:
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{origin} is not valid TOML: {exc}") from None
+    return TrainConfig(**_from_toml_dict(doc, origin))
+
+
+def write_config(config: TrainConfig, path: Path) -> None:
+    """Write the resolved config atomically (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(config.to_toml(), encoding="utf-8")
+    os.replace(tmp, path)

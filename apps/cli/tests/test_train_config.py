@@ -1,0 +1,111 @@
+"""Training config: shipped configs, --set overrides, types, unknown keys with suggestions."""
+
+from __future__ import annotations
+
+import pytest
+from bitlab.errors import UserError
+from bitlab.training.config import (
+    TrainConfig,
+    config_from_toml_text,
+    load_config,
+    parse_override,
+    shipped_configs,
+    write_config,
+)
+
+
+def test_shipped_configs_load_and_differ() -> None:
+    names = shipped_configs()
+    assert {"tiny", "base", "large"} <= set(names)
+    tiny, base, large = (load_config(n) for n in ("tiny", "base", "large"))
+    assert tiny.model_preset == "tiny" and base.model_preset == "base"
+    assert large.model_preset == "large"
+    assert base.lr == pytest.approx(5e-4) and base.warmup_steps == 5000  # appendix B
+    assert base.table_update_every == 500 and base.batch_size == 64
+
+
+def test_overrides_are_toml_literals() -> None:
+    cfg = load_config("tiny", ["lr=1e-3", "compile=true", "device=cpu", 'out="runs/x"', "seed=7"])
+    assert cfg.lr == 1e-3 and cfg.compile is True and cfg.device == "cpu"
+    assert cfg.out == "runs/x" and cfg.seed == 7
+    assert parse_override("max_minutes=2") == ("max_minutes", 2)
+    assert load_config("tiny", ["max_minutes=2"]).max_minutes == 2.0  # int accepted for float
+
+
+def test_dotted_keys_reach_tables() -> None:
+    cfg = load_config(
+        "tiny",
+        [
+            "model.depths=[1, 1]",
+            "model.loss_weights.byte=2.0",
+            "mask.word_start=10",
+            "corruption.replace_rate=0.1",
+        ],
+    )
+    assert cfg.model_config["depths"] == [1, 1]
+    assert cfg.model_config["loss_weights"] == {"byte": 2.0}
+    assert cfg.mask == {"word_start": 10} and cfg.corruption == {"replace_rate": 0.1}
+
+
+def test_unknown_key_suggests_the_closest() -> None:
+    with pytest.raises(
+        UserError, match=r"unknown config key 'batchsize'.*did you mean 'batch_size'"
+    ):
+        load_config("tiny", ["batchsize=8"])
+    with pytest.raises(UserError, match=r"did you mean 'model'"):
+        load_config("tiny", ["modle.width=3"])
+
+
+def test_wrong_types_are_rejected() -> None:
+    with pytest.raises(UserError, match=r"'batch_size' must be an integer"):
+        load_config("tiny", ["batch_size=abc"])
+    with pytest.raises(UserError, match=r"'lr' must be a number"):
+        load_config("tiny", ["lr=true"])
+    with pytest.raises(UserError, match=r"'compile' must be true or false"):
+        load_config("tiny", ["compile=1"])
+    with pytest.raises(UserError, match=r"'device' = 'gpu' is not one of"):
+        load_config("tiny", ["device=gpu"])
+    with pytest.raises(UserError, match=r"did you mean 'entropy'"):
+        load_config("tiny", ["boundary_source=entropi"])
+    with pytest.raises(UserError, match=r"must be >= 1"):
+        load_config("tiny", ["batch_size=0"])
+    with pytest.raises(UserError, match=r"is not key=value"):
+        load_config("tiny", ["lr"])
+
+
+def test_unknown_config_name_and_bad_toml(tmp_path) -> None:
+    with pytest.raises(UserError, match=r"did you mean 'tiny'"):
+        load_config("tinny")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("lr = = 3\n")
+    with pytest.raises(UserError, match="not valid TOML"):
+        load_config(str(bad))
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("warmup = 3\n")
+    with pytest.raises(UserError, match=r"did you mean 'warmup_steps'.*unknown\.toml"):
+        load_config(str(unknown))
+    table = tmp_path / "table.toml"
+    table.write_text("[maks]\nword_start = 3\n")
+    with pytest.raises(UserError, match=r"unknown table \[maks\].*did you mean 'mask'"):
+        load_config(str(table))
+
+
+def test_model_table_in_a_hand_written_file(tmp_path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text("seq_len = 128\n[model]\ndepths = [1, 1]\n[mask]\nbyte_rate = 0.2\n")
+    cfg = load_config(str(path), ["seq_len=64"])
+    assert cfg.seq_len == 64 and cfg.model_config == {"depths": [1, 1]}
+    assert cfg.mask == {"byte_rate": 0.2}
+
+
+def test_resolved_config_round_trips(tmp_path) -> None:
+    cfg = load_config("base", ["model.depths=[1, 2]", "lr=3e-4", "corpus=c.zarr"])
+    path = tmp_path / "config.toml"
+    write_config(cfg, path)
+    again = config_from_toml_text(path.read_text(), str(path))
+    assert again == cfg
+    assert load_config(str(path)) == cfg
+
+
+def test_defaults_are_valid() -> None:
+    assert TrainConfig().model == "bitswin"

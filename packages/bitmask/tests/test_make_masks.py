@@ -516,3 +516,14 @@ def test_to_device_and_level_mask():
     assert torch.equal(moved.input_ids, out.input_ids) and moved.phase == out.phase
     assert moved.level_mask("word") is moved.mask_word
     assert out.rates == {"bit": 0.15, "byte": 0.2, "word": 0.25, "phrase": 0.25}
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (2, 0)])
+@pytest.mark.parametrize("boundaries", ["whitespace", "class", "scores"])
+def test_empty_batches(shape, boundaries):
+    bnd = torch.zeros(shape) if boundaries == "scores" else boundaries
+    corruption = CorruptionConfig(bert=True, replace_rate=0.2)
+    out = make_masks(
+        torch.zeros(shape, dtype=torch.uint8), epoch=50, boundaries=bnd, corruption=corruption
+    )
+    assert out.input_ids.shape == (shape[0], 8 * shape[1]) and out.unit_id.shape == shape

@@ -118,7 +118,7 @@ def draw_u16x4(keys: torch.Tensor, stream: Stream, counters: torch.Tensor) -> to
     for m in range(4):  # scalar shifts: far faster than one broadcast shift by a tensor
         torch.bitwise_right_shift(h, 48 - 16 * m, out=draws[..., m])
     draws &= 0xFFFF
-    return draws.reshape(h.shape[0], -1)  # [B, 4N]
+    return draws.reshape(h.shape[0], 4 * h.shape[1])  # [B, 4N]
 
 
 def bernoulli16x4(
@@ -133,7 +133,7 @@ def bernoulli16x4(
         torch.bitwise_right_shift(h, 48 - 16 * m, out=lane)
         lane &= 0xFFFF
         torch.lt(lane, cut, out=out[..., m])
-    return out.reshape(h.shape[0], -1)  # [B, 4N]
+    return out.reshape(h.shape[0], 4 * h.shape[1])  # [B, 4N]
 
 
 def threshold16(probability: float) -> int:

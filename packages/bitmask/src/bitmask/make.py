@@ -39,7 +39,8 @@ def _bit_table(device: torch.device) -> torch.Tensor:
 
 def bytes_to_bits(data: torch.Tensor) -> torch.Tensor:
     """Long [B, L] bytes -> uint8 [B, 8L] bits, MSB first (a table lookup)."""
-    return _bit_table(data.device)[data].reshape(data.shape[0], -1)  # [B, L, 8] -> [B, 8L]
+    bits = _bit_table(data.device)[data]  # [B, L, 8]
+    return bits.reshape(data.shape[0], 8 * data.shape[1])  # [B, 8L]
 
 
 def _check_bytes(byte_batch: torch.Tensor) -> torch.Tensor:

@@ -98,7 +98,7 @@ def segment(
     start = start | (valid & ~prev_valid)
 
     unit_id = torch.cumsum(start, dim=1) - 1  # [B, L] long
-    count = unit_id[:, -1] + 1  # [B]: the last cumulative count is the number of units
+    count = unit_id[:, -1] + 1 if unit_id.shape[1] else start.sum(dim=1)  # [B] units per row
     unit_id = unit_id.masked_fill(~valid, -1)
     if start.device.type == "cpu":  # reading the max is free on CPU and keeps [B, U] small
         max_units = max(int(count.max().item()) if count.numel() else 0, 1)

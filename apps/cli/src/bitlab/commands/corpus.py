@@ -123,7 +123,7 @@ def _render_info(info: dict[str, Any]):
             + (
                 f", {_fmt_bytes(info['disk_bytes'])} on disk"
                 f" ({info['total_bytes'] / max(info['disk_bytes'], 1):.2f}x compression)"
-                if "disk_bytes" in info
+                if "disk_bytes" in info and info["total_bytes"] >= 1 << 20
                 else ""
             )
         )
@@ -187,6 +187,9 @@ def register(app: typer.Typer) -> None:
             "--max-bytes",
             help=f"Stop after this much document text (e.g. 64MB; --builtin default {DEFAULT_BUILTIN_MAX_BYTES}).",
         ),
+        zstd_level: int = typer.Option(
+            1, "--zstd-level", help="zstd level of the store (1 fastest; 3 ~15% smaller)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
         chunk_bytes: int = typer.Option(8 << 20, "--chunk-bytes", hidden=True),
         checkpoint_seconds: float = typer.Option(10.0, "--checkpoint-seconds", hidden=True),
@@ -202,6 +205,8 @@ def register(app: typer.Typer) -> None:
             )
         if resume and overwrite:
             raise UserError("--resume and --overwrite contradict each other: pass one of them")
+        if not 1 <= zstd_level <= 22:
+            raise UserError(f"--zstd-level must be 1..22, got {zstd_level}")
         if workers < 0:
             raise UserError(f"--workers must be >= 0, got {workers}")
         if max_bytes is None and builtin:
@@ -216,6 +221,7 @@ def register(app: typer.Typer) -> None:
             max_bytes=parse_size(max_bytes, "--max-bytes") if max_bytes is not None else None,
             builtin=builtin,
             chunk_bytes=chunk_bytes,
+            zstd_level=zstd_level,
             checkpoint_every_s=checkpoint_seconds,
             piece_bytes=piece_bytes,
         )

@@ -203,3 +203,27 @@ def test_existing_out_needs_overwrite(tmp_path: Path) -> None:
         _run([f], tmp_path / "c.zarr")
     _run([_write(tmp_path / "b.txt", b"again")], tmp_path / "c.zarr", overwrite=True)
     assert _all_docs(tmp_path / "c.zarr") == [b"again"]
+
+
+def test_resume_refuses_changed_inputs(tmp_path: Path, monkeypatch) -> None:
+    f = _write(tmp_path / "a.txt", b"one\ntwo\n")
+    out = tmp_path / "c.zarr"
+    from bitcodec import ingest
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt  # an interruption after the first checkpoint
+
+    monkeypatch.setattr(ingest, "_add_result", boom)
+    with pytest.raises(KeyboardInterrupt):
+        _run([f], out, split_on="line")
+    monkeypatch.undo()
+    assert partial_path(out).is_dir()  # kept for --resume
+    _write(tmp_path / "a.txt", b"one\ntwo\nthree\n")
+    with pytest.raises(BitcodecError, match="input files changed"):
+        prepare_corpus(
+            [str(f)], out, PrepareOptions(split_on="line", val_fraction=0.0), resume=True
+        )
+    with pytest.raises(BitcodecError, match="split_on was 'line', now 'file'"):
+        prepare_corpus([str(f)], out, PrepareOptions(val_fraction=0.0), resume=True)
+    prepare_corpus([str(f)], out, PrepareOptions(split_on="line", val_fraction=0.0), overwrite=True)
+    assert _all_docs(out) == [b"one", b"two", b"three"]

@@ -240,11 +240,21 @@ class CorpusWriter:
         progress = json.loads((self.partial / PROGRESS_FILE).read_text(encoding="utf-8"))
         settings = progress["settings"]
         mine = json.loads(json.dumps(self._settings()))
-        for key in mine:
-            if settings.get(key) != mine[key]:
+
+        def flat(d: dict[str, Any]) -> dict[str, Any]:
+            return {**{k: v for k, v in d.items() if k != "options"}, **d.get("options", {})}
+
+        then, now = flat(settings), flat(mine)
+        for key in sorted(set(then) | set(now), key=lambda k: (k == "inputs", k)):
+            if then.get(key) != now.get(key):
+                what = (
+                    "the input files changed (names, sizes or times)"
+                    if key == "inputs"
+                    else f"{key} was {then.get(key)!r}, now {now.get(key)!r}"
+                )
                 raise BitcodecError(
-                    f"cannot resume '{self.partial}': its {key} was {settings.get(key)!r}, now "
-                    f"{mine[key]!r}; rerun with the same options, or use --overwrite to start over"
+                    f"cannot resume '{self.partial}': {what}; rerun with the same inputs and "
+                    "options, or pass --overwrite to start over"
                 )
         self._created = False
         self.resumed = True

@@ -1,3 +1,6 @@
+"""`python -m bitlab ...` is the same as `bitlab ...`."""
+
 from bitlab.main import run
 
-run()
+if __name__ == "__main__":
+    run()

@@ -124,8 +124,10 @@ def test_evaluate_gold_segmented_file(lab, tmp_path):
     # 共同创造美好的新世纪 (30 bytes, 6 words) + thecatsat (9 bytes, 3 words): 5 + 2 gold starts
     # after each line's first byte, 29 + 8 evaluated bytes; all predicted -> precision 7 / 37
     assert m2["boundary_precision"] == pytest.approx(7 / 37)
-    # every byte its own word: only the 1-byte gold words match ("的", "新" are 3 bytes: none)
-    assert m2["word_precision"] == 0.0
+    # words are cut at character starts only: every character is a word (10 + 9 of them), and
+    # only the one-character gold words "的" and "新" match
+    assert m2["word_precision"] == pytest.approx(2 / 19)
+    assert m2["word_recall"] == pytest.approx(2 / 9)
 
 
 def test_compare_reuses_saved_evaluations(lab, tmp_path):

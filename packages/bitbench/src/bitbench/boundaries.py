@@ -154,7 +154,8 @@ def evaluate_boundaries(
         total = BoundaryScores(0, 0, 0)
         for row in range(rows.windows.shape[0]):
             n = int(valid[row].sum())
-            pred = predicted[row, :n].copy()
+            # Words are what `bitlab segment` prints: cuts only at character starts.
+            pred = predicted[row, :n] & ((rows.windows[row, :n] & 0xC0) != 0x80)
             pred[0] = True  # a row start is a cut for both (words never span rows)
             gold = rows.gold[row, :n].copy()
             gold[0] = True

@@ -59,6 +59,10 @@ class EvalSettings:
         for name in ("windows", "seq_len", "text_bytes", "table_windows", "bpe_train_bytes"):
             if getattr(self, name) < 1:
                 raise BitbenchError(f"{name} is {getattr(self, name)}: it must be >= 1")
+        if self.gold_lines is not None and self.gold_lines < 1:
+            raise BitbenchError(
+                f"gold_lines is {self.gold_lines}: use >= 1 (or leave it out for all)"
+            )
         if not 0.0 < self.mask_rate < 1.0:
             raise BitbenchError(f"mask rate {self.mask_rate} is outside (0, 1): use e.g. 0.15")
 

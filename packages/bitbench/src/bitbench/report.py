@@ -43,6 +43,8 @@ EXPLANATIONS = {
     "boundary_precision": "share of predicted unit starts that are gold word starts",
     "boundary_recall": "share of gold word starts predicted as unit starts",
     "boundary_f1": "predicted unit starts vs gold word starts, at non-space positions except each sequence's first byte",
+    "word_precision": "share of predicted words (cuts at character starts, as `bitlab segment` prints) that are gold words",
+    "word_recall": "share of gold words found exactly",
     "word_f1": "SIGHAN word F: a predicted word counts when both its ends match a gold word",
     "consistency_auc": "P(two occurrences of the same word are closer, by cosine of mean-pooled byte states, than two different words)",
     "flops_per_byte": "forward FLOPs per byte at the evaluation window length",
@@ -55,10 +57,14 @@ def render_eval_report(
     """report.md for one run."""
     s = metrics.get("settings", {})
     out = [f"# Evaluation of `{metrics.get('run')}`", ""]
-    out.append(
-        f"Model: **{metrics.get('kind')}** ({fmt(metrics.get('num_params'))} parameters). "
-        f"Corpus: `{metrics.get('corpus') or '-'}` (val split, {s.get('windows')} windows of "
+    where = (
+        f"Corpus: `{metrics['corpus']}` (val split, {s.get('windows')} windows of "
         f"{s.get('seq_len')} bytes, seed {s.get('seed')})."
+        if metrics.get("corpus")
+        else "No corpus (boundary metrics only)."
+    )
+    out.append(
+        f"Model: **{metrics.get('kind')}** ({fmt(metrics.get('num_params'))} parameters). {where}"
         + (f" Gold segmentation: `{metrics['gold_seg']}`." if metrics.get("gold_seg") else "")
     )
     out += ["", "## Main metrics", ""]

@@ -33,6 +33,7 @@ def settings_args(
     threshold: float | None,
     text_bytes: int | None = None,
     table_windows: int | None = None,
+    gold_lines: int | None = None,
 ) -> list[str]:
     """The non-default evaluation options, as command-line words (for the reproduce line)."""
     from bitbench.evaluate import EvalSettings
@@ -46,6 +47,7 @@ def settings_args(
         ("--threshold", threshold, None),
         ("--text-bytes", text_bytes, None),
         ("--table-windows", table_windows, None),
+        ("--gold-lines", gold_lines, None),
     ):
         if value is not None and value != default:
             words += [flag, str(value)]
@@ -59,12 +61,15 @@ def make_settings(
     threshold: float | None,
     text_bytes: int | None,
     table_windows: int | None = None,
+    gold_lines: int | None = None,
 ) -> Any:
     from bitbench.evaluate import EvalSettings
 
     extra: dict[str, Any] = {} if text_bytes is None else {"text_bytes": text_bytes}
     if table_windows is not None:
         extra["table_windows"] = table_windows
+    if gold_lines is not None:
+        extra["gold_lines"] = gold_lines
     return EvalSettings(windows=windows, seq_len=seq_len, seed=seed, threshold=threshold, **extra)
 
 
@@ -128,6 +133,9 @@ def register(app: typer.Typer) -> None:
             "--table-windows",
             help="Train windows to grow a table when the run has none (256).",
         ),
+        gold_lines: int | None = typer.Option(
+            None, "--gold-lines", help="Use only the first N lines of --gold-seg."
+        ),
         out: Path | None = typer.Option(None, "--out", help="Output directory (default RUN/eval)."),
         device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda."),
         as_json: bool = typer.Option(False, "--json", help="Print metrics.json to stdout."),
@@ -135,11 +143,15 @@ def register(app: typer.Typer) -> None:
         """Measure a run: accuracies per level, bpb, boundary F1, table vs BPE, consistency, FLOPs."""
         from bitbench.evaluate import STAGES, default_out_dir, evaluate_run, write_outputs
 
-        settings = make_settings(windows, seq_len, seed, threshold, text_bytes, table_windows)
+        settings = make_settings(
+            windows, seq_len, seed, threshold, text_bytes, table_windows, gold_lines
+        )
         words = ["bitlab", "eval", str(run)]
         words += ["--corpus", str(corpus)] if corpus else []
         words += ["--gold-seg", str(gold_seg)] if gold_seg else []
-        words += settings_args(windows, seq_len, seed, threshold, text_bytes, table_windows)
+        words += settings_args(
+            windows, seq_len, seed, threshold, text_bytes, table_windows, gold_lines
+        )
         words += ["--out", str(out)] if out else []
         out_dir = out if out is not None else default_out_dir(run)
         with progress_bar(len(STAGES)) as bar:

@@ -185,8 +185,17 @@ def test_bitswin_adapter_is_deterministic_and_batch_independent(lab):
     assert 0.1 * 192 < covered < 0.2 * 192  # about 15% of the bytes
     acc = model.level_accuracies(windows, seed=0)
     assert acc["n_bit"] > 0 and acc["n_byte"] > 0 and acc["n_word"] > 0
-    features = model.features([b"the cat", b"", b"x" * 1500])
-    assert features.shape == (3, 32) and not features[1].any()
+    texts = [b"the cat", b"", "中文 ok".encode(), b"x" * 1500]
+    model.batch_size = 3
+    features = model.features(texts)  # batched by length, padded
+    assert features.shape == (4, 32) and not features[1].any()
+    for text, row in zip(texts, features, strict=True):  # one text, one piece at a time
+        if text:
+            pieces = [
+                np.frombuffer(text[s : s + 1024], np.uint8)[None] for s in range(0, len(text), 1024)
+            ]
+            ref = sum(model.byte_states(p)[0].sum(axis=0) for p in pieces) / len(text)
+            np.testing.assert_allclose(row, ref, atol=1e-4)
 
 
 def test_run_dir_errors(tmp_path):

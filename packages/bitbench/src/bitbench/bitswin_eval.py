@@ -275,6 +275,20 @@ class BitSwinEval:
             per_batch.append([a.float().cpu().numpy() for a in out.attentions])
         return [np.concatenate(stage, axis=0) for stage in zip(*per_batch, strict=True)]
 
+    def boundary_with_attention(
+        self, windows: np.ndarray, *, doc_starts: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One forward pass: boundary scores float32 [N, L] and the last (byte-level) stage's
+        attention maps [N, depth, L, 2W-1] (enctable's banded layout), for growing a table."""
+        w = self._as_tensor(windows)
+        seg = segment_ids_from(doc_starts)
+        scores, maps = [], []
+        for sl in self._chunks(w.shape[0]):
+            out = self._forward(build_input_ids(w[sl]), None if seg is None else seg[sl], True)
+            scores.append(out.boundary.float().cpu().numpy())
+            maps.append(out.attentions[-1].float().cpu().numpy())
+        return np.concatenate(scores, axis=0), np.concatenate(maps, axis=0)
+
     def level_accuracies(
         self,
         windows: np.ndarray,

@@ -37,7 +37,8 @@ def grow_table(
     batch: int = 32,
     tick: Callable[[], None] | None = None,
 ) -> Any:
-    """A fresh AdaptiveEncodingTable fed with the model's boundary scores over ``windows``."""
+    """A fresh AdaptiveEncodingTable fed with the model's boundary scores (and its last stage's
+    attention maps, when the model gives them) over ``windows``."""
     from enctable import AdaptiveEncodingTable
 
     table = AdaptiveEncodingTable(
@@ -48,8 +49,11 @@ def grow_table(
     for step, start in enumerate(range(0, windows.shape[0], batch), start=1):
         part = np.ascontiguousarray(windows[start : start + batch])
         starts = None if doc_starts is None else doc_starts[start : start + batch]
-        scores = model.boundary_scores(part, doc_starts=starts)
-        table.update_tables(part, np.asarray(scores, dtype=np.float64), step=step)
+        if hasattr(model, "boundary_with_attention"):  # as the trainer grows it: with attention
+            scores, maps = model.boundary_with_attention(part, doc_starts=starts)
+        else:
+            scores, maps = model.boundary_scores(part, doc_starts=starts), None
+        table.update_tables(part, np.asarray(scores, dtype=np.float64), maps, step=step)
         if tick is not None:
             tick()
     return table

@@ -89,6 +89,8 @@ def test_plots_write_pngs_or_nothing(tmp_path):
     log = [{"step": s, "acc_byte": s / 10, "val/acc_bit": 0.5} for s in range(5)]
     assert plot_accuracy_over_training(log, tmp_path / "acc.png").read_bytes()[:8] == PNG
     assert plot_accuracy_over_training([{"step": 1, "loss": 2.0}], tmp_path / "none.png") is None
+    off = [{"kind": "train", "step": s, "acc_word": 0.0} for s in range(3)]
+    assert plot_accuracy_over_training(off, tmp_path / "off.png") is None  # never switched on
     sample = {
         "bytes": b"the cat",
         "scores": np.array([1.0, 0, 0, 0.2, 1.0, 0, 0]),

@@ -62,9 +62,22 @@ def _level_series(records: Sequence[dict[str, Any]], level: str) -> tuple[list[f
     return steps, values
 
 
+def _strip_leading_zeros(
+    steps: list[float], values: list[float]
+) -> tuple[list[float], list[float]]:
+    """A level the curriculum has not switched on yet logs 0.0: start its curve at its first
+    non-zero value."""
+    first = next((i for i, v in enumerate(values) if v != 0.0), len(values))
+    return steps[first:], values[first:]
+
+
 def plot_accuracy_over_training(records: Sequence[dict[str, Any]], path: Path) -> Path | None:
-    """Accuracy per masking level against the training step (from RUN/metrics.jsonl)."""
-    series = {level: _level_series(records, level) for level in LEVELS}
+    """Accuracy per masking level against the training step (from RUN/metrics.jsonl). Validation
+    rows (``"kind": "val"``) are used when they carry accuracies, else the training rows."""
+    val = [r for r in records if r.get("kind") == "val"]
+    if any(_level_series(val, level)[0] for level in LEVELS):
+        records = val
+    series = {level: _strip_leading_zeros(*_level_series(records, level)) for level in LEVELS}
     if not any(steps for steps, _ in series.values()):
         return None
     plt = _pyplot()

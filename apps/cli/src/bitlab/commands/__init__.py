@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fill",
     "compare",
     "baseline",
+    "probe",
 )
 
 

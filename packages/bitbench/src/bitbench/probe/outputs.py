@@ -1,0 +1,52 @@
+"""probe.json (atomic) and a confusion-matrix PNG for a probe result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bitbench.baselines.weights import write_json_atomic
+from bitbench.errors import BitbenchError
+
+
+def plot_confusion(result: dict[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(result["confusion"], dtype=np.float64)
+    labels = result["labels"]
+    rows = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)  # recall per true class
+    size = 2.5 + 0.5 * len(labels)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(rows, cmap="Blues", vmin=0.0, vmax=1.0)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center",
+                    color="white" if rows[i, j] > 0.5 else "black")  # fmt: skip
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"probe: accuracy {result['accuracy']:.3f}, macro-F1 {result['macro_f1']:.3f}")
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def write_probe_outputs(result: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise BitbenchError(f"--out '{out}' is a file: pass a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "probe.json", result)
+    return {
+        "probe.json": out / "probe.json",
+        "confusion.png": plot_confusion(result, out / "confusion.png"),
+    }

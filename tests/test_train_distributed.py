@@ -100,3 +100,33 @@ def test_killed_worker_is_restarted_and_the_run_completes(corpus, two_workers, t
     assert (run / "model" / "model.safetensors").is_file()
     # Recovery is exact: the same weights as a run that was never interrupted.
     assert two_workers[0]["param_digests"] == result["param_digests"]
+
+
+@pytest.mark.slow
+def test_torchrun_module_entry_point(corpus, two_workers, tmp_path) -> None:
+    """`torchrun -m bitlab.train ...` joins torchrun's process group: the same run as --nproc 2."""
+    run = tmp_path / "torchrun"
+    args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+            "-m", "bitlab.train", "--corpus", str(corpus), "--out", str(run), "--no-progress",
+            "--json"]  # fmt: skip
+    for item in SETTINGS:
+        args += ["--set", item]
+    env = {k: v for k, v in os.environ.items() if k != "BITLAB_TRAIN_FAULT"}
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)  # only rank 0 prints
+    assert result["world_size"] == 2
+    assert result["param_digests"] == two_workers[0]["param_digests"][:1]
+
+
+@pytest.mark.slow
+def test_fsdp2_matches_ddp(corpus, two_workers, tmp_path) -> None:
+    import torch
+
+    result = _train(corpus, tmp_path / "fsdp", "--nproc", "2", "--set", 'parallel="fsdp"')
+    assert result["status"] == "ok" and result["step"] == 10
+    a, b = _weights(tmp_path / "fsdp"), _weights(two_workers[1])
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5)
+    ckpt = tmp_path / "fsdp" / "checkpoints" / "step-00000010"
+    assert (ckpt / "optimizer.safetensors").is_file() and (ckpt / "model.safetensors").is_file()

@@ -151,3 +151,14 @@ def test_fault_hooks_parse(monkeypatch) -> None:
     assert faults.poison(3) and not faults.poison(4)
     faults.maybe_kill(7, rank=0, restart_count=0)  # another rank: no kill
     faults.maybe_kill(7, rank=1, restart_count=1)  # a restart: no kill
+
+
+def test_out_of_memory_names_the_knobs() -> None:
+    from bitlab.training.config import TrainConfig
+    from bitlab.training.loop import is_oom, oom_error
+
+    assert is_oom(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert not is_oom(RuntimeError("shape mismatch"))
+    message = str(oom_error(TrainConfig(batch_size=64, seq_len=512, grad_accum=1), 12))
+    assert "step 12" in message and "batch_size" in message and "seq_len" in message
+    assert "grad_accum" in message

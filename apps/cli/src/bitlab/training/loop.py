@@ -172,11 +172,16 @@ class Trainer:
             from torch.distributed.device_mesh import init_device_mesh
             from torch.distributed.fsdp import fully_shard
 
+            from torch.distributed.tensor import DTensor
+
             mesh = init_device_mesh(self.ctx.device.type, (self.ctx.world_size,))
+            # Shard the members of the outermost module lists (stages, blocks) one by one, so
+            # that only one unit's parameters are gathered at a time, then the rest at the root.
             for module in list(plain.modules()):
                 if isinstance(module, torch.nn.ModuleList):
                     for child in module:
-                        if any(p.requires_grad for p in child.parameters()):
+                        params = list(child.parameters())
+                        if params and not any(isinstance(p, DTensor) for p in params):
                             fully_shard(child, mesh=mesh)
             fully_shard(plain, mesh=mesh)
             return plain
@@ -216,7 +221,7 @@ class Trainer:
         metrics_log = MetricsLog(self.run_dir) if ctx.is_main else None
         board = self._tensorboard() if ctx.is_main and cfg.tensorboard else None
         progress = ProgressLine(total, self.start_step, self.progress_enabled)
-        val_w, val_d = self._val_shard()
+        val_w, val_d = self._val_windows()
         t0 = time.monotonic()
         interval_t0, interval_steps = t0, 0
         sums: dict[str, float] = {}
@@ -387,18 +392,16 @@ class Trainer:
 
     # -- validation ------------------------------------------------------------------------------
 
-    def _val_shard(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _val_windows(self) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.config
         w, d = eval_windows(self.corpus.val, cfg.eval_windows, cfg.seq_len, cfg.eval_seed)
-        if self.fsdp:  # every rank must run the sharded forward: each takes a slice
-            per = -(-len(w) // self.ctx.world_size)
-            lo, hi = self.ctx.rank * per, (self.ctx.rank + 1) * per
-            w, d = w[lo:hi], d[lo:hi]
         return torch.from_numpy(w).to(self.ctx.device), torch.from_numpy(d).to(self.ctx.device)
 
     def _validate(self, w: torch.Tensor, d: torch.Tensor) -> dict[str, float]:
         if self.fsdp:
-            return self._mean_over_ranks(self.task.validate(self.model, w, d))
+            # Every rank must take part in the sharded forward: all run the same windows, so
+            # the metrics are exactly those of one process (no averaging of shard means).
+            return self.task.validate(self.model, w, d)
         result = self.task.validate(unwrap(self.model), w, d) if self.ctx.is_main else None
         return self.ctx.broadcast_object(result)
 

@@ -171,7 +171,6 @@ class Trainer:
         if self.fsdp:
             from torch.distributed.device_mesh import init_device_mesh
             from torch.distributed.fsdp import fully_shard
-
             from torch.distributed.tensor import DTensor
 
             mesh = init_device_mesh(self.ctx.device.type, (self.ctx.world_size,))

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "compare",
     "baseline",
     "probe",
+    "ablate",
 )
 
 

@@ -1,0 +1,117 @@
+"""Ablation grids: parsing, the shipped grid, planning, the comparison table."""
+
+from __future__ import annotations
+
+import pytest
+from bitbench.ablation import (
+    default_grid_path,
+    load_grid,
+    parse_grid,
+    plan_ablation,
+    render_markdown,
+    run_ablation,
+)
+from bitbench.ablation.grid import flatten
+from bitbench.errors import BitbenchError
+
+GRID = """
+config = "tiny"
+[base]
+max_steps = 10
+[[run]]
+name = "ref"
+ablation = ["a", "b"]
+[[run]]
+name = "x"
+ablation = "a"
+set = { mask = { span_p = 0.5 }, lr = 1e-3 }
+[[run]]
+name = "t"
+ablation = "table"
+requires = ["table_mode"]
+note = "why"
+"""
+
+
+def test_flatten_and_parse():
+    assert flatten({"mask": {"span_p": 0.5, "x": {"y": 1}}, "lr": 1}) == {
+        "mask.span_p": 0.5, "mask.x.y": 1, "lr": 1}  # fmt: skip
+    grid = parse_grid(GRID, "g.toml")
+    assert grid.groups() == ["a", "b", "table"]
+    assert grid.runs[1].overrides == {"mask.span_p": 0.5, "lr": 1e-3}
+    assert grid.runs[0].ablations == ("a", "b") and grid.base == {"max_steps": 10}
+    assert grid.title == "g" and grid.eval == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (GRID + "\nfoo = 1\n", "unknown key 'foo'"),
+        (GRID.replace('note = "why"', 'nope = "why"'), "unknown key 'nope'"),
+        (GRID.replace("lr = 1e-3", "seq_len = 64"), "runs share one budget"),
+        (GRID.replace('name = "x"', 'name = "ref"'), "duplicate run names"),
+        (GRID.replace('ablation = "a"\n', ""), "has no ablation"),
+        (GRID.replace('requires = ["table_mode"]', "requires = []"), "non-empty"),
+        ('config = "tiny"\n', "no [[run]] entries"),
+        (GRID + "\n[eval]\nwindows = 0\n", "windows is 0"),
+    ],
+)
+def test_parse_errors(text, message):
+    with pytest.raises(BitbenchError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse_grid(text, "g.toml")
+
+
+def test_shipped_grid_covers_the_four_ablations():
+    grid = load_grid("default")
+    assert default_grid_path().is_file()
+    assert set(grid.groups()) == {"masking_levels", "encoding_table", "window_sizes",
+                                  "masking_strategy"}  # fmt: skip
+    reference = next(r for r in grid.runs if r.name == "reference")
+    assert reference.overrides == {} and len(reference.ablations) == 3
+    for group in grid.groups():
+        assert sum(group in r.ablations for r in grid.runs) >= 2  # something to compare
+    assert "max_steps" in grid.base and "seed" in grid.base
+
+
+def test_plan_marks_missing_settings_unavailable_and_reuses_finished_runs(tmp_path):
+    grid = parse_grid(GRID, "g.toml")
+    (tmp_path / "ref" / "model").mkdir(parents=True)
+    (tmp_path / "ref" / "model" / "config.json").write_text("{}")
+    checked = []
+    planned = plan_ablation(grid, tmp_path, has_setting=lambda key: key != "table_mode",
+                            validate=lambda o, d: checked.append((d.name, o)))  # fmt: skip
+    status = {p.name: p.status for p in planned}
+    assert status == {"ref": "reused", "x": "planned", "t": "unavailable"}
+    assert "'table_mode'" in planned[2].reason and "why" in planned[2].reason
+    assert checked[1] == ("x", {"max_steps": 10, "mask.span_p": 0.5, "lr": 1e-3})
+    assert [p.name for p in plan_ablation(grid, tmp_path, only=["a"])] == ["ref", "x"]
+
+    def reject(overrides, run_dir):
+        raise ValueError("model key 'widht' is unknown")
+
+    with pytest.raises(BitbenchError, match="grid run 'ref': model key 'widht'"):
+        plan_ablation(grid, tmp_path, validate=reject)
+
+
+def test_runner_records_failures_and_the_table_lists_every_group(tmp_path):
+    grid = parse_grid(GRID, "g.toml")
+    planned = plan_ablation(grid, tmp_path, has_setting=lambda key: False)
+
+    def train(item):
+        if item.name == "x":
+            raise ValueError("loss is NaN at step 3")
+        return {"status": "ok", "step": 10, "elapsed_s": 1.5}
+
+    def evaluate(item):
+        return {"bpb": 2.5, "acc_bit": 0.9, "training": {"steps": 10}}
+
+    rows = run_ablation(grid, planned, train=train, evaluate=evaluate)
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["ref"]["bpb"] == 2.5 and by_name["ref"]["steps"] == 10
+    assert by_name["x"]["status"] == "failed" and "NaN" in by_name["x"]["reason"]
+    assert by_name["t"]["status"] == "unavailable"
+    md = render_markdown(grid, rows, "bitlab ablate --grid g.toml")
+    assert "| a | ref | reference (no change) | ok | 10 | 2.5000 | 0.9000 |" in md
+    assert "| b | ref |" in md  # the reference appears in each of its groups
+    assert "| a | x | mask.span_p=0.5, lr=0.001 | failed |" in md
+    assert "- `t` (unavailable)" in md and "- `x` (failed): ValueError: loss is NaN" in md

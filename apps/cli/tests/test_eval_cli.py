@@ -134,6 +134,7 @@ def test_compare_table_and_plot(lab, capsys, tmp_path):
         (["segment", "{run}"], "exactly one of --text"),
         (["segment", "{run}", "--file", "{root}/absent.txt"], "absent.txt"),
         (["fill", "{run}", "--text", "no holes here"], "no hole"),
+        (["fill", "{run}", "--text", "a_b", "--device", "tpu9"], "not a torch device"),
         (["fill", "{run}", "--text", "a_b", "--hole", "__"], "one character"),
         (["compare", "{run}", "{root}", "--corpus", "{corpus}"], "no model/config.json"),
     ],

@@ -134,7 +134,28 @@ def load_run(run_dir: str | Path, *, device: str = "cpu") -> EvalModel:
     return load_model(info, device=device)
 
 
+def check_device(device: str) -> None:
+    """A clear error for a device this machine does not have (instead of torch's traceback)."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise BitbenchError(
+            f"device '{device}' is not a torch device: use cpu, cuda or cuda:N"
+        ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise BitbenchError(
+            f"device '{device}' asked for but CUDA is not available here: use --device cpu"
+        )
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise BitbenchError(
+            f"device '{device}' does not exist: this machine has {torch.cuda.device_count()} GPU(s)"
+        )
+
+
 def load_model(info: RunInfo, *, device: str = "cpu") -> EvalModel:
+    check_device(device)
     if info.model_type in BITSWIN_TYPES:
         from bitbench.bitswin_eval import BitSwinEval
 

@@ -179,3 +179,50 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
     assert (run / "checkpoints" / "step-00000002" / "trainer_state.json").is_file()
     assert not (run / "checkpoints" / "step-00000004").exists()
     assert not (run / "model").exists()
+
+
+def test_variants_entropy_boundaries_epoch_curriculum_corruption(tmp_path, corpus, capsys) -> None:
+    import json
+
+    run = tmp_path / "r"
+    code = invoke(["train", "--corpus", str(corpus), "--out", str(run), *QUICK, "--json",
+                   "--set", 'boundary_source="entropy"', "--set", 'curriculum_unit="epoch"',
+                   "--set", "steps_per_epoch=1", "--set", "mask.word_start=1",
+                   "--set", "mask.phrase_start=2", "--set", "mask.byte_start=0",
+                   "--set", "corruption.replace_rate=0.1",
+                   "--set", "grad_accum=2", "--set", "eval_every=2"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    result = json.loads(capsys.readouterr().out)
+    assert result["status"] == "ok" and result["step"] == 4
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in rows if r["kind"] == "train"]
+    assert [r["phase"] for r in train] == [2, 3, 4, 4]  # epochs 0..3 with this curriculum
+    val = [r for r in rows if r["kind"] == "val"]
+    assert [r["step"] for r in val] == [2, 4] and all(r["bpb"] > 0 for r in val)
+    assert all(0.0 <= r["acc_replaced"] <= 1.0 for r in train)
+    assert {p.name for p in (run / "plots").iterdir()} == {
+        "loss.png",
+        "accuracy.png",
+        "validation.png",
+    }
+
+
+@pytest.mark.parametrize("mode", ["fixed", "adaptive"])
+def test_table_codes_feed_the_model(tmp_path, corpus, capsys, mode) -> None:
+    import json
+
+    from enctable import AdaptiveEncodingTable
+
+    first = tmp_path / "first"
+    assert invoke(["train", "--corpus", str(corpus), "--out", str(first), *QUICK]) == 0
+    table = AdaptiveEncodingTable.load(first / "table")
+    run = tmp_path / "coded"
+    code = invoke(["train", "--corpus", str(corpus), "--out", str(run), *QUICK,
+                   "--table", str(first / "table"), "--table-mode", mode])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    model_config = json.loads((run / "model" / "config.json").read_text())
+    assert model_config["code_vocab_size"] == table.code_space(2)
+    assert f'table_mode = "{mode}"' in (run / "config.toml").read_text()
+    assert invoke(["train", "--corpus", str(corpus), "--out", str(tmp_path / "x"), *QUICK,
+                   "--table", str(tmp_path / "missing")]) == 2  # fmt: skip
+    _one_line_error(capsys, "--table", "missing")

@@ -51,6 +51,12 @@ def register(app: typer.Typer) -> None:
         init: str = typer.Option(
             None, "--init", help="Start from another run's model (fine-tuning)."
         ),
+        table: str = typer.Option(
+            None, "--table", help="Encoding table whose codes feed the model (config table_codes)."
+        ),
+        table_mode: str = typer.Option(
+            None, "--table-mode", help="fixed: use --table as it is; adaptive: keep growing it."
+        ),
         max_steps: int = typer.Option(
             None, "--max-steps", help="Optimizer steps (config max_steps)."
         ),
@@ -77,6 +83,8 @@ def register(app: typer.Typer) -> None:
             "out": out,
             "max_steps": max_steps,
             "max_minutes": max_minutes,
+            "table_codes": table,
+            "table_mode": table_mode,
         }
         if resume:
             if not out:

@@ -145,7 +145,13 @@ class BitSwinTask:
 
         self.config = config
         self.seed = config.seed
-        self.model_config = build_model_config(config.model_preset, dict(config.model_config))
+        overrides = dict(config.model_config)
+        self.code_table = None
+        if config.table_codes:
+            self.code_table = load_code_table(config)
+            level = config.table_code_level
+            overrides.setdefault("code_vocab_size", self.code_table.code_space(level))
+        self.model_config = build_model_config(config.model_preset, overrides)
         self.mask_config = build_mask_config(config)
         self.corruption = build_corruption(config)
         self.curriculum = Curriculum(self.mask_config)
@@ -156,7 +162,9 @@ class BitSwinTask:
         self._snapshot_step = -1
         self._last_scores: torch.Tensor | None = None
         self.table = None
-        if config.table_enabled:
+        if config.table_codes and config.table_mode == "adaptive":
+            self.table = self.code_table  # grows with the run; its codes keep feeding the model
+        elif config.table_enabled:
             from enctable import AdaptiveEncodingTable
 
             self.table = AdaptiveEncodingTable(levels=4, max_size=config.table_max_size)
@@ -203,7 +211,9 @@ class BitSwinTask:
                 if self.config.boundary_source == "entropy":
                     scores = self._entropy_scores(net, windows, seg)
                 else:
-                    scores = net(bit_ids(windows), segment_ids=seg).boundary.float()  # [B, L]
+                    codes = self.code_ids(windows)
+                    out = net(bit_ids(windows), segment_ids=seg, code_ids=codes)
+                    scores = out.boundary.float()  # [B, L]
         finally:
             net.train(was_training)
         # A document start always starts a unit.
@@ -215,12 +225,14 @@ class BitSwinTask:
         from bitcodec.tokens import MASK_ID
 
         ids = bit_ids(windows)  # [B, 8L]
+        codes = self.code_ids(windows)
         b, n = windows.shape
         odd = (torch.arange(n, device=windows.device) % 2).bool()  # [L]
         scores = torch.zeros(b, n, device=windows.device)
         for hide in (odd, ~odd):
             hide_bits = hide.repeat_interleave(8).expand(b, -1)  # [B, 8L]
-            logits = net(torch.where(hide_bits, MASK_ID, ids), segment_ids=seg).byte_logits
+            shown = torch.where(hide_bits, MASK_ID, ids)
+            logits = net(shown, segment_ids=seg, code_ids=codes).byte_logits
             logp = torch.log_softmax(logits.float(), dim=-1)  # [B, L, 256]
             entropy = -(logp.exp() * logp).sum(-1) / LN2  # [B, L] bits
             scores = torch.where(hide.expand(b, -1), entropy, scores)
@@ -234,6 +246,30 @@ class BitSwinTask:
         if rates.get("word", 0.0) <= 0.0 and rates.get("phrase", 0.0) <= 0.0:
             return self.config.boundary_prior  # bootstrap: no units needed before the word phase
         return self.boundary_scores(model, windows, doc_starts, step)
+
+    # -- encoding-table codes as model input -----------------------------------------------
+
+    def code_ids(self, windows: torch.Tensor) -> torch.Tensor | None:
+        """long [B, L]: the code of the table unit covering each byte (None without a table).
+
+        Each window is encoded on its own at ``table_code_level`` (the table's best
+        segmentation); every byte of a unit carries the unit's code.
+        """
+        table = self.table if self.config.table_mode == "adaptive" else self.code_table
+        if table is None or not self.config.table_codes:
+            return None
+        import numpy as np
+
+        level = self.config.table_code_level
+        lookup = table.lookup(level)
+        rows = windows.cpu().numpy()
+        out = np.empty(rows.shape, dtype=np.int64)  # [B, L]
+        for i, row in enumerate(rows):
+            codes = table.encode(row, level)  # [n_units]
+            safe = np.minimum(codes, len(lookup.code_len) - 1)
+            lengths = np.where(codes < 256, 1, lookup.code_len[safe])  # bytes per unit
+            out[i] = np.repeat(codes, lengths)
+        return torch.from_numpy(out).to(windows.device)
 
     # -- TrainTask -------------------------------------------------------------------------------
 
@@ -267,7 +303,12 @@ class BitSwinTask:
             corruption=self.corruption,
         )
         with self._autocast(windows.device):
-            out = model(masked.input_ids, segment_ids=segment_ids(doc_starts), targets=masked)
+            out = model(
+                masked.input_ids,
+                segment_ids=segment_ids(doc_starts),
+                targets=masked,
+                code_ids=self.code_ids(windows),
+            )
         metrics: dict[str, float | torch.Tensor] = {f"loss_{k}": v for k, v in out.losses.items()}
         for key, value in out.metrics.items():
             if key.startswith("acc_") or key == "bpb_hidden":
@@ -318,7 +359,11 @@ class BitSwinTask:
             boundaries="whitespace",
         )
         with self._autocast(windows.device):
-            out = net(masked.input_ids, segment_ids=segment_ids(doc_starts))
+            out = net(
+                masked.input_ids,
+                segment_ids=segment_ids(doc_starts),
+                code_ids=self.code_ids(windows),
+            )
         logp = torch.log_softmax(out.byte_logits.float(), dim=-1)  # [B, L, 256]
         nll = -logp.gather(-1, masked.byte_targets[..., None]).squeeze(-1) / LN2  # [B, L] bits
         hidden = masked.hidden_bytes & ~masked.pad
@@ -340,7 +385,12 @@ class BitSwinTask:
             boundaries="whitespace",
         )
         with self._autocast(windows.device):
-            out = net(masked.input_ids, segment_ids=segment_ids(doc_starts), targets=masked)
+            out = net(
+                masked.input_ids,
+                segment_ids=segment_ids(doc_starts),
+                targets=masked,
+                code_ids=self.code_ids(windows),
+            )
         result = {}
         for level in ("bit", "byte", "word", "phrase"):
             acc, n = out.metrics.get(f"acc_{level}"), out.metrics.get(f"n_{level}")
@@ -398,6 +448,28 @@ class BitSwinTask:
     def finalize(self, run_dir: Path) -> None:
         if self.table is not None:
             self.table.save(Path(run_dir) / "table")
+
+
+def load_code_table(config: TrainConfig):
+    from enctable import AdaptiveEncodingTable
+    from enctable.errors import EnctableError
+
+    path = Path(config.table_codes)
+    if not path.is_dir():
+        raise UserError(
+            f"--table '{path}' is not an encoding table directory: build one with "
+            "`bitlab table build` or use a run's RUN/table"
+        )
+    try:
+        table = AdaptiveEncodingTable.load(path)
+    except EnctableError as exc:
+        raise UserError(f"--table '{path}': {exc}") from None
+    if not 1 <= config.table_code_level <= table.levels:
+        raise UserError(
+            f"table_code_level {config.table_code_level} is not a level of '{path}' "
+            f"(it has levels 1..{table.levels})"
+        )
+    return table
 
 
 def make_task(

@@ -32,6 +32,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "precision": ("auto", "fp32", "bf16"),
     "device": ("auto", "cpu", "cuda"),
     "parallel": ("ddp", "fsdp"),
+    "table_mode": ("fixed", "adaptive"),
 }
 
 # Pass-through tables: their contents are checked by the package that reads them.
@@ -96,6 +97,9 @@ class TrainConfig:
     table_enabled: bool = True  # grow an adaptive encoding table from the model's boundaries
     table_update_every: int = 500  # steps between table updates (appendix B: 500)
     table_max_size: int = 10000  # entries per level
+    table_codes: str = ""  # a saved encoding table whose codes feed the model (code_ids); "" = off
+    table_mode: str = "fixed"  # fixed: that table as it is | adaptive: it keeps growing in the run
+    table_code_level: int = 2  # which level's codes are fed (1 = shortest units)
     # -- execution -----------------------------------------------------------------------------
     compile: bool = False  # torch.compile the model
     precision: str = "auto"  # auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16

@@ -66,17 +66,21 @@ def register(app: typer.Typer) -> None:
 
         def render(console) -> None:
             from bitbench.flops import format_flops
-            from bitbench.report import COMPARE_COLUMNS, fmt
+            from bitbench.report import fmt
             from rich.table import Table
 
+            # The essentials on the terminal; compare.md has every column.
+            columns = (("run", "name"), ("kind", "kind"), ("params", "num_params"),
+                       ("train FLOPs", "train_flops"), ("bpb", "bpb"), ("acc_byte", "acc_byte"),
+                       ("boundary F1", "boundary_f1"))  # fmt: skip
             table = Table(title="bitlab compare")
-            for header, _ in COMPARE_COLUMNS:
+            for header, _ in columns:
                 table.add_column(header, justify="left" if header in ("run", "kind") else "right")
             for row in rows:
                 table.add_row(
                     *[
                         format_flops(row.get(key)) if key == "train_flops" else fmt(row.get(key))
-                        for _, key in COMPARE_COLUMNS
+                        for _, key in columns
                     ]
                 )
             console.print(table)

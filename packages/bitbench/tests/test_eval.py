@@ -221,3 +221,42 @@ def test_metrics_log_torn_last_line(tmp_path):
     path.write_text('{"step": 1}\nnot json\n{"step": 3}\n')
     with pytest.raises(BitbenchError, match="line 2"):
         read_metrics_log(path)
+
+
+class _PairCodes:
+    """A stand-in encoding table: units are byte pairs, code = 1000 + first byte."""
+
+    levels = 2
+
+    def encode(self, data, level):
+        data = bytes(np.asarray(data, dtype=np.uint8))
+        return np.array([1000 + data[i] for i in range(0, len(data), 2)], dtype=np.int64)
+
+    def pieces(self, codes, level):
+        return [b"xx"] * len(codes)  # every unit is 2 bytes (test data has even length)
+
+
+def test_table_codes_never_reveal_hidden_bytes():
+    import torch
+    from bitbench.bitswin_eval import BitSwinEval, build_input_ids
+    from bitswin import BitSwinConfig, BitSwinModel
+
+    torch.manual_seed(0)
+    config = BitSwinConfig.tiny(
+        depths=(1, 1), widths=(16, 32), heads=(2, 2), windows_bits=(8, 24), code_vocab_size=1300
+    )
+    with pytest.raises(BitbenchError, match="encoding-table codes"):
+        BitSwinEval(BitSwinModel(config))
+    model = BitSwinEval(BitSwinModel(config), code_table=_PairCodes(), code_level=2)
+    w = torch.from_numpy(np.frombuffer(b"abcdefgh", np.uint8).copy()[None])  # units ab cd ef gh
+    hidden_bits = torch.zeros(1, 64, dtype=torch.bool)
+    hidden_bits[0, 8 * 2 + 5] = True  # one bit of 'c'
+    pad = torch.tensor([[False] * 6 + [True] * 2])
+    ids = build_input_ids(w, hidden_bits=hidden_bits, pad=pad)
+    codes = model.code_ids(w, ids)[0].tolist()
+    a, e = 1000 + ord("a"), 1000 + ord("e")
+    assert codes == [a, a, -1, -1, e, e, -1, -1]  # 'cd' has a hidden bit, 'gh' is padding
+    bits, covered = model.masked_bits(
+        np.frombuffer(b"abcdefgh" * 8, np.uint8).reshape(2, 32).copy()
+    )
+    assert covered > 0 and bits > 0

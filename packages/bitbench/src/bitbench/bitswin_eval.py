@@ -74,6 +74,8 @@ class BitSwinEval:
         batch_size: int = 8,
         target_unit_bytes: float = 5.0,
         max_len: int = 1024,
+        code_table: Any = None,
+        code_level: int = 2,
     ) -> None:
         self.model = model.to(device).eval()
         self.device = torch.device(device)
@@ -81,6 +83,14 @@ class BitSwinEval:
         self.target_unit_bytes = target_unit_bytes
         self.max_len = max_len
         self._last_unmasked: tuple[str, np.ndarray, np.ndarray] | None = None
+        # Runs trained with encoding-table codes as input (code_vocab_size > 0) need the table.
+        self.code_table = code_table
+        self.code_level = code_level
+        if int(getattr(self.config, "code_vocab_size", 0)) > 0 and code_table is None:
+            raise BitbenchError(
+                "this bitswin model takes encoding-table codes (code_vocab_size > 0) but no table "
+                "was given: evaluate the run directory (its table/ or config table_codes)"
+            )
 
     @classmethod
     def from_dir(cls, model_dir: str | Path, *, device: str = "cpu", **kwargs: Any) -> BitSwinEval:
@@ -109,16 +119,53 @@ class BitSwinEval:
         for start in range(0, n, self.batch_size):
             yield slice(start, min(n, start + self.batch_size))
 
+    def code_ids(self, windows: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor | None:
+        """long [B, L]: the table code of the unit covering each byte, or -1 ("no code") for
+        padding and for every byte of a unit with any hidden bit, so that codes never reveal
+        what is masked. None when the model takes no codes."""
+        if self.code_table is None:
+            return None
+        from bitcodec.tokens import BIT0, BIT1, PAD_ID
+
+        b, n = windows.shape
+        bits = input_ids.cpu().reshape(b, n, 8)
+        intact = ((bits == BIT0) | (bits == BIT1)).all(dim=-1).numpy()  # [B, L] all bits shown
+        pad = (bits == PAD_ID).all(dim=-1).numpy()  # [B, L]
+        rows = windows.cpu().numpy()
+        out = np.full((b, n), -1, dtype=np.int64)
+        for i in range(b):
+            where = np.flatnonzero(~pad[i])  # the real bytes, encoded as one text
+            if where.size == 0:
+                continue
+            text = np.ascontiguousarray(rows[i, where])
+            codes = np.asarray(self.code_table.encode(text, self.code_level), dtype=np.int64)
+            lengths = np.array([len(p) for p in self.code_table.pieces(codes, self.code_level)])
+            unit = np.repeat(np.arange(codes.size), lengths)  # [n_real] unit of each byte
+            ok = np.ones(codes.size, dtype=bool)
+            np.logical_and.at(ok, unit, intact[i, where])  # usable when all its bytes are shown
+            out[i, where] = np.where(ok[unit], codes[unit], -1)
+        return torch.from_numpy(out)
+
     @torch.no_grad()
     def _forward(
         self,
         input_ids: torch.Tensor,
         segment_ids: torch.Tensor | None = None,
         return_attention: bool = False,
+        *,
+        windows: torch.Tensor | None = None,
     ) -> Any:
         seg = None if segment_ids is None else segment_ids.to(self.device)
+        codes = None
+        if self.code_table is not None:
+            if windows is None:
+                raise BitbenchError("internal: table codes need the windows of the forward pass")
+            codes = self.code_ids(windows, input_ids).to(self.device)
         return self.model(
-            input_ids.to(self.device), segment_ids=seg, return_attention=return_attention
+            input_ids.to(self.device),
+            segment_ids=seg,
+            code_ids=codes,
+            return_attention=return_attention,
         )
 
     @staticmethod
@@ -180,7 +227,7 @@ class BitSwinEval:
         total_bits, total_bytes = 0.0, 0
         for sl in self._chunks(w.shape[0]):
             ids = build_input_ids(w[sl], hidden_bytes=hidden[sl], pad=pad_t[sl])
-            out = self._forward(ids, None if seg is None else seg[sl])
+            out = self._forward(ids, None if seg is None else seg[sl], windows=w[sl])
             logp = torch.log_softmax(out.byte_logits.float(), dim=-1)  # [b, L, 256]
             true_logp = logp.gather(-1, w[sl].long().to(logp.device).unsqueeze(-1))[..., 0]
             sel = hidden[sl].to(logp.device)
@@ -208,7 +255,7 @@ class BitSwinEval:
         scores, states = [], []
         for sl in self._chunks(w.shape[0]):
             ids = build_input_ids(w[sl], pad=pad_t[sl])
-            out = self._forward(ids, None if seg is None else seg[sl])
+            out = self._forward(ids, None if seg is None else seg[sl], windows=w[sl])
             scores.append(out.boundary.float().cpu().numpy())
             states.append(out.byte_hidden.float().cpu().numpy())
         result = (np.concatenate(scores, axis=0), np.concatenate(states, axis=0))
@@ -242,7 +289,8 @@ class BitSwinEval:
                 width = int(lengths[rows].max())
                 w = torch.from_numpy(np.ascontiguousarray(windows[rows, :width]))
                 p = torch.from_numpy(np.ascontiguousarray(pad[rows, :width]))
-                hidden = self._forward(build_input_ids(w, pad=p)).byte_hidden.float()  # [b, W, D]
+                out = self._forward(build_input_ids(w, pad=p), windows=w)
+                hidden = out.byte_hidden.float()  # [b, W, D]
                 hidden = hidden.masked_fill(p.unsqueeze(-1).to(hidden.device), 0.0)
                 pooled = hidden.sum(dim=1).double().cpu().numpy()  # [b, D]
                 for row, vec in zip(rows.tolist(), pooled, strict=True):
@@ -271,7 +319,8 @@ class BitSwinEval:
         seg = segment_ids_from(doc_starts)
         per_batch = []
         for sl in self._chunks(w.shape[0]):
-            out = self._forward(build_input_ids(w[sl]), None if seg is None else seg[sl], True)
+            ids = build_input_ids(w[sl])
+            out = self._forward(ids, None if seg is None else seg[sl], True, windows=w[sl])
             per_batch.append([a.float().cpu().numpy() for a in out.attentions])
         return [np.concatenate(stage, axis=0) for stage in zip(*per_batch, strict=True)]
 
@@ -284,7 +333,8 @@ class BitSwinEval:
         seg = segment_ids_from(doc_starts)
         scores, maps = [], []
         for sl in self._chunks(w.shape[0]):
-            out = self._forward(build_input_ids(w[sl]), None if seg is None else seg[sl], True)
+            ids = build_input_ids(w[sl])
+            out = self._forward(ids, None if seg is None else seg[sl], True, windows=w[sl])
             scores.append(out.boundary.float().cpu().numpy())
             maps.append(out.attentions[-1].float().cpu().numpy())
         return np.concatenate(scores, axis=0), np.concatenate(maps, axis=0)
@@ -317,7 +367,8 @@ class BitSwinEval:
         for sl in self._chunks(w.shape[0]):
             s = None if seg is None else seg[sl]
             bit_mask = masks["bit"].mask_bit[sl] & ~pad_bits[sl]
-            out = self._forward(build_input_ids(w[sl], hidden_bits=bit_mask, pad=pad_t[sl]), s)
+            ids = build_input_ids(w[sl], hidden_bits=bit_mask, pad=pad_t[sl])
+            out = self._forward(ids, s, windows=w[sl])
             bits = bits_of(w[sl]).to(out.bit_logits.device)
             hit = ((out.bit_logits > 0).long() == bits) & bit_mask.to(bits.device)
             right["bit"] += int(hit.sum())
@@ -326,7 +377,8 @@ class BitSwinEval:
                 hidden = getattr(masks[level], f"mask_{level}")[sl] & ~pad_t[sl]
                 if not bool(hidden.any()):
                     continue
-                out = self._forward(build_input_ids(w[sl], hidden_bytes=hidden, pad=pad_t[sl]), s)
+                ids = build_input_ids(w[sl], hidden_bytes=hidden, pad=pad_t[sl])
+                out = self._forward(ids, s, windows=w[sl])
                 pred = out.byte_logits.argmax(dim=-1).cpu()
                 right[level] += int(((pred == w[sl].long()) & hidden).sum())
                 count[level] += int(hidden.sum())
@@ -341,5 +393,5 @@ class BitSwinEval:
         """log p(byte) float64 [L, 256] for one sequence with ``hidden`` bytes masked (fill)."""
         w = self._as_tensor(np.asarray(data, dtype=np.uint8)[None])
         h = torch.as_tensor(np.asarray(hidden, dtype=bool)[None])
-        out = self._forward(build_input_ids(w, hidden_bytes=h))
+        out = self._forward(build_input_ids(w, hidden_bytes=h), windows=w)
         return torch.log_softmax(out.byte_logits[0].double(), dim=-1).cpu().numpy()

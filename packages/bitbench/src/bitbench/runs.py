@@ -159,8 +159,13 @@ def load_model(info: RunInfo, *, device: str = "cpu") -> EvalModel:
     if info.model_type in BITSWIN_TYPES:
         from bitbench.bitswin_eval import BitSwinEval
 
+        table, level = code_table_of(info)
         return BitSwinEval.from_dir(
-            info.model_dir, device=device, target_unit_bytes=target_unit_bytes(info)
+            info.model_dir,
+            device=device,
+            target_unit_bytes=target_unit_bytes(info),
+            code_table=table,
+            code_level=level,
         )
     try:
         from bitbench.baselines import load_baseline
@@ -170,6 +175,34 @@ def load_model(info: RunInfo, *, device: str = "cpu") -> EvalModel:
             f"cannot be imported ({exc}): reinstall bitbench"
         ) from exc
     return load_baseline(info.model_dir, device=device)
+
+
+def code_table_of(info: RunInfo) -> tuple[Any, int]:
+    """(table, level) whose codes the model takes as input, or (None, 0) for a model without
+    codes. Adaptive runs use their final RUN/table; fixed ones the table named by ``table_codes``
+    in RUN/config.toml (as written, or relative to the run directory)."""
+    if int(info.model_config.get("code_vocab_size") or 0) <= 0:
+        return None, 0
+    from enctable import AdaptiveEncodingTable
+
+    config = read_run_config(info)
+    level = int(find_setting(config, "table_code_level") or 2)
+    mode = find_setting(config, "table_mode") or "fixed"
+    named = find_setting(config, "table_codes") or ""
+    candidates = []
+    if mode == "adaptive" and info.table_dir is not None:
+        candidates.append(info.table_dir)
+    if named:
+        candidates += [Path(named), info.run_dir / named]
+    if info.table_dir is not None:
+        candidates.append(info.table_dir)
+    for path in candidates:
+        if Path(path).is_dir():
+            return AdaptiveEncodingTable.load(path), level
+    raise BitbenchError(
+        f"the model in '{info.model_dir}' takes encoding-table codes but its table was not found "
+        f"(table_codes = {named!r}, no {info.run_dir / 'table'}): put the table back there"
+    )
 
 
 # --- what the trainer left beside the model ---------------------------------------------------

@@ -59,7 +59,15 @@ def baseline_config(kind: str, source: str, overrides: list[str], **fields: Any)
                 f"--set model={value} contradicts --kind {kind}: drop the --set (use "
                 "`bitlab train` for bitswin runs)"
             )
-    return load_config(source, [*overrides, f"model={kind}"], **fields)
+    from bitlab.training.config import apply_overrides
+
+    cfg = load_config(source, [*overrides, f"model={kind}"], **fields)
+    if load_config(source).model != kind:
+        # The file's [model] table was written for another model (the shipped configs describe
+        # bitswin): keep only the model.* keys given here.
+        own = apply_overrides({}, [t for t in overrides if t.strip().startswith("model.")])
+        cfg = cfg.replace(model_config=own.get("model_config", {}))
+    return cfg
 
 
 def register(app: typer.Typer) -> None:

@@ -260,3 +260,25 @@ def test_table_codes_never_reveal_hidden_bytes():
         np.frombuffer(b"abcdefgh" * 8, np.uint8).reshape(2, 32).copy()
     )
     assert covered > 0 and bits > 0
+
+
+def test_entropy_boundary_runs_score_by_prediction_entropy(lab):
+    from bitbench.bitswin_eval import BitSwinEval
+
+    head = load_run(lab["run"])
+    entropy = BitSwinEval(head.model, boundary_source="entropy")
+    windows = np.frombuffer(b"the cat sat on a mat. " * 6, np.uint8)[:128].reshape(2, 64).copy()
+    scores = entropy.boundary_scores(windows)
+    assert scores.shape == (2, 64)
+    assert np.all(scores >= 0) and np.all(scores <= 8.0 + 1e-4)  # bits of a 256-way distribution
+    assert not np.allclose(scores, head.boundary_scores(windows))
+    # byte 3 is hidden in the odd pass: its score is the byte head's entropy there
+    import torch
+    from bitbench.bitswin_eval import build_input_ids
+
+    hide = torch.zeros(2, 64, dtype=torch.bool)
+    hide[:, 1::2] = True
+    out = entropy._forward(build_input_ids(torch.from_numpy(windows), hidden_bytes=hide))
+    logp = torch.log_softmax(out.byte_logits.float(), -1)
+    bits = float(-(logp.exp() * logp).sum(-1)[0, 3] / np.log(2))
+    assert scores[0, 3] == pytest.approx(bits, rel=1e-4)

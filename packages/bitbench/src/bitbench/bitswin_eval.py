@@ -76,6 +76,7 @@ class BitSwinEval:
         max_len: int = 1024,
         code_table: Any = None,
         code_level: int = 2,
+        boundary_source: str = "model",
     ) -> None:
         self.model = model.to(device).eval()
         self.device = torch.device(device)
@@ -85,6 +86,7 @@ class BitSwinEval:
         self._last_unmasked: tuple[str, np.ndarray, np.ndarray] | None = None
         # Runs trained with encoding-table codes as input (code_vocab_size > 0) need the table.
         self.code_table = code_table
+        self.boundary_source = boundary_source
         self.code_level = code_level
         if int(getattr(self.config, "code_vocab_size", 0)) > 0 and code_table is None:
             raise BitbenchError(
@@ -307,8 +309,30 @@ class BitSwinEval:
         pad: np.ndarray | None = None,
         doc_starts: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Unit-start scores float32 [N, L] of the unmasked windows (higher = a unit starts)."""
+        """Unit-start scores float32 [N, L] (higher = a unit starts): the boundary head on the
+        unmasked windows, or, for runs whose units came from prediction entropy
+        (``boundary_source="entropy"``), the entropy in bits of the byte head at each byte with
+        every other byte hidden (two passes: odd bytes hidden, then even), as in training."""
+        if self.boundary_source == "entropy":
+            return self._entropy_scores(windows, pad, doc_starts)
         return self._unmasked(windows, pad, doc_starts)[0]
+
+    def _entropy_scores(
+        self, windows: np.ndarray, pad: np.ndarray | None, doc_starts: np.ndarray | None
+    ) -> np.ndarray:
+        w = self._as_tensor(windows)
+        pad_t = self._pad_tensor(pad, tuple(w.shape))
+        seg = segment_ids_from(doc_starts)
+        odd = (torch.arange(w.shape[1]) % 2).bool().expand(w.shape[0], -1)  # [N, L]
+        scores = np.zeros(w.shape, dtype=np.float32)
+        for hide in (odd, ~odd):
+            for sl in self._chunks(w.shape[0]):
+                ids = build_input_ids(w[sl], hidden_bytes=hide[sl] & ~pad_t[sl], pad=pad_t[sl])
+                out = self._forward(ids, None if seg is None else seg[sl], windows=w[sl])
+                logp = torch.log_softmax(out.byte_logits.float(), dim=-1)  # [b, L, 256]
+                entropy = (-(logp.exp() * logp).sum(-1) / math.log(2.0)).cpu().numpy()
+                scores[sl] = np.where(hide[sl].numpy(), entropy, scores[sl])
+        return scores
 
     def attention_maps(
         self, windows: np.ndarray, *, doc_starts: np.ndarray | None = None
@@ -337,7 +361,10 @@ class BitSwinEval:
             out = self._forward(ids, None if seg is None else seg[sl], True, windows=w[sl])
             scores.append(out.boundary.float().cpu().numpy())
             maps.append(out.attentions[-1].float().cpu().numpy())
-        return np.concatenate(scores, axis=0), np.concatenate(maps, axis=0)
+        head = np.concatenate(scores, axis=0)
+        if self.boundary_source == "entropy":
+            head = self._entropy_scores(windows, None, doc_starts)
+        return head, np.concatenate(maps, axis=0)
 
     def level_accuracies(
         self,

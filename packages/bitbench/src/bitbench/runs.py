@@ -166,6 +166,7 @@ def load_model(info: RunInfo, *, device: str = "cpu") -> EvalModel:
             target_unit_bytes=target_unit_bytes(info),
             code_table=table,
             code_level=level,
+            boundary_source=boundary_source(info),
         )
     try:
         from bitbench.baselines import load_baseline
@@ -175,6 +176,16 @@ def load_model(info: RunInfo, *, device: str = "cpu") -> EvalModel:
             f"cannot be imported ({exc}): reinstall bitbench"
         ) from exc
     return load_baseline(info.model_dir, device=device)
+
+
+def boundary_source(info: RunInfo) -> str:
+    """Where the run's units came from: "entropy" (byte-prediction entropy) or the boundary head
+    ("model"; also used for runs trained on whitespace / class priors)."""
+    return (
+        "entropy"
+        if find_setting(read_run_config(info), "boundary_source") == "entropy"
+        else "model"
+    )
 
 
 def code_table_of(info: RunInfo) -> tuple[Any, int]:

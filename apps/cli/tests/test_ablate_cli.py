@@ -44,12 +44,24 @@ name = "bit_only"
 ablation = "masking_levels"
 set = { mask = { byte_start = 1e9, word_start = 1e9, phrase_start = 1e9 } }
 
+[tables.prior]
+prior = "whitespace"
+windows = 8
+seq_len = 64
+max_size = 200
+
 [[run]]
 name = "table_fixed"
 ablation = "encoding_table"
-requires = ["table_mode"]
-set = { table_mode = "fixed" }
-note = "needs table codes in the trainer"
+requires = ["table_mode", "table_codes"]
+set = { table_codes = "@tables.prior", table_mode = "fixed" }
+
+[[run]]
+name = "future"
+ablation = "encoding_table"
+requires = ["no_such_setting"]
+set = { table_mode = "adaptive" }
+note = "needs a newer trainer"
 """
 
 
@@ -72,9 +84,13 @@ def test_tiny_grid_end_to_end(tmp_path, corpus, capsys):
     result = json.loads(capsys.readouterr().out)
     rows = {row["name"]: row for row in result["runs"]}
     assert rows["reference"]["status"] == rows["bit_only"]["status"] == "ok"
-    assert rows["table_fixed"]["status"] == "unavailable"
-    assert "'table_mode'" in rows["table_fixed"]["reason"]
-    for name in ("reference", "bit_only"):
+    assert rows["future"]["status"] == "unavailable"
+    assert "'no_such_setting'" in rows["future"]["reason"] and "newer" in rows["future"]["reason"]
+    assert rows["table_fixed"]["status"] == "ok"  # the table was built first, then fed as codes
+    assert (out / "tables" / "prior").is_dir()
+    table_cfg = json.loads((out / "table_fixed" / "model" / "config.json").read_text())
+    assert table_cfg["code_vocab_size"] > 0
+    for name in ("reference", "bit_only", "table_fixed"):
         assert rows[name]["bpb"] > 0 and rows[name]["steps"] == 3
         assert (out / name / "model" / "config.json").is_file()
         assert (out / name / "eval" / "metrics.json").is_file()
@@ -86,7 +102,7 @@ def test_tiny_grid_end_to_end(tmp_path, corpus, capsys):
     assert "bitlab ablate --grid" in report
     assert (out / "ablation_bpb.png").stat().st_size > 1000
     saved = json.loads((out / "ablation.json").read_text())
-    assert [r["name"] for r in saved["runs"]] == ["reference", "bit_only", "table_fixed"]
+    assert [r["name"] for r in saved["runs"]] == ["reference", "bit_only", "table_fixed", "future"]
     # a second call reuses the finished runs instead of training them again
     assert invoke(["ablate", "--grid", _grid(tmp_path), "--corpus", str(corpus), "--out", str(out),
                    "--only", "reference", "--json"]) == 0  # fmt: skip
@@ -108,7 +124,7 @@ def test_dry_run_prints_the_plan_and_trains_nothing(tmp_path, corpus, capsys):
     assert not out.exists()
     assert invoke(["ablate", "--corpus", str(corpus), "--out", str(out), "--dry-run"]) == 0
     text = capsys.readouterr().out
-    assert "ablation plan" in text and "unavailable" in text
+    assert "ablation plan" in text and "table_adaptive" in text
 
 
 def _one_error_line(capsys) -> str:
@@ -126,9 +142,11 @@ def _one_error_line(capsys) -> str:
             "unknown key 'steps'",
         ),
         (
-            lambda g: g.replace('set = { table_mode = "fixed" }', "set = { max_steps = 9 }"),
+            lambda g: g.replace('set = { table_mode = "adaptive" }', "set = { max_steps = 9 }"),
             "runs share one budget",
         ),
+        (lambda g: g.replace('"@tables.prior"', '"@tables.nope"'), "no [tables.nope]"),
+        (lambda g: g.replace('prior = "whitespace"', 'prior = "magic"'), "not one of"),
         (lambda g: g.replace('name = "bit_only"', 'name = "reference"'), "duplicate run names"),
         (lambda g: g.replace("byte_start = 1e9", "byte_strat = 1e9"), "byte_strat"),
         (

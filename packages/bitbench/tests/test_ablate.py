@@ -67,7 +67,8 @@ def test_shipped_grid_covers_the_four_ablations():
     assert set(grid.groups()) == {"masking_levels", "encoding_table", "window_sizes",
                                   "masking_strategy"}  # fmt: skip
     reference = next(r for r in grid.runs if r.name == "reference")
-    assert reference.overrides == {} and len(reference.ablations) == 3
+    assert reference.overrides == {} and len(reference.ablations) == 4
+    assert grid.tables["prior"].prior == "whitespace"
     for group in grid.groups():
         assert sum(group in r.ablations for r in grid.runs) >= 2  # something to compare
     assert "max_steps" in grid.base and "seed" in grid.base
@@ -115,3 +116,39 @@ def test_runner_records_failures_and_the_table_lists_every_group(tmp_path):
     assert "| b | ref |" in md  # the reference appears in each of its groups
     assert "| a | x | mask.span_p=0.5, lr=0.001 | failed |" in md
     assert "- `t` (unavailable)" in md and "- `x` (failed): ValueError: loss is NaN" in md
+
+
+def test_tables_are_resolved_and_built_once(tmp_path):
+    import numpy as np
+    from bitbench.ablation.tables import build_referenced_tables, resolve_references
+
+    grid = parse_grid(GRID + '\n[tables.ws]\nprior = "whitespace"\nwindows = 6\nseq_len = 40\n'
+                      '[[run]]\nname = "tab"\nablation = "table"\n'
+                      'set = { table_codes = "@tables.ws" }\n', "g.toml")  # fmt: skip
+    planned = plan_ablation(grid, tmp_path)
+    tab = next(p for p in planned if p.name == "tab")
+    assert tab.overrides["table_codes"] == str(tmp_path / "tables" / "ws")
+    with pytest.raises(BitbenchError, match=r"no \[tables.zz\]"):
+        resolve_references({"table_codes": "@tables.zz"}, grid.tables, tmp_path, "r")
+
+    class Split:
+        num_bytes = 4000
+        calls = 0
+
+        def sample_windows(self, n, length, rng):
+            Split.calls += 1
+            w = np.frombuffer((b"the cat sat on the mat " * 200)[: n * length], np.uint8)
+            return w.reshape(n, length).copy(), np.zeros((n, length), bool)
+
+    class Corpus:
+        train = Split()
+
+    paths = build_referenced_tables(grid.tables, [p.overrides for p in planned], Corpus(), tmp_path)
+    assert paths == [tmp_path / "tables" / "ws"] and any(paths[0].iterdir())
+    from enctable import AdaptiveEncodingTable
+
+    table = AdaptiveEncodingTable.load(paths[0])
+    assert table.decode(table.encode(b"the cat sat", 2), 2) == b"the cat sat"
+    calls = Split.calls
+    build_referenced_tables(grid.tables, [p.overrides for p in planned], Corpus(), tmp_path)
+    assert Split.calls == calls  # reused

@@ -176,6 +176,14 @@ def register(app: typer.Typer) -> None:
             return
         launch = LaunchOptions(gpus=gpus, nproc=nproc)
         todo = [p for p in planned if p.status != "unavailable"]
+        to_train = [p.overrides for p in todo if p.status == "planned"]
+        if grid.tables and to_train:
+            from bitbench.ablation.tables import build_referenced_tables
+            from bitcodec import open_corpus
+
+            for path in build_referenced_tables(grid.tables, to_train, open_corpus(corpus), out):
+                if not as_json:
+                    stderr.print(f"encoding table ready: {path}")
 
         def train(item) -> dict[str, Any]:
             cfg = _build_config(grid, item.overrides, item.run_dir, corpus)

@@ -12,10 +12,14 @@ seed = 0
 [eval]                            # bitbench EvalSettings for the evaluation of every run
 windows = 64
 
+[tables.prior]                    # optional: an encoding table built before the runs (from a
+prior = "whitespace"              # model-free prior on train windows), OUT/tables/prior
+
 [[run]]
 name = "bit_only"                 # directory name under --out (letters, digits, - _ .)
 ablation = "levels"               # the group it belongs to (a list puts one run in several)
 set = { "mask.byte_start" = 1e9 } # what this run changes (nested tables are flattened)
+# set = { table_codes = "@tables.prior" } points a run at such a table
 requires = ["table_mode"]         # optional: trainer keys this run needs; when the trainer
                                   # lacks one, the run is reported as unavailable, with why
 note = "..."                      # optional: shown in the report
@@ -37,7 +41,7 @@ import tomllib
 
 from bitbench.errors import BitbenchError
 
-TOP_KEYS = ("title", "config", "base", "eval", "run")
+TOP_KEYS = ("title", "config", "base", "eval", "tables", "run")
 RUN_KEYS = ("name", "ablation", "set", "requires", "note")
 # Keys that define the budget: only [base] and the command line may set them.
 BUDGET_KEYS = ("max_steps", "max_minutes", "seed", "batch_size", "grad_accum", "seq_len",
@@ -63,6 +67,7 @@ class AblationGrid:
     base: dict[str, Any]
     eval: dict[str, Any]
     runs: tuple[AblationRun, ...] = field(default_factory=tuple)
+    tables: dict[str, Any] = field(default_factory=dict)  # name -> ablation.tables.PriorTable
 
     def groups(self) -> list[str]:
         """Ablation groups in first-appearance order."""
@@ -163,7 +168,10 @@ def parse_grid(text: str, source: str = "grid") -> AblationGrid:
             f"grid '{source}' has duplicate run names {dupes}: names are directories"
         )
     _check_eval(evaluation, source)
-    return AblationGrid(source, title, config, flatten(base), dict(evaluation), runs)
+    from bitbench.ablation.tables import parse_tables
+
+    tables = parse_tables(doc.get("tables", {}), source)
+    return AblationGrid(source, title, config, flatten(base), dict(evaluation), runs, tables)
 
 
 def _check_eval(evaluation: dict[str, Any], source: str) -> None:

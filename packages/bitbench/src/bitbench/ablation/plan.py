@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bitbench.ablation.grid import AblationGrid, AblationRun
+from bitbench.ablation.tables import resolve_references
 from bitbench.errors import BitbenchError
 
 PLANNED, REUSED, UNAVAILABLE = "planned", "reused", "unavailable"
@@ -66,7 +67,7 @@ def plan_ablation(
     planned: list[PlannedRun] = []
     for run in runs:
         run_dir = out / run.name
-        overrides = {**grid.base, **run.overrides}
+        overrides = resolve_references({**grid.base, **run.overrides}, grid.tables, out, run.name)
         missing = [key for key in run.requires if has_setting is not None and not has_setting(key)]
         if missing:
             reason = f"the trainer has no {', '.join(repr(k) for k in missing)} setting"

@@ -327,3 +327,9 @@ def test_byte_log_probs_are_normalised_and_use_the_mask():
     assert lp.shape == (len(data), 256)
     assert np.allclose(np.exp(lp).sum(axis=1), 1.0, atol=1e-5)
     assert not np.allclose(lp, em.byte_log_probs(data, np.zeros_like(hidden)))
+
+
+def test_bitswin_model_keys_get_a_pointed_message():
+    with pytest.raises(BitbenchError, match="'depths' is a bitswin setting"):
+        make_baseline_task("byte", {"depths": [1, 1]}, train_split=None, run_dir=None, seed=0,
+                           total_steps=1)  # fmt: skip

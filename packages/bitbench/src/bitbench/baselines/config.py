@@ -87,6 +87,12 @@ def config_from_dict(cls: type[C], raw: dict[str, Any], presets: dict[str, dict[
     values: dict[str, Any] = dict(presets[preset])
     for key, value in raw.items():
         if key not in fields:
+            if key in _bitswin_fields():
+                raise BitbenchError(
+                    f"model key {key!r} is a bitswin setting, not one of {cls.__name__}'s (a "
+                    "[model_config] written for bitswin, e.g. in a shipped config): use "
+                    "`bitlab baseline train`, which drops it, or remove it from the config"
+                )
             raise BitbenchError(
                 f"model key {key!r} is unknown for {cls.__name__}: use one of {sorted(fields)}"
             )
@@ -100,6 +106,14 @@ def config_from_dict(cls: type[C], raw: dict[str, Any], presets: dict[str, dict[
     config = cls(**values)
     _check(config)
     return config
+
+
+def _bitswin_fields() -> set[str]:
+    try:
+        from bitswin import BitSwinConfig
+    except ImportError:  # pragma: no cover - bitswin is a dependency of bitbench
+        return set()
+    return {f.name for f in dataclasses.fields(BitSwinConfig)}
 
 
 def _check(config: ByteMLMConfig | BpeMLMConfig) -> None:

@@ -207,14 +207,21 @@ def test_variants_entropy_boundaries_epoch_curriculum_corruption(tmp_path, corpu
     }
 
 
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, corpus):
+    run = tmp_path_factory.mktemp("first") / "run"
+    assert invoke(["train", "--corpus", str(corpus), "--out", str(run), *QUICK]) == 0
+    return run
+
+
 @pytest.mark.parametrize("mode", ["fixed", "adaptive"])
-def test_table_codes_feed_the_model(tmp_path, corpus, capsys, mode) -> None:
+def test_table_codes_feed_the_model(tmp_path, corpus, finished_run, capsys, mode) -> None:
     import json
 
     from enctable import AdaptiveEncodingTable
 
-    first = tmp_path / "first"
-    assert invoke(["train", "--corpus", str(corpus), "--out", str(first), *QUICK]) == 0
+    first = finished_run
+    capsys.readouterr()
     table = AdaptiveEncodingTable.load(first / "table")
     run = tmp_path / "coded"
     code = invoke(["train", "--corpus", str(corpus), "--out", str(run), *QUICK,

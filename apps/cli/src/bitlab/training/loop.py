@@ -376,10 +376,18 @@ class Trainer:
                 if self.faults.poison(step + 1):
                     loss = loss * float("nan")
                 loss.backward()
-            loss_sum += float(loss.detach())
             phase = int(out.phase)
-            for key, value in out.metrics.items():
-                metric_sums[key] = metric_sums.get(key, 0.0) + float(value) / cfg.grad_accum
+            # One device->host copy per micro-batch for the loss and all metrics (no sync each).
+            keys = sorted(out.metrics)
+            values = [loss.detach().float().reshape(())]
+            values += [
+                torch.as_tensor(out.metrics[k], dtype=torch.float32, device=loss.device).reshape(())
+                for k in keys
+            ]
+            host = torch.stack(values).cpu().tolist()
+            loss_sum += host[0]
+            for key, value in zip(keys, host[1:], strict=True):
+                metric_sums[key] = metric_sums.get(key, 0.0) + value / cfg.grad_accum
         return loss_sum, metric_sums, phase, windows, doc_starts
 
     def _clip(self) -> float:

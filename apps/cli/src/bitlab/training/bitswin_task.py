@@ -211,8 +211,8 @@ class BitSwinTask:
                 if self.config.boundary_source == "entropy":
                     scores = self._entropy_scores(net, windows, seg)
                 else:
-                    codes = self.code_ids(windows)
-                    out = net(bit_ids(windows), segment_ids=seg, code_ids=codes)
+                    ids = bit_ids(windows)
+                    out = net(ids, segment_ids=seg, code_ids=self.code_ids(ids))
                     scores = out.boundary.float()  # [B, L]
         finally:
             net.train(was_training)
@@ -225,14 +225,13 @@ class BitSwinTask:
         from bitcodec.tokens import MASK_ID
 
         ids = bit_ids(windows)  # [B, 8L]
-        codes = self.code_ids(windows)
         b, n = windows.shape
         odd = (torch.arange(n, device=windows.device) % 2).bool()  # [L]
         scores = torch.zeros(b, n, device=windows.device)
         for hide in (odd, ~odd):
             hide_bits = hide.repeat_interleave(8).expand(b, -1)  # [B, 8L]
             shown = torch.where(hide_bits, MASK_ID, ids)
-            logits = net(shown, segment_ids=seg, code_ids=codes).byte_logits
+            logits = net(shown, segment_ids=seg, code_ids=self.code_ids(shown)).byte_logits
             logp = torch.log_softmax(logits.float(), dim=-1)  # [B, L, 256]
             entropy = -(logp.exp() * logp).sum(-1) / LN2  # [B, L] bits
             scores = torch.where(hide.expand(b, -1), entropy, scores)
@@ -249,27 +248,43 @@ class BitSwinTask:
 
     # -- encoding-table codes as model input -----------------------------------------------
 
-    def code_ids(self, windows: torch.Tensor) -> torch.Tensor | None:
+    def code_ids(self, input_ids: torch.Tensor) -> torch.Tensor | None:
         """long [B, L]: the code of the table unit covering each byte (None without a table).
 
-        Each window is encoded on its own at ``table_code_level`` (the table's best
-        segmentation); every byte of a unit carries the unit's code.
+        Codes are computed from what the model is *shown*, never from the true bytes: each
+        window's shown bytes are encoded on their own at ``table_code_level`` (the table's best
+        segmentation), every byte of a unit carries the unit's code, and every byte of a unit
+        with any hidden (MASK) or PAD bit gets -1 ("no code"). Otherwise a code would reveal
+        hidden bytes, or replaced bytes' originals in the contrastive task.
         """
         table = self.table if self.config.table_mode == "adaptive" else self.code_table
         if table is None or not self.config.table_codes:
             return None
         import numpy as np
+        from bitcodec import batch_bits_to_bytes
+        from bitcodec.tokens import BIT1
 
+        b = input_ids.shape[0]
+        ids = input_ids.reshape(b, -1, 8).cpu()  # [B, L, 8]
+        shown = (ids <= BIT1).all(dim=-1)  # [B, L] all 8 bits are 0/1
+        bits = torch.where(ids <= BIT1, ids, 0).to(torch.uint8).reshape(b, -1).numpy()
+        rows = batch_bits_to_bytes(bits)  # [B, L] shown bytes (0 where hidden)
         level = self.config.table_code_level
         lookup = table.lookup(level)
-        rows = windows.cpu().numpy()
         out = np.empty(rows.shape, dtype=np.int64)  # [B, L]
+        unit = np.empty(rows.shape, dtype=np.int64)  # [B, L] index of each byte's unit
         for i, row in enumerate(rows):
             codes = table.encode(row, level)  # [n_units]
             safe = np.minimum(codes, len(lookup.code_len) - 1)
             lengths = np.where(codes < 256, 1, lookup.code_len[safe])  # bytes per unit
             out[i] = np.repeat(codes, lengths)
-        return torch.from_numpy(out).to(windows.device)
+            unit[i] = np.repeat(np.arange(codes.size), lengths)
+        unit_t = torch.from_numpy(unit)  # [B, L]
+        unit_hidden = torch.zeros(rows.shape, dtype=torch.float32)
+        unit_hidden.scatter_add_(1, unit_t, (~shown).float())  # [B, n_units (<= L)] hidden bytes
+        blank = unit_hidden.gather(1, unit_t) > 0  # [B, L] byte's unit has a hidden byte
+        codes_t = torch.from_numpy(out).masked_fill(blank, -1)
+        return codes_t.to(input_ids.device)
 
     # -- TrainTask -------------------------------------------------------------------------------
 
@@ -307,7 +322,7 @@ class BitSwinTask:
                 masked.input_ids,
                 segment_ids=segment_ids(doc_starts),
                 targets=masked,
-                code_ids=self.code_ids(windows),
+                code_ids=self.code_ids(masked.input_ids),
             )
         metrics: dict[str, float | torch.Tensor] = {f"loss_{k}": v for k, v in out.losses.items()}
         for key, value in out.metrics.items():
@@ -362,7 +377,7 @@ class BitSwinTask:
             out = net(
                 masked.input_ids,
                 segment_ids=segment_ids(doc_starts),
-                code_ids=self.code_ids(windows),
+                code_ids=self.code_ids(masked.input_ids),
             )
         logp = torch.log_softmax(out.byte_logits.float(), dim=-1)  # [B, L, 256]
         nll = -logp.gather(-1, masked.byte_targets[..., None]).squeeze(-1) / LN2  # [B, L] bits
@@ -389,7 +404,7 @@ class BitSwinTask:
                 masked.input_ids,
                 segment_ids=segment_ids(doc_starts),
                 targets=masked,
-                code_ids=self.code_ids(windows),
+                code_ids=self.code_ids(masked.input_ids),
             )
         result = {}
         for level in ("bit", "byte", "word", "phrase"):

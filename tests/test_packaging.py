@@ -67,9 +67,20 @@ def test_package_metadata(package: str) -> None:
 @pytest.mark.parametrize("package", sorted(PACKAGES))
 def test_builds_a_wheel_on_its_own(package: str, tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(PACKAGES[package]), "--no-deps",
-         "--no-build-isolation", "-q", "-w", str(tmp_path)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(PACKAGES[package]),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     wheels = list(tmp_path.glob(f"{package}-*.whl"))

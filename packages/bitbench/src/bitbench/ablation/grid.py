@@ -32,12 +32,11 @@ Unknown keys anywhere are a BitbenchError naming the key and the keys that exist
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from bitbench.errors import BitbenchError
 

@@ -1,0 +1,98 @@
+"""Input embeddings (bit value, bit-in-byte position, optional absolute byte position, optional
+encoding-table codes) and the 8-bits -> 1-byte merge between stage 1 and stage 2."""
+
+from __future__ import annotations
+
+import torch
+from bitcodec.tokens import BIT0, BIT1, BIT_VOCAB_SIZE
+from torch import nn
+
+
+class BitEmbedding(nn.Module):
+    """Embeds bit ids [B, 8L] in {0, 1, MASK, PAD} -> [B, 8L, D].
+
+    value + position inside the byte (0..7, MSB first) + optional learned absolute byte position.
+    Positions that matter for attention live in its relative bias, not here.
+    """
+
+    def __init__(self, dim: int, init_std: float, absolute_positions: int = 0) -> None:
+        super().__init__()
+        self.value = nn.Embedding(BIT_VOCAB_SIZE, dim)
+        self.bit_position = nn.Embedding(8, dim)
+        self.absolute = nn.Embedding(absolute_positions, dim) if absolute_positions else None
+        nn.init.normal_(self.value.weight, std=init_std)
+        with torch.no_grad():
+            # BIT1 starts as -BIT0: the two values differ as much as they can and add no
+            # common offset to every byte.
+            self.value.weight[BIT1] = -self.value.weight[BIT0]
+        # The position of a bit inside its byte is also its slot in the merge; this embedding
+        # only informs the bit stage, and starts 10x smaller than the values. At the same size
+        # it is a vector shared by every byte that dominates the merged byte vectors (letters
+        # then look alike, cos ~0.9) and the model sits at unigram loss (README "Initialisation").
+        nn.init.normal_(self.bit_position.weight, std=0.1 * init_std)
+        if self.absolute is not None:
+            nn.init.normal_(self.absolute.weight, std=init_std)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        b, n = input_ids.shape
+        x = self.value(input_ids).reshape(b, n // 8, 8, -1)  # [B, L, 8, D]
+        x = x + self.bit_position.weight  # broadcast over [8, D]
+        if self.absolute is not None:
+            x = x + self.absolute.weight[: n // 8, None, :]  # [L, 1, D]
+        return x.reshape(b, n, -1)  # [B, 8L, D]
+
+
+class ByteMerge(nn.Module):
+    """Concatenates the 8 bit vectors of each byte and maps them to one byte vector with a
+    small MLP: [B, 8L, D] -> [B, L, 8D] -> [B, L, D'].
+
+    A linear merge keeps the byte a linear function of its bits, and what a byte *means* is far
+    from linear in its bits (bit patterns of neighbouring letters share most bits). The hidden
+    layer, initialised at gain 2, gives nonlinear byte features from step 0.
+    """
+
+    def __init__(self, bit_dim: int, byte_dim: int, eps: float, hidden: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(8 * bit_dim, eps=eps)
+        self.fc = nn.Linear(8 * bit_dim, hidden)
+        self.act = nn.GELU()
+        self.proj = nn.Linear(hidden, byte_dim)
+
+    def reset_parameters(self) -> None:
+        # Gain 2: pre-activations of a few units each, so GELU acts as a real nonlinearity.
+        nn.init.normal_(self.fc.weight, std=2.0 * self.fc.in_features**-0.5)
+        # Unit gain out: byte vectors of O(1), so a byte's identity dominates the (std-0.02
+        # initialised) residual branches of the byte stages instead of drowning in them.
+        nn.init.normal_(self.proj.weight, std=self.proj.in_features**-0.5)
+        nn.init.zeros_(self.proj.bias)
+        nn.init.zeros_(self.fc.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        h = self.act(self.fc(self.norm(x.reshape(b, n // 8, 8 * d))))  # [B, L, hidden]
+        return self.proj(h)  # [B, L, D']
+
+
+class CodeEmbedding(nn.Module):
+    """Embedding of one encoding-table code per byte; code -1 means "no code" (adds zero)."""
+
+    def __init__(self, vocab: int, dim: int, init_std: float) -> None:
+        super().__init__()
+        self.table = nn.Embedding(vocab, dim)
+        nn.init.normal_(self.table.weight, std=init_std)
+
+    def forward(self, code_ids: torch.Tensor) -> torch.Tensor:
+        present = (code_ids >= 0).unsqueeze(-1)  # [B, L, 1]
+        return self.table(code_ids.clamp(min=0)) * present  # [B, L, D]
+
+
+class StageTransition(nn.Module):
+    """Between two byte-level stages of different widths: LayerNorm + Linear."""
+
+    def __init__(self, in_dim: int, out_dim: int, eps: float) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(in_dim, eps=eps)
+        self.proj = nn.Linear(in_dim, out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.norm(x))

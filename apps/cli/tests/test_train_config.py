@@ -109,3 +109,13 @@ def test_resolved_config_round_trips(tmp_path) -> None:
 
 def test_defaults_are_valid() -> None:
     assert TrainConfig().model == "bitswin"
+
+
+def test_switching_the_model_drops_the_shipped_model_table() -> None:
+    # tiny.toml's [model_config] is written for bitswin; a baseline must not inherit it.
+    tiny = load_config("tiny")
+    assert tiny.model == "bitswin" and tiny.model_config
+    byte = load_config("tiny", ["model=byte"])
+    assert byte.model == "byte" and byte.model_config == {}
+    kept = load_config("tiny", ["model=bpe", "model.width=64"])
+    assert kept.model_config == {"width": 64}

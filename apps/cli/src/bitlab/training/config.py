@@ -13,11 +13,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
-
-import tomllib
 
 from bitlab.errors import UserError
 
@@ -340,6 +339,20 @@ def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, A
     return values
 
 
+def _drop_foreign_model_table(
+    values: dict[str, Any], overrides: list[str], model: str | None
+) -> dict[str, Any]:
+    """A shipped config's [model] table is written for its own model (bitswin): when the user
+    switches the model (``--set model=byte``), that table would not fit, so it is dropped."""
+    for text in overrides:
+        key, value = parse_override(text)
+        if key == "model":
+            model = value
+    if model is not None and model != values.get("model", "bitswin"):
+        values = {k: v for k, v in values.items() if k != "model_config"}
+    return values
+
+
 def load_config(
     source: str | Path | None = None,
     overrides: list[str] | tuple[str, ...] = (),
@@ -354,6 +367,8 @@ def load_config(
     if source is not None:
         path = resolve_config_path(str(source))
         values = _from_toml_dict(read_toml(path), str(path))
+        if str(source) in shipped_configs():
+            values = _drop_foreign_model_table(values, list(overrides), fields.get("model"))
     values = apply_overrides(values, list(overrides))
     for key, value in fields.items():
         if value is None:

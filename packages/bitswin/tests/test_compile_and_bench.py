@@ -13,7 +13,7 @@ from helpers import make_targets, text_bytes
 @pytest.mark.slow
 def test_torch_compile_matches_eager():
     """Inductor compiles forward and backward of a small model (C++ codegen: ~1-2 min on 2
-    busy cores, hence slow). Compiled outputs and gradients match eager ones."""
+    busy cores cold, seconds with a warm inductor cache, hence slow). Compiled outputs and gradients match eager ones."""
     config = BitSwinConfig(depths=(1, 2), widths=(8, 16), heads=(2, 2), windows_bits=(8, 24))
     torch.manual_seed(0)
     model = BitSwinModel(config)
@@ -23,15 +23,19 @@ def test_torch_compile_matches_eager():
     )
     eager = model(targets.input_ids, targets=targets)
     eager.loss.backward()
-    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
     model.zero_grad()
     compiled = torch.compile(model)
     out = compiled(targets.input_ids, targets=targets)
     out.loss.backward()
     torch.testing.assert_close(out.byte_logits, eager.byte_logits, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(out.loss, eager.loss, atol=1e-4, rtol=1e-4)
-    for name, param in model.named_parameters():
-        torch.testing.assert_close(param.grad, grads[name], atol=1e-4, rtol=1e-3, msg=name)
+    compiled_grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+    assert grads.keys() <= compiled_grads.keys()
+    for name in compiled_grads.keys() - grads.keys():  # unused heads: zeros instead of None
+        assert not compiled_grads[name].any(), name
+    for name, grad in grads.items():
+        torch.testing.assert_close(compiled_grads[name], grad, atol=1e-4, rtol=1e-3, msg=name)
 
 
 def test_peak_memory_tracker_counts_live_tensors():

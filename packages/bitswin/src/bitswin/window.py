@@ -39,7 +39,7 @@ def unpartition(xw: torch.Tensor, n: int, shift: int) -> torch.Tensor:
     x = xw.reshape(b, nw * w, *xw.shape[3:])  # [B, Np, ...]
     if shift:
         x = torch.roll(x, shifts=shift, dims=1)
-    return x[:, :n]
+    return x if x.shape[1] == n else x[:, :n]  # a no-op slice still costs a zero-fill in backward
 
 
 def window_allowed(
@@ -59,10 +59,10 @@ def window_allowed(
     if shift:
         # Original index of each rolled slot; the first `shift` originals wrapped to the end.
         orig = (torch.arange(np_, device=valid.device) + shift) % np_  # [Np]
-        side = (orig < shift).reshape(np_ // window, window)  # [nW, W]
+        side = (orig < shift).long().reshape(np_ // window, window)  # [nW, W] 1 = wrapped
         allowed = allowed & (side[None, :, :, None] == side[None, :, None, :])
-    eye = torch.eye(window, dtype=torch.bool, device=valid.device)
-    return allowed | eye  # [B, nW, W, W]
+    pos = torch.arange(window, device=valid.device)
+    return allowed | (pos[:, None] == pos[None, :])  # every token sees itself: [B, nW, W, W]
 
 
 def relative_index(window: int, device: torch.device | None = None) -> torch.Tensor:
@@ -147,9 +147,9 @@ class WindowAttention(nn.Module):
         qkv = (
             self.qkv(xw).reshape(b * nw, w, 3, h, hd).permute(2, 0, 3, 1, 4)
         )  # [3, B*nW, H, W, hd]
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        neg = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device)
-        neg = neg.masked_fill(~allowed, float("-inf")).reshape(b * nw, 1, w, w)  # [B*nW, 1, W, W]
+        q, k, v = qkv.unbind(0)  # unbind: its backward stacks, no zero-filled buffers
+        zero = torch.zeros((), dtype=q.dtype, device=q.device)
+        neg = torch.where(allowed, zero, float("-inf")).reshape(b * nw, 1, w, w)  # [B*nW, 1, W, W]
         mask = neg + self.bias().to(q.dtype)[None]  # [B*nW, H, W, W]
         dropout = self.attn_dropout if self.training else 0.0
         weights = None

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from bitmask.errors import BitmaskError
 
 
-class Level(str, Enum):
+class Level(str, Enum):  # noqa: UP042 (str() must stay "Level.BIT" for callers)
     """The four masking levels (str-valued: ``rates["byte"]`` and ``rates[Level.BYTE]`` agree)."""
 
     BIT = "bit"

@@ -44,15 +44,32 @@ def _render(reports: list[dict[str, Any]]):
         from rich.table import Table
 
         table = Table(title="bitlab bench", show_lines=False)
-        for col in ("bench", "case", "metric", "value", "unit", "reference", "ratio", "target", "met"):
-            table.add_column(col, justify="right" if col in ("value", "reference", "ratio") else "left")
+        for col in (
+            "bench",
+            "case",
+            "metric",
+            "value",
+            "unit",
+            "reference",
+            "ratio",
+            "target",
+            "met",
+        ):
+            table.add_column(
+                col, justify="right" if col in ("value", "reference", "ratio") else "left"
+            )
         for report in reports:
             for row in report["rows"]:
                 met = row.get("met")
                 table.add_row(
-                    report["name"], str(row.get("case", "")), str(row.get("metric", "")),
-                    _fmt(row.get("value")), str(row.get("unit", "")), _fmt(row.get("reference")),
-                    _fmt(row.get("ratio")), str(row.get("target") or "-"),
+                    report["name"],
+                    str(row.get("case", "")),
+                    str(row.get("metric", "")),
+                    _fmt(row.get("value")),
+                    str(row.get("unit", "")),
+                    _fmt(row.get("reference")),
+                    _fmt(row.get("ratio")),
+                    str(row.get("target") or "-"),
                     "-" if met is None else ("[green]yes[/]" if met else "[red]no[/]"),
                 )
         console.print(table)

@@ -9,6 +9,7 @@ import typer
 
 # Order here is the order in `bitlab --help`.
 COMMAND_MODULES: tuple[str, ...] = (
+    "demo",
     "corpus",
     "train",
     "bench",

@@ -313,9 +313,15 @@ class BitSwinEval:
         unmasked windows, or, for runs whose units came from prediction entropy
         (``boundary_source="entropy"``), the entropy in bits of the byte head at each byte with
         every other byte hidden (two passes: odd bytes hidden, then even), as in training."""
+        from bitmask import char_level_scores
+
         if self.boundary_source == "entropy":
-            return self._entropy_scores(windows, pad, doc_starts)
-        return self._unmasked(windows, pad, doc_starts)[0]
+            raw = self._entropy_scores(windows, pad, doc_starts)
+        else:
+            raw = self._unmasked(windows, pad, doc_starts)[0]
+        # As in training: a unit starts only at a character start, scored by the whole character.
+        scores = char_level_scores(torch.as_tensor(np.asarray(windows)), torch.from_numpy(raw))
+        return scores.numpy().astype(np.float32)
 
     def _entropy_scores(
         self, windows: np.ndarray, pad: np.ndarray | None, doc_starts: np.ndarray | None

@@ -15,6 +15,7 @@ from bitmask.config import LEVELS, RATE_RANGES, CorruptionConfig, Level, MaskCon
 from bitmask.curriculum import PHASE_NAMES, Curriculum, CurriculumState
 from bitmask.errors import BitmaskError
 from bitmask.make import make_masks
+from bitmask.units import char_level_scores
 
 __version__ = "0.1.0"
 
@@ -36,5 +37,6 @@ __all__ = [
     "MaskConfig",
     "MaskedBatch",
     "__version__",
+    "char_level_scores",
     "make_masks",
 ]

@@ -110,3 +110,29 @@ def segment(
     holds.scatter_add_(1, unit_id + 1, non_space)  # column 0 collects padding
     maskable = holds[:, 1:] > 0
     return Units(start=start, unit_id=unit_id, count=count, maskable=maskable)
+
+
+def char_level_scores(byte_batch: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+    """Per-byte unit-start scores -> per-character scores, float [B, L].
+
+    A unit can only start where a character starts. The score of a character is the sum of its
+    bytes' scores (for surprisal-like scores: the character's surprisal), placed on its first
+    byte; UTF-8 continuation bytes get the row's minimum minus one, so they rank below every
+    character start. ASCII text is unchanged. Without this, multi-byte scripts put their highest
+    scores on continuation bytes (the lead byte of a CJK character is easy to predict, the
+    rest carry the information) and every predicted start would fall inside a character.
+    """
+    if byte_batch.shape != scores.shape:
+        raise BitmaskError(
+            f"byte_batch {tuple(byte_batch.shape)} and scores {tuple(scores.shape)} differ: "
+            "pass one score per byte"
+        )
+    data = byte_batch.to(torch.int64)
+    scores = scores.to(torch.float32)
+    cont = (data & 0xC0) == 0x80  # [B, L] UTF-8 continuation bytes
+    cont[:, 0] = False  # a row starting mid-character still needs a start
+    char_id = torch.cumsum((~cont).to(torch.int64), dim=1) - 1  # [B, L] char index per byte
+    sums = torch.zeros_like(scores).scatter_add_(1, char_id, scores)  # [B, n_chars <= L]
+    per_byte = sums.gather(1, char_id)  # [B, L] the char's total on each of its bytes
+    floor = scores.amin(dim=1, keepdim=True) - 1.0  # [B, 1]
+    return torch.where(cont, floor.expand_as(scores), per_byte)

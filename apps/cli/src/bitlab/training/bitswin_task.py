@@ -216,6 +216,9 @@ class BitSwinTask:
                     scores = out.boundary.float()  # [B, L]
         finally:
             net.train(was_training)
+        from bitmask import char_level_scores
+
+        scores = char_level_scores(windows, scores)  # units start at character starts only
         # A document start always starts a unit.
         scores = torch.where(doc_starts, scores.max() + 1.0, scores)
         self._last_scores = scores

@@ -83,15 +83,14 @@ def _summary(scores: list[MaskedScore], unit: str) -> dict[str, float]:
     }
 
 
-class ByteTask:
-    """TrainTask of the byte-level window-attention masked LM."""
+class _MaskedLMTask:
+    """What the byte and BPE tasks share: the training loss and the fixed-seed validation over
+    one masked-unit scorer, ``_score`` (a MaskedScore for a batch of byte windows)."""
 
-    kind = "byte"
+    unit = "byte"  # metric names: acc_<unit>
 
-    def __init__(self, config: ByteMLMConfig, *, seed: int) -> None:
-        self.config = config
-        self.seed = seed
-        self.model: torch.nn.Module = ByteMLM(config)
+    def _score(self, model, windows, doc_starts, *, sample_index, step, seed, train):
+        raise NotImplementedError
 
     def loss(
         self,
@@ -102,17 +101,16 @@ class ByteTask:
         step: int,
         sample_index: torch.Tensor,
     ) -> TaskLoss:
-        score = score_bytes(
+        score = self._score(
             model,
             windows,
             doc_starts,
-            rate=self.config.mask_rate,
-            seed=self.seed,
             sample_index=sample_index,
             step=step,
+            seed=self.seed,
             train=True,
         )
-        metrics = {"bpb": score.bpb, "acc_byte": score.correct / max(score.units, 1)}
+        metrics = {"bpb": score.bpb, f"acc_{self.unit}": score.correct / max(score.units, 1)}
         return TaskLoss(loss=score.nll, metrics=metrics, phase=1)
 
     @torch.no_grad()
@@ -123,22 +121,45 @@ class ByteTask:
         model.eval()
         scores = []
         for start in range(0, windows.shape[0], VALIDATION_CHUNK):
-            stop = start + VALIDATION_CHUNK
-            index = torch.arange(start, min(stop, windows.shape[0]), device=windows.device)
+            stop = min(start + VALIDATION_CHUNK, windows.shape[0])
+            index = torch.arange(start, stop, device=windows.device)
             scores.append(
-                score_bytes(
+                self._score(
                     model,
                     windows[start:stop],
                     doc_starts[start:stop],
-                    rate=self.config.mask_rate,
-                    seed=VALIDATION_SEED,
                     sample_index=index,
                     step=0,
+                    seed=VALIDATION_SEED,
                     train=False,
                 )
             )
         model.train(was_training)
-        return _summary(scores, "byte")
+        return _summary(scores, self.unit)
+
+
+class ByteTask(_MaskedLMTask):
+    """TrainTask of the byte-level window-attention masked LM."""
+
+    kind = "byte"
+    unit = "byte"
+
+    def __init__(self, config: ByteMLMConfig, *, seed: int) -> None:
+        self.config = config
+        self.seed = seed
+        self.model: torch.nn.Module = ByteMLM(config)
+
+    def _score(self, model, windows, doc_starts, *, sample_index, step, seed, train):
+        return score_bytes(
+            model,
+            windows,
+            doc_starts,
+            rate=self.config.mask_rate,
+            seed=seed,
+            sample_index=sample_index,
+            step=step,
+            train=train,
+        )
 
     def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
         directory = Path(directory)
@@ -146,10 +167,11 @@ class ByteTask:
         write_json_atomic(directory / CONFIG_NAME, config_to_dict(self.config))
 
 
-class BpeTask:
+class BpeTask(_MaskedLMTask):
     """TrainTask of the BERT-style BPE-token masked LM; ``tokenizer`` is trained beforehand."""
 
     kind = "bpe"
+    unit = "token"
 
     def __init__(self, config: BpeMLMConfig, tokenizer, *, seed: int) -> None:
         if tokenizer.get_vocab_size() != config.vocab_size:
@@ -190,51 +212,6 @@ class BpeTask:
             step=step,
             train=train,
         )
-
-    def loss(
-        self,
-        model: torch.nn.Module,
-        windows: torch.Tensor,
-        doc_starts: torch.Tensor,
-        *,
-        step: int,
-        sample_index: torch.Tensor,
-    ) -> TaskLoss:
-        score = self._score(
-            model,
-            windows,
-            doc_starts,
-            sample_index=sample_index,
-            step=step,
-            seed=self.seed,
-            train=True,
-        )
-        metrics = {"bpb": score.bpb, "acc_token": score.correct / max(score.units, 1)}
-        return TaskLoss(loss=score.nll, metrics=metrics, phase=1)
-
-    @torch.no_grad()
-    def validate(
-        self, model: torch.nn.Module, windows: torch.Tensor, doc_starts: torch.Tensor
-    ) -> dict[str, float]:
-        was_training = model.training
-        model.eval()
-        scores = []
-        for start in range(0, windows.shape[0], VALIDATION_CHUNK):
-            stop = min(start + VALIDATION_CHUNK, windows.shape[0])
-            index = torch.arange(start, stop, device=windows.device)
-            scores.append(
-                self._score(
-                    model,
-                    windows[start:stop],
-                    doc_starts[start:stop],
-                    sample_index=index,
-                    step=0,
-                    seed=VALIDATION_SEED,
-                    train=False,
-                )
-            )
-        model.train(was_training)
-        return _summary(scores, "token")
 
     def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
         directory = Path(directory)

@@ -63,7 +63,52 @@ def _by_length(texts: list[bytes]) -> list[int]:
     return sorted(range(len(texts)), key=lambda i: len(texts[i]))
 
 
-class ByteEvalModel:
+class _BaselineEvalModel:
+    """What the byte and BPE EvalModels share: batching of ``masked_bits`` and ``features``
+    over one scorer (``_score``) and one feature encoder (``_feature_ids``) per model."""
+
+    kind = ""
+    model: torch.nn.Module
+    config: ByteMLMConfig | BpeMLMConfig
+    device: torch.device
+
+    def _score(self, chunk: np.ndarray, index: torch.Tensor, *, rate: float, seed: int):
+        """MaskedScore of uint8 windows [b, L] whose global sample ids are ``index``."""
+        raise NotImplementedError
+
+    def _feature_ids(self, rows: list[bytes]) -> tuple[torch.Tensor, int]:
+        """(long ids [b, T] on the device, the pad id) for a batch of texts."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def masked_bits(self, windows: np.ndarray, *, rate: float = 0.15, seed: int = 0):
+        arr = _check_windows(windows)
+        bits, covered = 0.0, 0
+        for start in range(0, len(arr), BATCH):
+            chunk = arr[start : start + BATCH]
+            index = torch.arange(start, start + len(chunk), device=self.device)
+            score = self._score(chunk, index, rate=rate, seed=seed)
+            bits += score.bits
+            covered += score.covered_bytes
+        return bits, covered
+
+    @torch.no_grad()
+    def features(self, texts: list[bytes]) -> np.ndarray:
+        out = np.zeros((len(texts), self.config.d_model), dtype=np.float32)
+        order = _by_length(texts)
+        for start in range(0, len(order), BATCH):
+            idx = order[start : start + BATCH]
+            ids_t, pad_id = self._feature_ids([bytes(texts[i]) for i in idx])
+            hidden, _ = self.model(ids_t, None, torch.zeros_like(ids_t, dtype=torch.bool))
+            out[idx] = _pooled(hidden, ids_t != pad_id)
+        return out
+
+    @property
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+
+class ByteEvalModel(_BaselineEvalModel):
     kind = "byte"
 
     def __init__(self, model: ByteMLM, device: torch.device | str = "cpu") -> None:
@@ -71,50 +116,28 @@ class ByteEvalModel:
         self.config: ByteMLMConfig = model.config
         self.device = torch.device(device)
 
-    @torch.no_grad()
-    def masked_bits(self, windows: np.ndarray, *, rate: float = 0.15, seed: int = 0):
-        arr = _check_windows(windows)
-        bits, covered = 0.0, 0
-        for start in range(0, len(arr), BATCH):
-            chunk = torch.tensor(arr[start : start + BATCH], device=self.device)
-            index = torch.arange(start, start + len(chunk), device=self.device)
-            score = score_bytes(
-                self.model,
-                chunk,
-                None,
-                rate=rate,
-                seed=seed,
-                sample_index=index,
-                step=0,
-                train=False,
-            )
-            bits += score.bits
-            covered += score.covered_bytes
-        return bits, covered
+    def _score(self, chunk: np.ndarray, index: torch.Tensor, *, rate: float, seed: int):
+        return score_bytes(
+            self.model,
+            torch.tensor(chunk, device=self.device),
+            None,
+            rate=rate,
+            seed=seed,
+            sample_index=index,
+            step=0,
+            train=False,
+        )
 
-    @torch.no_grad()
-    def features(self, texts: list[bytes]) -> np.ndarray:
-        limit = self.config.max_feature_bytes
-        out = np.zeros((len(texts), self.config.d_model), dtype=np.float32)
-        order = _by_length(texts)
-        for start in range(0, len(order), BATCH):
-            idx = order[start : start + BATCH]
-            rows = [bytes(texts[i])[:limit] for i in idx]
-            width = max([len(r) for r in rows] + [1])
-            ids = np.full((len(rows), width), BYTE_PAD_ID, dtype=np.int64)
-            for r, row in enumerate(rows):
-                ids[r, : len(row)] = np.frombuffer(row, dtype=np.uint8)
-            ids_t = torch.from_numpy(ids).to(self.device)
-            hidden, _ = self.model(ids_t, None, torch.zeros_like(ids_t, dtype=torch.bool))
-            out[idx] = _pooled(hidden, ids_t != BYTE_PAD_ID)
-        return out
+    def _feature_ids(self, rows: list[bytes]) -> tuple[torch.Tensor, int]:
+        rows = [row[: self.config.max_feature_bytes] for row in rows]
+        width = max([len(r) for r in rows] + [1])
+        ids = np.full((len(rows), width), BYTE_PAD_ID, dtype=np.int64)
+        for r, row in enumerate(rows):
+            ids[r, : len(row)] = np.frombuffer(row, dtype=np.uint8)
+        return torch.from_numpy(ids).to(self.device), BYTE_PAD_ID
 
     def flops_per_byte(self, seq_len_bytes: int) -> float:
         return byte_mlm_flops_per_byte(self.config, seq_len_bytes)
-
-    @property
-    def num_params(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())
 
     @torch.no_grad()
     def byte_states(
@@ -153,7 +176,7 @@ class ByteEvalModel:
         return torch.log_softmax(logits[0].float(), dim=-1).cpu().numpy()
 
 
-class BpeEvalModel:
+class BpeEvalModel(_BaselineEvalModel):
     kind = "bpe"
 
     def __init__(self, model: BpeMLM, tokenizer, device: torch.device | str = "cpu") -> None:
@@ -163,58 +186,33 @@ class BpeEvalModel:
         self.device = torch.device(device)
         self.token_bytes = torch.from_numpy(token_byte_lengths(tokenizer)).to(self.device)
 
-    @torch.no_grad()
-    def masked_bits(self, windows: np.ndarray, *, rate: float = 0.15, seed: int = 0):
-        arr = _check_windows(windows)
-        bits, covered = 0.0, 0
-        for start in range(0, len(arr), BATCH):
-            ids, seg = tokenize_batch(
-                self.tokenizer,
-                arr[start : start + BATCH],
-                None,
-                max_tokens=self.config.max_positions,
-                device=self.device,
-            )
-            index = torch.arange(start, start + len(ids), device=self.device)
-            score = score_tokens(
-                self.model,
-                ids,
-                seg,
-                self.token_bytes,
-                vocab_size=self.config.vocab_size,
-                rate=rate,
-                seed=seed,
-                sample_index=index,
-                step=0,
-                train=False,
-            )
-            bits += score.bits
-            covered += score.covered_bytes
-        return bits, covered
+    def _score(self, chunk: np.ndarray, index: torch.Tensor, *, rate: float, seed: int):
+        ids, seg = tokenize_batch(
+            self.tokenizer,
+            chunk,
+            None,
+            max_tokens=self.config.max_positions,
+            device=self.device,
+        )
+        return score_tokens(
+            self.model,
+            ids,
+            seg,
+            self.token_bytes,
+            vocab_size=self.config.vocab_size,
+            rate=rate,
+            seed=seed,
+            sample_index=index,
+            step=0,
+            train=False,
+        )
 
-    @torch.no_grad()
-    def features(self, texts: list[bytes]) -> np.ndarray:
-        out = np.zeros((len(texts), self.config.d_model), dtype=np.float32)
-        order = _by_length(texts)
-        for start in range(0, len(order), BATCH):
-            idx = order[start : start + BATCH]
-            ids, _, _ = encode_windows(
-                self.tokenizer,
-                [bytes(texts[i]) for i in idx],
-                None,
-                max_tokens=self.config.max_positions,
-            )
-            ids_t = torch.from_numpy(ids).to(self.device)
-            hidden, _ = self.model(ids_t, None, torch.zeros_like(ids_t, dtype=torch.bool))
-            out[idx] = _pooled(hidden, ids_t != PAD_TOKEN_ID)
-        return out
+    def _feature_ids(self, rows: list[bytes]) -> tuple[torch.Tensor, int]:
+        ids, _, _ = encode_windows(self.tokenizer, rows, None, max_tokens=self.config.max_positions)
+        return torch.from_numpy(ids).to(self.device), PAD_TOKEN_ID
 
     def flops_per_byte(self, seq_len_bytes: int) -> float:
         return bpe_mlm_flops_per_byte(self.config, seq_len_bytes)
-
-    @property
-    def num_params(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())
 
     @torch.no_grad()
     def byte_states(

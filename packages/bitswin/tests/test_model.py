@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 import torch
-from bitcodec.tokens import MASK_ID, PAD_ID
+from bittokens import MASK_ID, PAD_ID
 from bitswin import BitSwinConfig, BitswinError, BitSwinModel
 from helpers import bytes_to_bit_ids, make_targets, text_bytes
 

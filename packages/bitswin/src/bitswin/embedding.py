@@ -4,7 +4,7 @@ encoding-table codes) and the 8-bits -> 1-byte merge between stage 1 and stage 2
 from __future__ import annotations
 
 import torch
-from bitcodec.tokens import BIT0, BIT1, BIT_VOCAB_SIZE
+from bittokens import BIT0, BIT1, BIT_VOCAB_SIZE
 from torch import nn
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from bitcodec.tokens import BIT_VOCAB_SIZE, PAD_ID
+from bittokens import BIT_VOCAB_SIZE, PAD_ID
 from torch import nn
 
 from bitswin.blocks import SwinStage

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -13,6 +12,7 @@ from bittokens import BIT_VOCAB_SIZE, PAD_ID
 from torch import nn
 
 from bitswin.blocks import SwinStage
+from bitswin.checkpoint import BitSwinHubMixin
 from bitswin.config import BitSwinConfig
 from bitswin.embedding import BitEmbedding, ByteMerge, CodeEmbedding, StageTransition
 from bitswin.errors import BitswinError
@@ -43,7 +43,10 @@ class BitSwinOutput:
     metrics: dict[str, torch.Tensor] = field(default_factory=dict)  # detached accuracies, counts
 
 
-class BitSwinModel(nn.Module):
+class BitSwinModel(nn.Module, BitSwinHubMixin):
+    """save_pretrained / from_pretrained (local folder or Hub id) / push_to_hub come from
+    BitSwinHubMixin (bitswin.checkpoint, on huggingface_hub's PyTorchModelHubMixin)."""
+
     def __init__(self, config: BitSwinConfig) -> None:
         super().__init__()
         if not isinstance(config, BitSwinConfig):
@@ -197,22 +200,6 @@ class BitSwinModel(nn.Module):
     # ------------------------------------------------------------------------------------
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
-
-    def save_pretrained(self, directory: str | Path) -> Path:
-        """Writes config.json + model.safetensors (atomically; see bitswin.checkpoint)."""
-        from bitswin.checkpoint import save_pretrained
-
-        return save_pretrained(self, directory)
-
-    @classmethod
-    def from_pretrained(
-        cls, directory: str | Path, map_location: str | torch.device = "cpu", **overrides: Any
-    ) -> BitSwinModel:
-        """Loads a save_pretrained directory (safetensors only). `overrides` replace config
-        fields, e.g. windows_bits=(8, 32, 64, 128): relative-bias tables are then interpolated."""
-        from bitswin.checkpoint import load_pretrained
-
-        return load_pretrained(cls, directory, map_location, overrides)
 
 
 def _init_linear(module: nn.Module) -> None:

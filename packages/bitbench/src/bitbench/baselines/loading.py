@@ -19,7 +19,6 @@ from bitbench.baselines.config import (
     BPE_PRESETS,
     BYTE_MASK_ID,
     BYTE_PAD_ID,
-    BYTE_PRESETS,
     BpeMLMConfig,
     ByteMLMConfig,
     config_from_dict,
@@ -36,7 +35,7 @@ from bitbench.baselines.tokenizer import (
     load_tokenizer,
     token_byte_lengths,
 )
-from bitbench.baselines.weights import TOKENIZER_NAME, load_weights, read_config
+from bitbench.baselines.weights import TOKENIZER_NAME, read_config
 from bitbench.errors import BitbenchError
 
 BATCH = 32
@@ -259,10 +258,7 @@ def load_baseline(model_dir: Path | str, device: torch.device | str = "cpu"):
     raw = read_config(model_dir)
     model_type = raw["model_type"]
     if model_type == "byte_mlm":
-        config = config_from_dict(ByteMLMConfig, raw, BYTE_PRESETS)
-        model = ByteMLM(config)
-        load_weights(model, model_dir)
-        return ByteEvalModel(model, device)
+        return ByteEvalModel(ByteMLM.from_pretrained(model_dir), device)
     if model_type == "bpe_mlm":
         config = config_from_dict(BpeMLMConfig, raw, BPE_PRESETS)
         tokenizer = load_tokenizer(model_dir / TOKENIZER_NAME)
@@ -271,9 +267,7 @@ def load_baseline(model_dir: Path | str, device: torch.device | str = "cpu"):
                 f"'{model_dir / TOKENIZER_NAME}' has {tokenizer.get_vocab_size()} entries but "
                 f"config.json says vocab_size {config.vocab_size}: re-save the model"
             )
-        model = BpeMLM(config)
-        load_weights(model, model_dir)
-        return BpeEvalModel(model, tokenizer, device)
+        return BpeEvalModel(BpeMLM.from_pretrained(model_dir), tokenizer, device)
     raise BitbenchError(
         f"'{model_dir}' holds model_type {model_type!r}, not a baseline: "
         "use bitbench.runs.load_run for bitswin runs"

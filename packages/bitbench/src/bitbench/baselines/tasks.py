@@ -29,7 +29,6 @@ from bitbench.baselines.config import (
     BpeMLMConfig,
     ByteMLMConfig,
     config_from_dict,
-    config_to_dict,
 )
 from bitbench.baselines.scoring import MaskedScore, score_bytes, score_tokens, tokenize_batch
 from bitbench.baselines.tokenizer import (
@@ -40,10 +39,7 @@ from bitbench.baselines.tokenizer import (
     train_bpe,
 )
 from bitbench.baselines.weights import (
-    CONFIG_NAME,
     TOKENIZER_NAME,
-    WEIGHTS_NAME,
-    save_weights,
     unwrap,
     write_json_atomic,
 )
@@ -162,9 +158,7 @@ class ByteTask(_MaskedLMTask):
         )
 
     def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
-        directory = Path(directory)
-        save_weights(model, directory / WEIGHTS_NAME)
-        write_json_atomic(directory / CONFIG_NAME, config_to_dict(self.config))
+        unwrap(model).save_pretrained(directory)  # BaselineHubMixin: atomic, Hub-ready
 
 
 class BpeTask(_MaskedLMTask):
@@ -216,8 +210,7 @@ class BpeTask(_MaskedLMTask):
     def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
         directory = Path(directory)
         save_tokenizer(self.tokenizer, directory / TOKENIZER_NAME)
-        save_weights(model, directory / WEIGHTS_NAME)
-        write_json_atomic(directory / CONFIG_NAME, config_to_dict(self.config))
+        unwrap(model).save_pretrained(directory)  # BaselineHubMixin: atomic, Hub-ready
 
 
 def _tokenizer_sample(train_split: Any, budget: int, seed: int) -> list[bytes]:

@@ -134,6 +134,15 @@ def load_run(run_dir: str | Path, *, device: str = "cpu") -> EvalModel:
     return load_model(info, device=device)
 
 
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; other names unchanged."""
+    if str(device).strip().lower() != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def check_device(device: str) -> None:
     """A clear error for a device this machine does not have (instead of torch's traceback)."""
     import torch
@@ -142,7 +151,7 @@ def check_device(device: str) -> None:
         dev = torch.device(device)
     except RuntimeError as exc:
         raise BitbenchError(
-            f"device '{device}' is not a torch device: use cpu, cuda or cuda:N"
+            f"device '{device}' is not a torch device: use auto, cpu, cuda or cuda:N"
         ) from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise BitbenchError(
@@ -155,6 +164,7 @@ def check_device(device: str) -> None:
 
 
 def load_model(info: RunInfo, *, device: str = "cpu") -> EvalModel:
+    device = resolve_device(device)
     check_device(device)
     if info.model_type in BITSWIN_TYPES:
         from bitbench.bitswin_eval import BitSwinEval

@@ -85,7 +85,9 @@ def register(app: typer.Typer) -> None:
         l2: float = typer.Option(1e-3, "--l2", help="L2 penalty of the logistic regression."),
         seed: int = typer.Option(0, "--seed", help="Seed of the subsampling and the hold-out."),
         out: str = typer.Option(None, "--out", "-o", help="Output directory (default RUN/probe)."),
-        device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+        device: str = typer.Option(
+            "auto", "--device", help="torch device: auto (cuda if available, else cpu), cpu, cuda."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Fit a linear probe on the frozen model's pooled features; report per-class scores."""

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from bitlab.errors import UserError
+from bitlab.provenance import RunRecords
 from bitlab.training import state_io
 from bitlab.training.bitswin_task import make_task, unwrap
 from bitlab.training.checkpoint import (
@@ -128,6 +129,7 @@ class Trainer:
             if self.resume_from is None:  # a fresh start: rows of a run killed before step 1
                 truncate_metrics(self.run_dir, 0)
         ctx.barrier()
+        self.records = RunRecords.start(self.run_dir, ctx, resume_from=self.resume_from)
 
         model_config = dict(config.model_config)
         if config.model != "bitswin":
@@ -339,6 +341,7 @@ class Trainer:
         if status != "nan":
             self._finish()
             result["param_digest"] = self._param_digest()
+        self.records.close(result)  # RUN/train.log (provenance.RunRecords)
         return result
 
     def _param_digest(self) -> str:

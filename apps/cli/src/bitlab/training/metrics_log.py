@@ -8,10 +8,15 @@ grad_norm, elapsed_s. Val rows: step, bpb and the task's other validation metric
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from pathlib import Path
 from typing import Any
+
+from bitlab.logs import FILE_ONLY
+
+log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -34,9 +39,20 @@ class MetricsLog:
     def write(self, row: dict[str, Any]) -> None:
         self._fh.write(json.dumps({k: _clean(v) for k, v in row.items()}) + "\n")
         self._fh.flush()
+        log.info("%s", row_summary(row), extra={FILE_ONLY: True})  # RUN/train.log, not the console
 
     def close(self) -> None:
         self._fh.close()
+
+
+def row_summary(row: dict[str, Any]) -> str:
+    """One line of a metrics row for the run's log: `val step 200: bpb 2.31 acc_byte 0.412`."""
+    parts = [f"{row.get('kind', 'train')} step {row.get('step')}:"]
+    for key, value in row.items():
+        if key in ("kind", "step") or not isinstance(value, (int, float)):
+            continue
+        parts.append(f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}")
+    return " ".join(parts)
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:

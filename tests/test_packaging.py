@@ -31,6 +31,7 @@ PACKAGES = {
     "bitlab-cli": (ROOT / "apps/cli", "bitlab"),
 }
 REPOSITORY = "https://github.com/bitlab-lm/bitlab"
+PIP_INTO = [sys.executable, "-m", "pip", "--python"]  # pip of this env, installing into another
 NUMBA_OR_ZARR = {"numba", "llvmlite", "zarr", "numcodecs", "bitcodec"}
 
 
@@ -190,9 +191,9 @@ def test_bitswin_installs_and_runs_in_a_fresh_env_without_numba_or_zarr(tmp_path
     _link_distributions(third_party, tmp_path / "deps")
     site = next((env / "lib").glob("python3*/site-packages"))
     (site / "deps.pth").write_text(str(tmp_path / "deps") + "\n")
+    offline = ["install", "-q", "--no-index", "--find-links", str(wheels)]
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-index"]
-        + ["--find-links", str(wheels), "bittokens", "bitswin"],
+        [*PIP_INTO, str(python), *offline, "bittokens", "bitswin"],
         capture_output=True,
         text=True,
     )

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import torch
 
-from bitbench import tasks  # noqa: F401 (registers the built-in task kinds)
 from bitbench.engine.protocols import EvalModel
 from bitbench.engine.registry import kind_of_model_type
 from bitbench.errors import BitbenchError

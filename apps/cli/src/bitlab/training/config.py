@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from bitbench import tasks as _builtin_tasks  # noqa: F401 (registers the built-in task kinds)
 from bitbench.engine.registry import task_kinds
 
 from bitlab.errors import UserError

@@ -2,7 +2,7 @@
 
 Each micro-batch's ``TaskLoss.flops`` (the task's analytic count: passes with gradients 3x,
 no-grad passes 1x) is summed over micro-batches and ranks. On the first step of every curriculum
-phase the whole step also runs under torch's ``FlopCounterMode`` (forward and backward of every
+phase the whole step also runs under torch's ``FlopCounterMode`` (bitbench.engine.flop_count) (forward and backward of every
 micro-batch, boundary passes included), so each metrics row of such a step carries both
 ``step_flops`` (analytic) and ``step_flops_measured``.
 """
@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Iterator
 
 import torch
+from bitbench.engine.flop_count import flop_counter_mode
 from torch.utils.flop_counter import FlopCounterMode
 
 from bitlab.training.dist import DistContext
@@ -34,7 +35,7 @@ class FlopMeter:
             self._counter = None
             yield
             return
-        self._counter = FlopCounterMode(display=False)
+        self._counter = flop_counter_mode()
         with self._counter:
             yield
 

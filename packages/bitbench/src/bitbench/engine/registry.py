@@ -1,16 +1,20 @@
 """The registry of task kinds: one entry per kind names how to build its TrainTask and how to
 load a trained model of that kind as an EvalModel.
 
-Built-in kinds are registered by importing :mod:`bitbench.tasks`; another package adds a kind
-with ``register_task(TaskKind(...))`` (as zarr registers codecs), after which ``bitlab train
---set task=NAME`` and ``bitlab eval`` know it.
+Built-in kinds live in :mod:`bitbench.tasks`; another package adds a kind with
+``register_task(TaskKind(...))`` (as zarr registers codecs) when it is imported, or by naming a
+module that does so under the entry-point group ``bitbench.tasks`` in its own metadata. Lookups
+load both on first use, after which ``bitlab train --set task=NAME`` and ``bitlab eval`` know
+every kind.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import Any
 
 from bitbench.engine.protocols import EvalModel, TaskSpec, TrainTask
@@ -32,6 +36,20 @@ class TaskKind:
 
 
 _KINDS: dict[str, TaskKind] = {}
+BUILTIN_MODULE = "bitbench.tasks"
+ENTRY_POINT_GROUP = "bitbench.tasks"
+_discovered = False
+
+
+def _discover() -> None:
+    """Import the built-in kinds and those of installed plugins (once)."""
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    importlib.import_module(BUILTIN_MODULE)
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        point.load()
 
 
 def register_task(kind: TaskKind) -> None:
@@ -46,6 +64,7 @@ def register_task(kind: TaskKind) -> None:
 
 
 def task_kinds() -> tuple[str, ...]:
+    _discover()
     return tuple(_KINDS)
 
 
@@ -56,12 +75,14 @@ def _unknown(what: str, value: str, known: list[str]) -> BitbenchError:
 
 
 def task_kind(name: str) -> TaskKind:
+    _discover()
     if name not in _KINDS:
         raise _unknown("task kind", name, list(_KINDS))
     return _KINDS[name]
 
 
 def kind_of_model_type(model_type: str) -> TaskKind:
+    _discover()
     for kind in _KINDS.values():
         if model_type in kind.model_types:
             return kind
@@ -81,9 +102,11 @@ def check_spec(spec: TaskSpec) -> None:
 
 
 def model_types() -> tuple[str, ...]:
+    _discover()
     return tuple(t for kind in _KINDS.values() for t in kind.model_types)
 
 
 def describe() -> dict[str, str]:
     """name -> description, for help texts."""
+    _discover()
     return {name: kind.description for name, kind in _KINDS.items()}

@@ -53,3 +53,16 @@ def usage_error_type() -> type[Exception]:
     except ImportError:  # typer that still uses the click distribution
         from click.exceptions import ClickException  # type: ignore[no-redef]
     return ClickException
+
+
+def in_flag_terms(exc: BaseException, flags: dict[str, str]) -> BaseException:
+    """A library's user error re-worded for the command line: a message that begins with a
+    config key that has its own flag names the flag (``table_codes 'x' ...`` becomes
+    ``--table (table_codes) 'x' ...``). Other errors come back unchanged."""
+    if not is_user_error(exc):
+        return exc
+    message = str(exc)
+    for key, flag in flags.items():
+        if message.startswith(f"{key} ") or message.startswith(f"{key}:"):
+            return UserError(f"{flag} ({key}){message[len(key) :]}")
+    return exc

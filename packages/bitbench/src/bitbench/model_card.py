@@ -34,8 +34,8 @@ CARD_METRICS = {
     "word_f1": ("f1", "segmentation word F1"),
     "consistency_auc": ("roc_auc", "unit consistency AUC"),
 }
-TRAINING_KEYS = ("model", "model_preset", "seed", "max_steps", "batch_size", "grad_accum",
-                 "seq_len", "lr", "warmup_steps", "min_lr_ratio", "weight_decay",
+TRAINING_KEYS = ("task", "model", "model_preset", "seed", "max_steps", "batch_size", "grad_accum",
+                 "seq_len", "max_flops", "lr", "warmup_steps", "min_lr_ratio", "weight_decay",
                  "curriculum_unit", "boundary_source", "precision", "parallel",
                  "table_enabled", "table_codes")  # fmt: skip
 
@@ -165,7 +165,9 @@ def _training(config: dict[str, Any], metrics: dict[str, Any]) -> str:
         f"x {_fmt(budget.get('seq_len'))} bytes; {_fmt(budget.get('train_flops'))} training FLOPs "
         "(every forward counted). Settings from RUN/config.toml:\n\n"
     )
-    rows = [(k, config[k]) for k in TRAINING_KEYS if k in config]
+    rows = [
+        (k, config[k]) for k in TRAINING_KEYS if k in config and not isinstance(config[k], dict)
+    ]
     for table in ("model_config", "model", "mask", "corruption"):
         if isinstance(config.get(table), dict):
             rows += [(f"{table}.{k}", json.dumps(v)) for k, v in sorted(config[table].items())]

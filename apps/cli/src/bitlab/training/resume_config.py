@@ -5,8 +5,8 @@ resolved as for a fresh start (``--config`` or, without it, the run's saved conf
 ``--set``, then the dedicated options) and compared with RUN/config.toml:
 
 - equal: the run continues exactly;
-- different only in the budget given by ``--max-steps`` / ``--max-minutes``: accepted (the
-  documented way to give a stopped run more time), and logged;
+- different only in the budget given by ``--max-steps`` / ``--max-minutes`` / ``--max-flops``:
+  accepted (the documented way to give a stopped run more time), and logged;
 - anything else: refused, naming every key that differs (old -> new), unless
   ``--allow-config-change`` says the change is meant (the run then no longer repeats an
   uninterrupted one).
@@ -25,8 +25,8 @@ from bitlab.training.config import TrainConfig, config_from_toml_text
 
 log = logging.getLogger(__name__)
 
-# Keys a resume may change through their own options (--max-steps, --max-minutes).
-BUDGET_KEYS = ("max_steps", "max_minutes")
+# Keys a resume may change through their own options (--max-steps, --max-minutes, --max-flops).
+BUDGET_KEYS = ("max_steps", "max_minutes", "max_flops")
 # Keys holding local paths: "c.zarr" and "./c.zarr" name the same store.
 PATH_KEYS = ("corpus", "out", "table_codes")
 
@@ -91,7 +91,7 @@ def resume_config(
 ) -> TrainConfig:
     """The config to resume ``run_dir`` with. ``build(source)`` resolves the command line from
     a config source (``config``, or the saved config.toml when None); ``budget`` holds the
-    values given by --max-steps / --max-minutes (None = not given)."""
+    values given by --max-steps / --max-minutes / --max-flops (None = not given)."""
     saved_path = Path(run_dir) / "config.toml"
     saved = read_saved_config(run_dir)
     requested = build(config if config is not None else str(saved_path))

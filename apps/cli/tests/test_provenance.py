@@ -110,3 +110,15 @@ def test_a_quiet_console_still_files_info(tmp_path: Path, capsys, monkeypatch) -
     logs.remove_console()
     assert "interpolating a table" in (tmp_path / "train.log").read_text()
     assert "interpolating" not in capsys.readouterr().err
+
+
+def test_other_ranks_show_only_problems(monkeypatch, capsys) -> None:
+    monkeypatch.delenv(logs.LEVEL_ENV, raising=False)
+    monkeypatch.setenv("RANK", "1")
+    logs.configure("info")
+    log = logging.getLogger("bitlab.test_rank")
+    log.info("rank 1 info")
+    log.warning("rank 1 warning")
+    logs.remove_console()
+    err = capsys.readouterr().err
+    assert "rank 1 warning" in err and "rank 1 info" not in err

@@ -4,7 +4,8 @@ the CLI decides where the records go.
 - Console: one handler on stderr for the records of bitlab's packages at ``--log-level``
   (default info; also ``BITLAB_LOG_LEVEL``, which spawned training workers inherit), a rich
   handler on a terminal and plain ``LEVEL name: message`` lines otherwise (CI logs, pipes).
-  Other libraries speak at warning and above.
+  Other libraries speak at warning and above; so do ranks other than 0 of a distributed run
+  (their records would repeat rank 0's).
 - Run file: ``run_file(path)`` adds RUN/train.log (appended, never truncated, so a resumed run
   keeps the lines of its earlier sessions), at info or below whatever the console shows.
   Records marked ``extra={FILE_ONLY: True}`` (a line per logged training step, which the
@@ -92,6 +93,8 @@ def configure(level: str | None = None) -> None:
     name = level or current_level()
     number = level_number(name)
     os.environ[LEVEL_ENV] = name.lower()  # spawned training workers log at the same level
+    if os.environ.get("RANK", "0") != "0":  # other ranks of a distributed run: problems only
+        number = max(number, logging.WARNING)
     root = logging.getLogger()
     for handler in [h for h in root.handlers if hasattr(h, _CONSOLE_MARK)]:
         root.removeHandler(handler)

@@ -84,8 +84,8 @@ def _bench_bytes_to_bits(data: np.ndarray, label: str, repeats: int) -> list[dic
         lambda: bytes_to_bits(data),
         lambda: bytes_to_bits(data, out=bits),
         lambda: bits.fill(1),
-        lambda: K.bytes_to_bits_lut64(data, K.LUT64, out64),
-        lambda: K.bytes_to_bits_lut64_parallel(data, K.LUT64, out64),
+        lambda: K.bytes_to_bits_swar(data, out64),
+        lambda: K.bytes_to_bits_swar_parallel(data, out64),
         repeats=repeats,
     )
     mib = f"{8 * size // MIB} MiB"

@@ -14,8 +14,8 @@ import zstandard
 from bitcodec.corpus_reader import open_corpus
 from bitcodec.corpus_writer import partial_path
 from bitcodec.errors import BitcodecError
-from bitcodec.ingest import PrepareOptions, prepare_corpus
 from bitcodec.formats import split_name
+from bitcodec.ingest import PrepareOptions, prepare_corpus
 from bitcodec.ingest_split import ReadOptions, text_documents
 from bitcodec.readers import read_all
 from bitcodec.sources import Task, expand_inputs, make_tasks
@@ -74,7 +74,9 @@ def test_pieces_give_the_same_documents_as_whole_files(tmp_path: Path, mode: str
     for piece in (7, 50, 333):
         tasks = make_tasks(files, mode, piece_bytes=piece)
         assert len(tasks) > 1
-        results = [read_all(t, ReadOptions(split_on=mode, block_bytes=piece // 3 + 1)) for t in tasks]
+        results = [
+            read_all(t, ReadOptions(split_on=mode, block_bytes=piece // 3 + 1)) for t in tasks
+        ]
         assert b"".join(r.data for r in results) == whole.data
         assert np.concatenate([r.lengths for r in results]).tolist() == whole.lengths.tolist()
 
@@ -221,7 +223,9 @@ def test_resume_refuses_changed_inputs(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.undo()
     assert partial_path(out).is_dir()  # kept for --resume
     _write(tmp_path / "a.txt", b"one\ntwo\nthree\n")
-    with pytest.raises(BitcodecError, match=r"input files changed \(changed: .*a.txt \(size 8 -> 14\)"):
+    with pytest.raises(
+        BitcodecError, match=r"input files changed \(changed: .*a.txt \(size 8 -> 14\)"
+    ):
         prepare_corpus(
             [str(f)], out, PrepareOptions(split_on="line", val_fraction=0.0), resume=True
         )

@@ -38,7 +38,9 @@ def _folder(tmp_path: Path) -> Path:
 def test_named_binary_file_is_an_error_naming_it_and_the_setting(tmp_path: Path) -> None:
     f = tmp_path / "hostile.txt"
     f.write_bytes(NUL_DOC)
-    with pytest.raises(BinaryInputError, match=r"input '.*hostile.txt' looks binary.*binary='skip'.*binary='keep'") as e:
+    with pytest.raises(
+        BinaryInputError, match=r"input '.*hostile.txt' looks binary.*binary='skip'.*binary='keep'"
+    ) as e:
         _run([f], tmp_path / "c.zarr")
     assert e.value.path == str(f) and e.value.size == len(NUL_DOC)
     assert not (tmp_path / "c.zarr").exists() and not partial_path(tmp_path / "c.zarr").exists()
@@ -88,7 +90,9 @@ def test_resume_on_a_complete_store_changes_nothing_or_names_what_differs(
     with pytest.raises(BitcodecError, match="split_on was 'line', now 'file'"):
         _run([d], out, resume=True)
     (d / "c.txt").write_bytes(b"gamma, longer now")
-    with pytest.raises(BitcodecError, match=r"input files changed \(changed: .*c.txt \(size 5 -> 17\)"):
+    with pytest.raises(
+        BitcodecError, match=r"input files changed \(changed: .*c.txt \(size 5 -> 17\)"
+    ):
         _run([d], out, resume=True, split_on="line")
     (d / "e.txt").write_bytes(b"new")
     with pytest.raises(BitcodecError, match=r"new: .*e.txt"):

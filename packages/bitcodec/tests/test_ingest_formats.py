@@ -119,7 +119,7 @@ def test_save_to_disk_folder_and_dataset_dict(tmp_path: Path) -> None:
         *(f"shard {k} row {i}".encode() for k in range(3) for i in range(4)),
     ]
     (ds / "data-00001-of-00003.arrow").unlink()
-    with pytest.raises(BitcodecError, match="lacks data-00001-of-00003.arrow"):
+    with pytest.raises(BitcodecError, match=r"lacks data-00001-of-00003\.arrow"):
         _run([ds], tmp_path / "c.zarr")
 
 
@@ -134,7 +134,9 @@ def test_missing_pyarrow_names_the_extra(tmp_path: Path, monkeypatch) -> None:
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_pyarrow)
-    with pytest.raises(MissingExtraError, match=r"needs pyarrow.*pip install 'bitcodec\[arrow\]'") as e:
+    with pytest.raises(
+        MissingExtraError, match=r"needs pyarrow.*pip install 'bitcodec\[arrow\]'"
+    ) as e:
         _run([f], tmp_path / "c.zarr")
     assert e.value.extra == "arrow"
     assert not (tmp_path / "c.zarr").exists() and not partial_path(tmp_path / "c.zarr").exists()
@@ -148,7 +150,10 @@ def test_csv_and_tsv_columns_headers_and_quoting(tmp_path: Path) -> None:
     )
     _run([csv_file], tmp_path / "a.zarr")  # field "text" by header name
     assert _docs(tmp_path / "a.zarr") == [
-        b"plain", b'with, comma and "quotes"', b"two\nlines", b"caf\xc3\xa9 \xff raw"
+        b"plain",
+        b'with, comma and "quotes"',
+        b"two\nlines",
+        b"caf\xc3\xa9 \xff raw",
     ]
     tsv = tmp_path / "dev.tsv"
     tsv.write_bytes(b'sentence\tlabel\nit \'s "great"\t1\n\nbad\t0\n  \t1\n')
@@ -161,7 +166,9 @@ def test_csv_and_tsv_columns_headers_and_quoting(tmp_path: Path) -> None:
     noheader.write_bytes(b"a\tx\nb\ty\n")
     _run([noheader], tmp_path / "d.zarr", field="1", header=False)
     assert _docs(tmp_path / "d.zarr") == [b"x", b"y"]
-    with pytest.raises(BitcodecError, match=r"no column 'text' \(its columns: 'sentence', 'label'\)"):
+    with pytest.raises(
+        BitcodecError, match=r"no column 'text' \(its columns: 'sentence', 'label'\)"
+    ):
         _run([tsv], tmp_path / "e.zarr")
     short = tmp_path / "s.tsv"
     short.write_bytes(b"text\tlabel\nok\t1\n\nnolabel\n")

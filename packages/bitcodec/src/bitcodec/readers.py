@@ -27,6 +27,7 @@ from bitcodec.sources import Task, line_oriented
 from bitcodec.streams import boundary, lines_blocks, open_raw, opened
 from bitcodec.table_text import csv_documents, tsv_column, tsv_documents
 
+
 def separators(kind: str, split_on: str) -> tuple[bytes, ...]:
     if kind == "text" and split_on == "blank-line":
         return (b"\n\n", b"\n\r\n")  # right after an empty line: between two paragraphs

@@ -109,7 +109,12 @@ def _render_prepare(result: dict[str, Any]):
                 "`bitlab corpus info --json`):[/]"
             )
             for s in skipped[:_SHOW_SKIPPED]:
-                console.print(f"  {s['path']} ({s['size']:,} bytes)", highlight=False, markup=False)
+                console.print(
+                    f"  {s['path']} ({s['size']:,} bytes)",
+                    highlight=False,
+                    markup=False,
+                    soft_wrap=True,
+                )
             if len(skipped) > _SHOW_SKIPPED:
                 console.print(f"  ... {len(skipped) - _SHOW_SKIPPED:,} more (see --json)")
 
@@ -199,7 +204,12 @@ def _render_info(info: dict[str, Any]):
         if info["skipped_total"]:
             console.print(f"skipped inputs ({info['skipped_total']:,}, binary):")
             for s in info["skipped"][:20]:
-                console.print(f"  {s['path']} ({s['size']:,} bytes)", highlight=False, markup=False)
+                console.print(
+                    f"  {s['path']} ({s['size']:,} bytes)",
+                    highlight=False,
+                    markup=False,
+                    soft_wrap=True,
+                )
         options = ", ".join(f"{k}={v}" for k, v in info["options"].items() if k != "inputs")
         console.print(f"[dim]options: {options}[/]")
 

@@ -233,3 +233,12 @@ def test_resume_refuses_changed_inputs(tmp_path: Path, monkeypatch) -> None:
         prepare_corpus([str(f)], out, PrepareOptions(val_fraction=0.0), resume=True)
     prepare_corpus([str(f)], out, PrepareOptions(split_on="line", val_fraction=0.0), overwrite=True)
     assert _all_docs(out) == [b"one", b"two", b"three"]
+
+
+def test_compression_found_by_magic_number_without_a_suffix(tmp_path: Path) -> None:
+    f = _write(tmp_path / "noext", gzip.compress(b"hidden gzip text"))
+    g = _write(tmp_path / "data.bin", zstandard.ZstdCompressor().compress(b'{"text": "z"}\n'))
+    _run([f], tmp_path / "a.zarr")
+    _run([g], tmp_path / "b.zarr", format="jsonl")
+    assert _all_docs(tmp_path / "a.zarr") == [b"hidden gzip text"]
+    assert _all_docs(tmp_path / "b.zarr") == [b"z"]

@@ -203,11 +203,13 @@ def judge(f: InputFile, fmt: str, binary: str) -> InputFile | SkippedFile:
     kind = f.kind if fmt == formats.AUTO else fmt
     if kind in formats.TABLE_FORMATS:
         return replace(f, kind=kind, compression=None)
+    first = _head_of(f, _HEAD_BYTES)  # decompressed when the name says so
     compression = f.compression
     if compression is None and f.data is None:
-        compression = formats.compression_from_magic(head(f.path, None, 8))
+        compression = formats.compression_from_magic(first)
+        if compression is not None:  # compressed without saying so in its name
+            first = head(f.path, compression, _HEAD_BYTES)
     f = replace(f, kind=kind, compression=compression)
-    first = _head_of(f, _HEAD_BYTES)
     if formats.looks_binary(first):
         policy = binary if binary != "auto" else ("skip" if f.found else "error")
         if policy == "keep":

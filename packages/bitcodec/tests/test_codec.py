@@ -125,6 +125,8 @@ def test_unaligned_buffers_use_the_portable_kernels(offset: int) -> None:
 def test_parallel_kernels_match_serial(data: bytes) -> None:
     src = np.frombuffer(data, dtype=np.uint8)
     out64 = np.empty(src.size, dtype=np.uint64)
+    K.bytes_to_bits_swar(src, out64)
+    assert np.array_equal(out64.view(np.uint8), R.bytes_to_bits_ref(data))
     K.bytes_to_bits_swar_parallel(src, out64)
     bits = out64.view(np.uint8)
     assert np.array_equal(bits, R.bytes_to_bits_ref(data))
@@ -237,15 +239,6 @@ def test_invalid_utf8_strict_names_the_offset() -> None:
         bits_to_text(bits, errors="nonsense")
     with pytest.raises(BitcodecError, match="not a codec error handler"):
         bits_to_text(text_to_bits("valid"), errors="nonsense")
-
-
-@settings(max_examples=50, deadline=None)
-@given(st.binary(min_size=0, max_size=5000))
-def test_swar_kernel_matches_unpackbits(data: bytes) -> None:
-    src = np.frombuffer(data, dtype=np.uint8)
-    out64 = np.empty(src.size, dtype=np.uint64)
-    K.bytes_to_bits_swar(src, out64)
-    assert np.array_equal(out64.view(np.uint8), R.bytes_to_bits_ref(data))
 
 
 def test_swar_kernel_on_every_byte_value() -> None:

@@ -46,7 +46,7 @@ class PartBuilder:
         self._reset()
 
     def _reset(self) -> None:
-        self._data: list[bytes | memoryview] = []
+        self._data: list[list[bytes] | list[memoryview]] = []  # documents, or whole views
         self._lengths: list[np.ndarray] = []
         self._digests: list[bytes] = []
         self._bytes = 0
@@ -61,7 +61,7 @@ class PartBuilder:
         if not docs:
             return
         lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
-        self._data.append(b"".join(docs))
+        self._data.append(docs)  # joined once, in take()
         self._lengths.append(lengths)
         self._digests.append(digests_of(docs))
         self._bytes += int(lengths.sum())
@@ -76,17 +76,15 @@ class PartBuilder:
         view = memoryview(data)
         ends = np.cumsum(lengths)
         starts = ends - lengths
-        self._data.append(view)
+        self._data.append([view])
         self._lengths.append(np.asarray(lengths, np.int64))
         bounds = zip(starts.tolist(), ends.tolist(), strict=True)
         self._digests.append(digests_of([view[a:b] for a, b in bounds]))
         self._bytes += len(view)
 
     def take(self) -> Part:
-        if len(self._data) == 1:
-            data: bytes | memoryview = self._data[0]
-        else:
-            data = b"".join(self._data)
+        pieces = [piece for docs in self._data for piece in docs]
+        data: bytes | memoryview = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, np.int64)
         part = Part(data, lengths, b"".join(self._digests), self.skipped)
         assert len(part.digests) == DIGEST_SIZE * part.num_docs

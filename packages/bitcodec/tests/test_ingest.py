@@ -242,3 +242,16 @@ def test_compression_found_by_magic_number_without_a_suffix(tmp_path: Path) -> N
     _run([g], tmp_path / "b.zarr", format="jsonl")
     assert _all_docs(tmp_path / "a.zarr") == [b"hidden gzip text"]
     assert _all_docs(tmp_path / "b.zarr") == [b"z"]
+
+
+def test_an_error_in_a_reader_process_is_the_same_one_line(tmp_path: Path) -> None:
+    good = _write(tmp_path / "a.jsonl", b"".join(b'{"text": "ok %d"}\n' % i for i in range(500)))
+    bad = _write(tmp_path / "b.jsonl.gz", gzip.compress(b'{"text": "fine"}\n{"text": oops}\n'))
+    out = tmp_path / "c.zarr"
+    with pytest.raises(BitcodecError, match=r"b.jsonl.gz:2: not valid JSON"):
+        _run([good, bad], out, workers=2, parallel_min_bytes=0)
+    assert not out.exists() and not partial_path(out).exists()
+    fixed = _write(tmp_path / "b.jsonl.gz", gzip.compress(b'{"text": "fine"}\n' * 300))
+    # many small parts through the readers, each reader at most 2 parts ahead: order kept
+    _run([good, fixed], out, workers=2, parallel_min_bytes=0, part_bytes=500, block_bytes=300)
+    assert _all_docs(out) == [b"ok %d" % i for i in range(500)] + [b"fine"] * 300

@@ -220,7 +220,7 @@ def register(app: typer.Typer) -> None:
     @app.command("prepare-corpus")
     def prepare_corpus_cmd(
         inputs: list[str] = typer.Argument(
-            None, help="Files, directories (recursive), glob patterns, or - for stdin."
+            None, help="Files, directories (recursive), glob patterns, fsspec URLs, or - for stdin."
         ),
         out: Path = typer.Option(
             ..., "--out", "-o", help="The corpus store to write (a directory)."
@@ -253,13 +253,19 @@ def register(app: typer.Typer) -> None:
         val_fraction: float = typer.Option(
             0.01, "--val-fraction", help="Share of documents in val."
         ),
-        resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run."),
+        resume: bool = typer.Option(
+            False,
+            "--resume",
+            help="Continue an interrupted run; on a finished store: check it, change nothing.",
+        ),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing store."),
         dedup: bool = typer.Option(False, "--dedup", help="Drop exact duplicate documents."),
         strict_utf8: bool = typer.Option(
             False, "--strict-utf8", help="Reject invalid UTF-8 (default: keep raw bytes)."
         ),
-        workers: int = typer.Option(0, "--workers", help="Reader processes (0: one per core)."),
+        workers: int = typer.Option(
+            0, "--workers", help="Reader processes (0: one per core; 1: read in this process)."
+        ),
         builtin: str = typer.Option(
             None, "--builtin", help="A built-in corpus instead of inputs: pydocs."
         ),

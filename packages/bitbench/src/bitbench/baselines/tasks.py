@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from bitbench.baselines.bpe_mlm import BpeMLM
@@ -32,13 +31,7 @@ from bitbench.baselines.config import (
     config_to_dict,
 )
 from bitbench.baselines.scoring import MaskedScore, score_bytes, score_tokens, tokenize_batch
-from bitbench.baselines.tokenizer import (
-    load_tokenizer,
-    save_tokenizer,
-    split_at_doc_starts,
-    token_byte_lengths,
-    train_bpe,
-)
+from bitbench.baselines.tokenizer import load_tokenizer, save_tokenizer, token_byte_lengths
 from bitbench.baselines.weights import (
     CONFIG_NAME,
     TOKENIZER_NAME,
@@ -220,27 +213,11 @@ class BpeTask(_MaskedLMTask):
         write_json_atomic(directory / CONFIG_NAME, config_to_dict(self.config))
 
 
-def _tokenizer_sample(train_split: Any, budget: int, seed: int) -> list[bytes]:
-    """A deterministic bounded sample of the split: random contiguous 4 KiB windows (whole
-    split when it is small), cut at document starts."""
-    total = int(train_split.num_bytes)
-    length = min(4096, total)
-    if length <= 0:
-        raise BitbenchError("the train split is empty: prepare a corpus with some text in it")
-    n = max(1, min(budget, total) // length)
-    rng = np.random.default_rng(seed)
-    windows, doc_starts = train_split.sample_windows(n, length, rng)
-    pieces: list[bytes] = []
-    for w, d in zip(windows, doc_starts, strict=True):
-        pieces.extend(split_at_doc_starts(np.asarray(w), np.asarray(d)))
-    return pieces
-
-
 def _mean_bytes_per_token(tokenizer, pieces: list[bytes]) -> float:
-    from bitbench.baselines.tokenizer import bytes_to_str
+    from bitbench.bpe_reference import encode_pieces
 
-    sample = pieces[:256]
-    tokens = sum(len(e.ids) for e in tokenizer.encode_batch([bytes_to_str(p) for p in sample]))
+    sample = [p[:4096] for p in pieces[:256]]
+    tokens = sum(len(ids) for ids in encode_pieces(tokenizer, sample))
     return sum(len(p) for p in sample) / max(tokens, 1)
 
 
@@ -256,19 +233,21 @@ def _barrier() -> None:
 
 
 def prepare_tokenizer(config: BpeMLMConfig, train_split: Any, run_dir: Path, seed: int):
-    """The run's tokenizer: reuse RUN/tokenizer.json (resume), else rank 0 trains it on a
-    bounded sample of the train split and writes it; other ranks wait and read it."""
+    """The run's tokenizer: reuse RUN/tokenizer.json (resume), else rank 0 takes the corpus's
+    reference BPE of ``config.vocab_size`` (bitbench.bpe_reference: cached, trained on the train
+    split's first bytes) and writes it; other ranks wait and read it."""
+    from bitbench.bpe_reference import reference_bpe, train_documents
+
+    del seed  # the reference BPE is a function of the train split and the size alone
     path = Path(run_dir) / TOKENIZER_NAME
     if path.is_file():
         return load_tokenizer(path)
     if _rank() == 0:
-        pieces = _tokenizer_sample(train_split, config.tokenizer_sample_bytes, seed)
-        log.info("training a %d-entry byte-level BPE on %d pieces", config.vocab_size, len(pieces))
-        tokenizer = train_bpe(pieces, config.vocab_size)
+        tokenizer = reference_bpe(train_split, config.vocab_size)
         save_tokenizer(tokenizer, path)
         write_json_atomic(
             Path(run_dir) / "tokenizer_stats.json",
-            {"bytes_per_token": _mean_bytes_per_token(tokenizer, pieces)},
+            {"bytes_per_token": _mean_bytes_per_token(tokenizer, train_documents(train_split))},
         )
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         _barrier()

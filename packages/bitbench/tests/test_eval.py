@@ -31,7 +31,7 @@ WORDS = [
     "over",
     "hill",
 ]
-SMALL = EvalSettings(windows=4, seq_len=64, text_bytes=3000, table_windows=4, bpe_train_bytes=20000)
+SMALL = EvalSettings(windows=4, seq_len=64, text_bytes=3000, table_windows=4)
 
 
 def make_corpus(path: Path, docs: int = 160, seed: int = 0) -> Path:

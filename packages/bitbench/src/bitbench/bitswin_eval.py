@@ -237,6 +237,35 @@ class BitSwinEval:
             total_bytes += int(sel.sum())
         return total_bits, total_bytes
 
+    def hidden_byte_bits(
+        self,
+        windows: np.ndarray,
+        hidden: np.ndarray,
+        *,
+        doc_starts: np.ndarray | None = None,
+        pad: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """float32 [N, L]: -log2 p(true byte | every byte not hidden) at the ``hidden`` bytes
+        (bool [N, L]), 0 elsewhere; one forward with them all hidden (bitbench.protocol_scores).
+        Table codes come from the shown bytes only (hidden ones zeroed, their units "no
+        code"), so nothing the model is fed depends on a hidden byte's value."""
+        w = self._as_tensor(windows)
+        pad_t = self._pad_tensor(pad, tuple(w.shape))
+        hide = torch.as_tensor(np.asarray(hidden, dtype=bool)) & ~pad_t  # [N, L]
+        shown = w.masked_fill(hide, 0)  # what the table may read
+        seg = segment_ids_from(doc_starts)
+        out = np.zeros(tuple(w.shape), dtype=np.float32)
+        for sl in self._chunks(w.shape[0]):
+            if not bool(hide[sl].any()):
+                continue
+            ids = build_input_ids(shown[sl], hidden_bytes=hide[sl], pad=pad_t[sl])
+            res = self._forward(ids, None if seg is None else seg[sl], windows=shown[sl])
+            logp = torch.log_softmax(res.byte_logits.float(), dim=-1)  # [b, L, 256]
+            true = logp.gather(-1, w[sl].long().to(logp.device).unsqueeze(-1))[..., 0]  # [b, L]
+            bits = (-true / math.log(2.0)).masked_fill(~hide[sl].to(true.device), 0.0)
+            out[sl] = bits.cpu().numpy()
+        return out
+
     def _unmasked(
         self, windows: np.ndarray, pad: np.ndarray | None, doc_starts: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:

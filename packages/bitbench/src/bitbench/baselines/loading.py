@@ -110,6 +110,14 @@ class _BaselineEvalModel:
     def num_params(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
+    def untrained(self, seed: int = 0):
+        """The same EvalModel with fresh weights (the consistency control)."""
+        torch.manual_seed(seed)
+        fresh = type(self.model)(self.config)
+        if isinstance(self, BpeEvalModel):
+            return BpeEvalModel(fresh, self.tokenizer, self.device)
+        return ByteEvalModel(fresh, self.device)
+
 
 class ByteEvalModel(_BaselineEvalModel):
     kind = "byte"

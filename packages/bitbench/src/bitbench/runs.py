@@ -74,8 +74,10 @@ class RunInfo:
 
     @property
     def kind(self) -> str:
+        if (self.model_dir / "bitbench.json").is_file():
+            return "hf-bert"
         return {"bitswin": "bitswin", "byte_mlm": "byte", "bpe_mlm": "bpe"}.get(
-            self.model_type, self.model_type
+            self.model_type, "hf"
         )
 
 
@@ -118,14 +120,20 @@ def inspect_run(run_dir: str | Path) -> RunInfo:
         )
     config = _read_model_config(model_dir)
     model_type = config.get("model_type")
-    if model_type not in BITSWIN_TYPES + BASELINE_TYPES:
+    if model_type not in BITSWIN_TYPES + BASELINE_TYPES and not is_hf_masked_lm(config, model_dir):
         raise BitbenchError(
             f"'{model_dir / 'config.json'}' has model_type {model_type!r}: bitbench evaluates "
-            f"{', '.join(BITSWIN_TYPES + BASELINE_TYPES)} models"
+            f"{', '.join(BITSWIN_TYPES + BASELINE_TYPES)} models and Hugging Face masked LMs"
         )
     return RunInfo(
         run_dir=base, model_dir=model_dir, model_type=str(model_type), model_config=config
     )
+
+
+def is_hf_masked_lm(config: dict[str, Any], model_dir: Path) -> bool:
+    """A Hugging Face masked-LM directory (an hf-bert run's model/, or any other)."""
+    archs = config.get("architectures") or []
+    return (model_dir / "bitbench.json").is_file() or any("MaskedLM" in str(a) for a in archs)
 
 
 def load_run(run_dir: str | Path, *, device: str = "cpu") -> EvalModel:

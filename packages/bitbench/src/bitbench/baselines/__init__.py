@@ -12,7 +12,7 @@ from bitbench.baselines.loading import BpeEvalModel, ByteEvalModel, load_baselin
 from bitbench.baselines.tasks import BpeTask, ByteTask, TaskLoss, make_baseline_task
 from bitbench.baselines.tokenizer import encode_windows, load_tokenizer, train_reference_bpe
 
-MODEL_TYPES = {"byte_mlm": "byte", "bpe_mlm": "bpe"}
+MODEL_TYPES = {"byte_mlm": "byte", "bpe_mlm": "bpe", "bert": "hf-bert"}
 
 __all__ = [
     "MODEL_TYPES",

@@ -315,9 +315,14 @@ class BpeEvalModel(TokenScoring, _BaselineEvalModel):
 
 def load_baseline(model_dir: Path | str, device: torch.device | str = "cpu"):
     """The EvalModel of a saved baseline (a run's model/ directory, or a checkpoint)."""
+    from bitbench.baselines.hf_bert import load_hf_model
+    from bitbench.runs import is_hf_masked_lm
+
     model_dir = Path(model_dir)
     raw = read_config(model_dir)
     model_type = raw["model_type"]
+    if model_type not in ("byte_mlm", "bpe_mlm") and is_hf_masked_lm(raw, model_dir):
+        return load_hf_model(model_dir, device)
     if model_type == "byte_mlm":
         config = config_from_dict(ByteMLMConfig, raw, BYTE_PRESETS)
         model = ByteMLM(config)

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 VALIDATION_SEED = 1234
 VALIDATION_CHUNK = 32
-KINDS = ("byte", "bpe")
+KINDS = ("byte", "bpe", "hf-bert")
 
 
 @dataclass(frozen=True)
@@ -175,9 +175,12 @@ class BpeTask(_MaskedLMTask):
         self.config = config
         self.tokenizer = tokenizer
         self.seed = seed
-        self.model: torch.nn.Module = BpeMLM(config)
+        self.model: torch.nn.Module = self._build(config)
         self._token_bytes = torch.from_numpy(token_byte_lengths(tokenizer))
         self._token_bytes_on: dict[torch.device, torch.Tensor] = {}
+
+    def _build(self, config: BpeMLMConfig) -> torch.nn.Module:
+        return BpeMLM(config)
 
     def _bytes_table(self, device: torch.device) -> torch.Tensor:
         if device not in self._token_bytes_on:
@@ -211,6 +214,23 @@ class BpeTask(_MaskedLMTask):
         save_tokenizer(self.tokenizer, directory / TOKENIZER_NAME)
         save_weights(model, directory / WEIGHTS_NAME)
         write_json_atomic(directory / CONFIG_NAME, config_to_dict(self.config))
+
+
+class HfBertTask(BpeTask):
+    """TrainTask of the hf-bert baseline: the bpe task's masks, loss and validation on a
+    Hugging Face BertForMaskedLM of the same size (bitbench.baselines.hf_bert)."""
+
+    kind = "hf-bert"
+
+    def _build(self, config: BpeMLMConfig) -> torch.nn.Module:
+        from bitbench.baselines.hf_bert import bert_config, bitbench_bert
+
+        return bitbench_bert(bert_config(config))
+
+    def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
+        from bitbench.baselines.hf_bert import save_hf_bert
+
+        save_hf_bert(model, self.config, self.tokenizer, Path(directory))
 
 
 def _mean_bytes_per_token(tokenizer, pieces: list[bytes]) -> float:
@@ -269,14 +289,21 @@ def make_baseline_task(
     seed: int,
     total_steps: int,
 ) -> ByteTask | BpeTask:
-    """Build the TrainTask of baseline ``kind`` ("byte" or "bpe") from the ``[model]`` table."""
+    """Build the TrainTask of baseline ``kind`` ("byte", "bpe" or "hf-bert") from the
+    ``[model]`` table."""
     del total_steps  # constant masking rate: no schedule depends on the run length
     model_config = {k: v for k, v in dict(model_config or {}).items() if k != "kind"}
     torch.manual_seed(seed)  # identical initial weights on every rank and every rerun
     if kind == "byte":
         return ByteTask(config_from_dict(ByteMLMConfig, model_config, BYTE_PRESETS), seed=seed)
-    if kind == "bpe":
-        config = config_from_dict(BpeMLMConfig, model_config, BPE_PRESETS)
+    if kind in ("bpe", "hf-bert"):
+        config_class: type = BpeMLMConfig
+        if kind == "hf-bert":
+            from bitbench.baselines.hf_bert import HfBertConfig, transformers_module
+
+            transformers_module()  # fail before training a tokenizer when it is missing
+            config_class = HfBertConfig
+        config = config_from_dict(config_class, model_config, BPE_PRESETS)
         tokenizer = prepare_tokenizer(config, train_split, Path(run_dir), seed)
         stats_path = Path(run_dir) / "tokenizer_stats.json"
         bytes_per_token = config.bytes_per_token
@@ -288,5 +315,5 @@ def make_baseline_task(
             config, vocab_size=tokenizer.get_vocab_size(), bytes_per_token=bytes_per_token
         )
         torch.manual_seed(seed)
-        return BpeTask(config, tokenizer, seed=seed)
+        return (HfBertTask if kind == "hf-bert" else BpeTask)(config, tokenizer, seed=seed)
     raise BitbenchError(f"baseline kind {kind!r} is unknown: use one of {list(KINDS)}")

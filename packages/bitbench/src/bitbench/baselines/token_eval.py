@@ -33,10 +33,14 @@ def token_inputs(
     max_tokens: int,
     mask_id: int,
     pad_id: int,
+    bos: int | None = None,
+    eos: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(input ids int64 [B, T] with [MASK] at hidden tokens, document ids int64 [B, T] (-1 on
-    padding), hidden-token flags bool [B, T], first byte of each token int64 [B, T])."""
-    width = max([len(r) for r in rows] + [1])
+    padding), hidden-token flags bool [B, T], first byte of each token int64 [B, T]). ``bos`` /
+    ``eos``: ids put before / after each row's tokens (a Hugging Face model's [CLS] / [SEP])."""
+    lead = int(bos is not None)
+    width = max([len(r) for r in rows] + [1]) + lead + int(eos is not None)
     if width > max_tokens:
         raise BitbenchError(
             f"a window has {width} tokens, more than the model's {max_tokens} positions: "
@@ -57,10 +61,14 @@ def token_inputs(
                 "hidden bytes cut a token in two: hide whole tokens (pass cuts at the edges of "
                 "the hidden spans)"
             )
-        ids[r, :n] = np.where(is_hidden, mask_id, row.ids)
-        docs[r, :n] = row.docs
-        target[r, :n] = is_hidden
-        first[r, :n] = row.starts
+        ids[r, lead : lead + n] = np.where(is_hidden, mask_id, row.ids)
+        docs[r, lead : lead + n] = row.docs
+        target[r, lead : lead + n] = is_hidden
+        first[r, lead : lead + n] = row.starts
+        if bos is not None:
+            ids[r, 0], docs[r, 0] = bos, row.docs[0] if n else 0
+        if eos is not None:
+            ids[r, lead + n], docs[r, lead + n] = eos, row.docs[-1] if n else 0
     return ids, docs, target, first
 
 
@@ -78,6 +86,8 @@ class TokenScoring:
     _max_tokens: int
     _mask_id: int
     _pad_id: int
+    _bos: int | None = None
+    _eos: int | None = None
 
     def _masked_logits(
         self, ids: torch.Tensor, docs: torch.Tensor, select: torch.Tensor
@@ -131,6 +141,8 @@ class TokenScoring:
                 max_tokens=self._max_tokens,
                 mask_id=self._mask_id,
                 pad_id=self._pad_id,
+                bos=self._bos,
+                eos=self._eos,
             )
             if not target.any():
                 continue
@@ -141,16 +153,20 @@ class TokenScoring:
                 select,
             )  # [M, V]
             logp = torch.log_softmax(logits.float(), dim=-1)
-            true = torch.from_numpy(ids_true(part, target)).to(logp.device)  # [M]
+            true = torch.from_numpy(ids_true(part, target, int(self._bos is not None))).to(
+                logp.device
+            )  # [M]
             bits = (-logp.gather(-1, true.unsqueeze(-1))[:, 0] / math.log(2.0)).cpu().numpy()
             rr, tt = np.nonzero(target)
-            out[start + rr, first[rr, tt]] = bits
+            np.add.at(out, (start + rr, first[rr, tt]), bits)  # tokens may share a first byte
         return out
 
 
-def ids_true(rows: list[RowTokens], target: np.ndarray) -> np.ndarray:
-    """int64 [M]: the true ids of the hidden tokens, in row-major order of ``target``."""
+def ids_true(rows: list[RowTokens], target: np.ndarray, lead: int) -> np.ndarray:
+    """int64 [M]: the true ids of the hidden tokens, in row-major order of ``target`` (whose
+    columns are shifted by ``lead``, the [CLS]-like token before each row)."""
     rr, tt = np.nonzero(target)
     return np.array(
-        [rows[r].ids[t] for r, t in zip(rr.tolist(), tt.tolist(), strict=True)], dtype=np.int64
+        [rows[r].ids[t - lead] for r, t in zip(rr.tolist(), tt.tolist(), strict=True)],
+        dtype=np.int64,
     )

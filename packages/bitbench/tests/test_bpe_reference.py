@@ -162,7 +162,7 @@ def test_bitbench_01_latin1_tokenizer_is_refused(tmp_path):
     )
     path = tmp_path / "tokenizer.json"
     save_tokenizer(old, path)
-    with pytest.raises(BitbenchError, match="Latin-1.*retrain"):
+    with pytest.raises(BitbenchError, match=r"Latin-1.*retrain"):
         load_tokenizer(path)
 
 

@@ -9,6 +9,8 @@ gradients for activations and weights), so a run's training FLOPs are
 
 from __future__ import annotations
 
+from typing import Any
+
 from bitbench.errors import BitbenchError
 
 TRAIN_FACTOR = 3.0  # forward + backward ~ 3 forwards
@@ -63,3 +65,38 @@ def format_flops(value: float | None) -> str:
         if abs(value) >= scale:
             return f"{value / scale:.3g} {suffix}FLOP"
     return f"{value:.3g} FLOP"
+
+
+def _attention_flops(query: tuple[int, ...], key: tuple[int, ...], value: tuple[int, ...]) -> int:
+    """q @ k^T and p @ v of an attention call, any number of leading (batch) dims."""
+    queries = 1
+    for size in query[:-1]:
+        queries *= int(size)
+    return 2 * queries * int(key[-2]) * (int(query[-1]) + int(value[-1]))
+
+
+def flop_counter() -> Any:
+    """torch's ``FlopCounterMode`` (no display) that also counts the CPU flash-attention kernel
+    ``scaled_dot_product_attention`` dispatches to on CPU: torch 2.13 counts it only on CUDA, so
+    attention would be missing from a CPU count. Use: ``with flop_counter() as c: ...;
+    c.get_total_flops()``."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode, flop_registry
+
+    aten = torch.ops.aten
+    mapping: dict[Any, Any] = {}
+    forward = getattr(aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    if forward is not None and forward not in flop_registry:
+
+        def count_forward(query, key, value, *args, out_shape=None, **kwargs) -> int:
+            return _attention_flops(query, key, value)
+
+        mapping[forward] = count_forward
+    backward = getattr(aten, "_scaled_dot_product_flash_attention_for_cpu_backward", None)
+    if backward is not None and backward not in flop_registry:
+
+        def count_backward(grad_out, query, key, value, *args, out_shape=None, **kwargs) -> int:
+            return 2 * _attention_flops(query, key, value)  # grads of q, k, v: twice the forward
+
+        mapping[backward] = count_backward
+    return FlopCounterMode(display=False, custom_mapping=mapping)

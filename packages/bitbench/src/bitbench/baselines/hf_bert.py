@@ -163,6 +163,26 @@ class HfEvalModel(TokenScoring):
         self.tokenizer = tokenizer
         self._seen = (0, 0)  # (bytes, tokens) tokenised so far
 
+    @classmethod
+    def bitbench(
+        cls,
+        model: torch.nn.Module,
+        tokenizer: Any,
+        bytes_per_token: float,
+        device: torch.device | str | None = None,
+    ) -> HfEvalModel:
+        """Around an in-memory hf-bert model (``bitbench_bert``, e.g. the trainer's live one)
+        and its reference BPE; ``device`` defaults to the model's own."""
+        from bitbench.token_layout import reference_encoder
+
+        if device is None:
+            device = next(model.parameters()).device
+        return cls(
+            model, reference_encoder(tokenizer), mask_id=MASK_TOKEN_ID, pad_id=PAD_TOKEN_ID,
+            kind=HF_KIND, own_forward=True, bytes_per_token=bytes_per_token, device=device,
+            tokenizer=tokenizer,
+        )  # fmt: skip
+
     def _piece_encoder(self) -> Any:
         return self._encoder
 
@@ -271,7 +291,6 @@ def load_hf_model(model_dir: Path | str, device: torch.device | str = "cpu") -> 
     apart) or any local AutoModelForMaskedLM directory with its own tokenizer (no network)."""
     from bitbench.baselines.tokenizer import load_tokenizer
     from bitbench.baselines.weights import load_weights
-    from bitbench.token_layout import reference_encoder
 
     tf = transformers_module()
     tf.utils.logging.disable_progress_bar()  # no "Loading weights" bar on stderr
@@ -282,11 +301,7 @@ def load_hf_model(model_dir: Path | str, device: torch.device | str = "cpu") -> 
         tokenizer = load_tokenizer(model_dir / "tokenizer.json")
         model = bitbench_bert(bert_config(config))
         load_weights(model, model_dir)
-        return HfEvalModel(
-            model, reference_encoder(tokenizer), mask_id=MASK_TOKEN_ID, pad_id=PAD_TOKEN_ID,
-            kind=HF_KIND, own_forward=True, bytes_per_token=config.bytes_per_token,
-            device=device, tokenizer=tokenizer,
-        )  # fmt: skip
+        return HfEvalModel.bitbench(model, tokenizer, config.bytes_per_token, device)
     try:
         model = tf.AutoModelForMaskedLM.from_pretrained(model_dir, local_files_only=True)
         tokenizer = tf.AutoTokenizer.from_pretrained(model_dir, local_files_only=True)

@@ -118,8 +118,8 @@ def _prepared(tokenizer: Any, what: str) -> Any:
     if pre.get("type") != "ByteLevel":
         raise BitbenchError(
             f"{what} is not a byte-level (ByteLevel) BPE but {pre.get('type')!r}: it was made by "
-            "bitbench 0.1's Latin-1 tokenizer, which evaluation no longer uses; retrain the run "
-            "(`bitlab baseline train --kind bpe`)"
+            "an earlier bitbench's Latin-1 tokenizer, which bitbench no longer reads; retrain the "
+            "run (`bitlab baseline train --kind bpe`)"
         )
     if tokenizer.token_to_id(PAD_TOKEN) != PAD_TOKEN_ID or (
         tokenizer.token_to_id(MASK_TOKEN) != MASK_TOKEN_ID

@@ -512,7 +512,7 @@ def make_task(
         else:  # one pass over the train split's bytes
             steps_per_epoch = train_split.num_bytes / (cfg.batch_size * cfg.seq_len)
         return BitSwinTask(cfg, steps_per_epoch=steps_per_epoch)
-    if kind in ("byte", "bpe"):
+    if kind in ("byte", "bpe", "hf-bert"):
         from bitbench.baselines import make_baseline_task
 
         return make_baseline_task(
@@ -523,4 +523,4 @@ def make_task(
             seed=seed,
             total_steps=total_steps,
         )
-    raise UserError(f"model '{kind}' is unknown: use bitswin, byte or bpe")
+    raise UserError(f"model '{kind}' is unknown: use bitswin, byte, bpe or hf-bert")

@@ -24,7 +24,7 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 # Keys whose values must be one of a fixed set.
 CHOICES: dict[str, tuple[str, ...]] = {
-    "model": ("bitswin", "byte", "bpe"),
+    "model": ("bitswin", "byte", "bpe", "hf-bert"),
     "boundary_source": ("model", "entropy", "whitespace", "class"),
     "boundary_prior": ("whitespace", "class"),
     "curriculum_unit": ("step", "epoch"),

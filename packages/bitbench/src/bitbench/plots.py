@@ -217,6 +217,7 @@ def plot_bpb_vs_flops(
     markers = {"bitswin": "o", "byte": "s", "bpe": "^", "hf-bert": "D"}
     for curve in drawn:
         label = f"{curve.name} ({curve.kind})" + ("" if curve.metric != "bpb" else " [own mask]")
+        label += " [FLOPs: steps x per step]" if curve.flops_source == "estimated" else ""
         marker = markers.get(curve.kind or "", "x")
         line = by_flops.plot(curve.flops, curve.bpb, marker=marker, markersize=3, label=label)[0]
         timed = ~np.isnan(curve.elapsed_s)
@@ -229,9 +230,11 @@ def plot_bpb_vs_flops(
     budget = next((r.get("common_flops") for r in rows if r.get("common_flops")), None)
     if budget:
         by_flops.axvline(budget, color="grey", linestyle="--", linewidth=1, label="common budget")
-    by_flops.set_xscale("log")
-    by_flops.set_xlabel("training FLOPs (cumulative, every forward counted)")
-    by_flops.set_ylabel(f"validation bits per byte ({_protocol_of(rows)})")
+    xs = [float(v) for c in drawn for v in c.flops] + [float(r["train_flops"]) for r in points]
+    if min(xs) > 0 and max(xs) / min(xs) > 10:  # log x only over more than a decade
+        by_flops.set_xscale("log")
+    by_flops.set_xlabel("training FLOPs (cumulative, as logged)")
+    by_flops.set_ylabel(f"validation bits per byte ({_metric_of(drawn, rows)})")
     by_time.set_xlabel("wall-clock (s)")
     for ax in (by_flops, by_time):
         ax.grid(alpha=0.3, which="both")
@@ -240,6 +243,16 @@ def plot_bpb_vs_flops(
     return _save(fig, path)
 
 
-def _protocol_of(rows: Sequence[dict[str, Any]]) -> str:
+def _metric_of(curves: Sequence[Any], rows: Sequence[dict[str, Any]]) -> str:
+    """What the y axis shows: one protocol, or (older runs) each task's own mask."""
+    metrics = {c.metric for c in curves}
+    if (
+        metrics
+        and metrics <= {f"bpb_{p}" for p in ("words", "tokens", "bytes")}
+        and len(metrics) == 1
+    ):
+        return f"protocol {metrics.pop()[4:]}"
+    if "bpb" in metrics:
+        return "[own mask]: each task's own"
     protocols = {r.get("protocol") for r in rows if r.get("protocol")}
-    return f"protocol {protocols.pop()}" if len(protocols) == 1 else "masked"
+    return f"protocol {protocols.pop()}, final eval" if len(protocols) == 1 else "masked"

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from bitbench.baselines.config import BPE_PRESETS, BpeMLMConfig, config_from_dict
-from bitbench.baselines.token_eval import TokenScoring
+from bitbench.baselines.token_eval import TokenScoring, token_inputs
 from bitbench.baselines.tokenizer import MASK_TOKEN, MASK_TOKEN_ID, PAD_TOKEN, PAD_TOKEN_ID
 from bitbench.errors import BitbenchError
 
@@ -235,6 +235,35 @@ class HfEvalModel(TokenScoring):
             weights = real.to(hidden.dtype).unsqueeze(-1)
             pooled = (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
             out[start : start + len(part)] = pooled.float().cpu().numpy()
+        return out
+
+    @torch.no_grad()
+    def byte_states(self, windows: np.ndarray, *, pad=None, doc_starts=None) -> np.ndarray:
+        """float32 [N, L, D]: each byte gets the last hidden state of the token covering it
+        (bytes no token covers, and padding, get zeros)."""
+        windows = np.asarray(windows, dtype=np.uint8)
+        rows = self._rows(windows, doc_starts, pad, None)
+        out = np.zeros((*windows.shape, int(self.model.config.hidden_size)), dtype=np.float32)
+        for start in range(0, len(rows), self._batch):
+            part = rows[start : start + self._batch]
+            ids, docs, _, _ = token_inputs(
+                part, np.zeros((len(part), windows.shape[1]), dtype=bool),
+                max_tokens=self._max_tokens, mask_id=self._mask_id, pad_id=self._pad_id,
+                bos=self._bos, eos=self._eos,
+            )  # fmt: skip
+            ids_t = torch.from_numpy(ids).to(self.device)
+            if self._own_forward:
+                none = torch.zeros_like(ids_t, dtype=torch.bool)  # no head outputs needed
+                hidden = self.model(ids_t, torch.from_numpy(docs).to(self.device), none)[0]
+            else:
+                base = getattr(self.model, "base_model", self.model)
+                mask = (ids_t != self._pad_id).long()
+                hidden = base(input_ids=ids_t, attention_mask=mask).last_hidden_state
+            states = hidden.float().cpu().numpy()  # [b, T, D]
+            lead = int(self._bos is not None)
+            for r, row in enumerate(part):
+                for t, (a, n) in enumerate(zip(row.starts, row.lengths, strict=True)):
+                    out[start + r, a : a + n] = states[r, lead + t]
         return out
 
     def untrained(self, seed: int = 0) -> HfEvalModel:

@@ -322,3 +322,23 @@ def test_every_kind_hides_the_same_bytes(lab):
         assert m["bpb_tokens"] is not None
         assert (m["bpb_bytes"] is None) == (kind in ("bpe", "hf-bert"))  # BPE reports "-"
         assert m["flops_per_byte"] > 0
+
+
+def test_consistency_is_read_against_an_untrained_control(lab):
+    """The lab run is an untrained model built with seed 0, so it *is* its own control: a
+    metric that can fail shows no margin for it, however high the AUC itself is."""
+    m = evaluate_run(lab["run"], corpus=lab["corpus"], settings=SMALL).metrics
+    assert m["consistency_auc"] is not None and m["consistency_auc_raw"] is not None
+    assert m["consistency_auc"] == pytest.approx(m["consistency_auc_control"])
+
+
+def test_words_protocol_uses_gold_words_with_gold_seg(lab, tmp_path):
+    gold = tmp_path / "gold.txt"
+    gold.write_text("the cat sat on a mat\nred sun over big hill\n" * 6, encoding="utf-8")
+    settings = EvalSettings(windows=2, seq_len=64, text_bytes=2000, table_windows=2,
+                            protocols=("words", "bytes"))  # fmt: skip
+    m = evaluate_run(lab["run"], corpus=lab["corpus"], gold_seg=gold, settings=settings).metrics
+    words = m["protocols"]["words"]
+    assert words["units"] == "gold words" and words["text"] == "gold lines"
+    assert m["protocols"]["bytes"]["text"] == "val windows" and "tokens" not in m["protocols"]
+    assert words["hidden_bytes"] > 0 and m["bpb"] == words["bpb"]

@@ -42,3 +42,14 @@ def _hub_offline(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     cache = tmp_path_factory.getbasetemp() / "hf-cache"
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Reference BPEs and other caches go to a per-session folder, never to ~/.cache."""
+    old = os.environ.get("BITLAB_CACHE")
+    os.environ["BITLAB_CACHE"] = str(tmp_path_factory.mktemp("bitlab-cache"))
+    yield
+    if old is None:
+        os.environ.pop("BITLAB_CACHE", None)
+    else:
+        os.environ["BITLAB_CACHE"] = old

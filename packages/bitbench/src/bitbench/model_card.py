@@ -251,9 +251,14 @@ def render_model_card(
         f"A {info.kind} masked language model trained by [bitlab](https://github.com/bitlab-lm/bitlab)"
         f" ({_fmt(params)} parameters), evaluated on {date}.\n\n"
         "## Use\n\n```python\n"
-        f"from {library} import {cls}\n\n"
-        f'model = {cls}.from_pretrained("{where}")  # a folder or a Hub repo id\n'
-        "```\n\n"
+        + (
+            f"from {library} import {cls}\n\n"
+            f'model = {cls}.from_pretrained("{where}")  # a folder or a Hub repo id\n'
+            if info.model_type in _LIBRARY
+            else "from bitbench.runs import load_run\n\n"
+            f'model = load_run("{info.run_dir}")  # bitbench\'s EvalModel of this run\n'
+        )
+        + "```\n\n"
         + (
             "Input: one id per bit (`bittokens`: 0, 1, MASK = 2, PAD = 3), MSB first; "
             "see the bitswin README.\n\n"

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+import tomli_w
 from bitbench.engine.registry import task_kinds
 
 from bitlab.errors import UserError
@@ -136,8 +137,6 @@ class TrainConfig:
         return doc
 
     def to_toml(self) -> str:
-        import tomli_w
-
         return tomli_w.dumps(self.to_toml_dict())
 
     def replace(self, **changes: Any) -> TrainConfig:

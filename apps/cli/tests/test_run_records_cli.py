@@ -109,13 +109,21 @@ def test_resume_refuses_config_changes_naming_old_and_new(trained, capsys) -> No
 
 def test_eval_writes_a_model_card_beside_the_model(trained, capsys) -> None:
     run = trained["run"]
-    fast = ["--windows", "2", "--seq-len", "32", "--text-bytes", "2000", "--table-windows", "4"]
+    # 64-byte windows: at 32 the `words` protocol of so short a text may hide nothing (bpb null)
+    fast = ["--windows", "2", "--seq-len", "64", "--text-bytes", "2000", "--table-windows", "4"]
     assert invoke(["eval", str(run), "--corpus", str(trained["corpus"]), *fast, "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     card = ModelCard.load(run / "model" / "README.md")
     assert card.data.library_name == "bitswin"
     results = {r.metric_name: r.metric_value for r in card.data.eval_results}
+    assert metrics["bpb"] is not None
     assert results["bits per masked byte"] == pytest.approx(metrics["bpb"], abs=1e-6)
+    for protocol in ("words", "bytes"):
+        if metrics.get(f"bpb_{protocol}") is not None:
+            value = results[f"bits per byte, protocol {protocol}"]
+            assert value == pytest.approx(metrics[f"bpb_{protocol}"], abs=1e-6)
+    if metrics.get("protocol"):
+        assert f"protocol `{metrics['protocol']}`" in card.text
     env = json.loads((run / "env.json").read_text())
     assert env["command"] in card.text and "bitlab eval" in card.text
     # The folder is what push_to_hub uploads, and it loads as the README shows.

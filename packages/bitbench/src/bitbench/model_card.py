@@ -26,6 +26,7 @@ _LIBRARY = {"bitswin": ("bitswin", "BitSwinModel"), "byte_mlm": ("bitbench", "By
 # metrics.json key -> (model-index metric type, name shown on the Hub)
 CARD_METRICS = {
     "bpb": ("bpb", "bits per masked byte"),
+    **{f"bpb_{p}": ("bpb", f"bits per byte, protocol {p}") for p in ("words", "tokens", "bytes")},
     "acc_bit": ("accuracy", "bit accuracy (masked bits)"),
     "acc_byte": ("accuracy", "byte accuracy (masked bytes)"),
     "acc_word": ("accuracy", "byte accuracy in masked words"),

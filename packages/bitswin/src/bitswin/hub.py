@@ -158,8 +158,11 @@ def resolve_pretrained(
     return folder
 
 
-def read_config_json(directory: Path, error: type[Exception] = BitswinError) -> dict[str, Any]:
-    """config.json of a model folder as a dict, without the Hub's own keys (HUB_KEYS)."""
+def read_config_json(
+    directory: Path, error: type[Exception] = BitswinError, *, drop_hub_keys: bool = True
+) -> dict[str, Any]:
+    """config.json of a model folder as a dict, without the Hub's own keys (HUB_KEYS) unless
+    ``drop_hub_keys=False`` (e.g. to tell a transformers folder by its ``architectures``)."""
     path = Path(directory) / CONFIG_NAME
     if not path.is_file():
         raise error(f"no model config at '{path}': pass a folder written by save_pretrained")
@@ -169,7 +172,7 @@ def read_config_json(directory: Path, error: type[Exception] = BitswinError) -> 
         raise error(f"model config '{path}' is unreadable or not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise error(f"model config '{path}' is not a JSON object: re-save the model")
-    return {k: v for k, v in data.items() if k not in HUB_KEYS}
+    return {k: v for k, v in data.items() if not (drop_hub_keys and k in HUB_KEYS)}
 
 
 class SafetensorsHubMixin(PyTorchModelHubMixin):

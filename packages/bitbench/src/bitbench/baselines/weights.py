@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from bitswin.hub import HUB_TAGS, REPO_URL, SafetensorsHubMixin, read_config_json
+from bitswin.hub import HUB_KEYS, HUB_TAGS, REPO_URL, SafetensorsHubMixin, read_config_json
 from safetensors.torch import load_file, save_file
 
 from bitbench import __version__
@@ -63,13 +63,14 @@ def save_weights(model: torch.nn.Module, path: Path) -> None:
 
 
 def read_config(directory: Path) -> dict[str, Any]:
-    """config.json without the Hub's keys (``architectures``...): what the config classes read."""
+    """config.json as written, ``architectures`` included (it tells Hugging Face folders apart);
+    the config classes get it through ``BaselineHubMixin`` without the Hub's keys."""
     path = Path(directory) / CONFIG_NAME
     if not path.is_file():
         raise BitbenchError(
             f"model directory '{directory}' has no {CONFIG_NAME}: pass a run's model/ directory"
         )
-    raw = read_config_json(Path(directory), error=BitbenchError)
+    raw = read_config_json(Path(directory), error=BitbenchError, drop_hub_keys=False)
     if "model_type" not in raw:
         raise BitbenchError(f"'{path}' has no model_type field: re-save the model")
     return raw
@@ -121,7 +122,7 @@ class BaselineHubMixin(
     @classmethod
     def _load_directory(cls, directory: Path, map_location: Any, overrides: dict) -> Any:
         model_type, config_class, presets = _MODEL_TYPES[cls.__name__]
-        raw = read_config(directory)
+        raw = {k: v for k, v in read_config(directory).items() if k not in HUB_KEYS}
         if raw["model_type"] != model_type:
             raise BitbenchError(
                 f"'{Path(directory) / CONFIG_NAME}' holds a {raw['model_type']!r} model, not "

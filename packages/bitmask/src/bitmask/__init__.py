@@ -17,7 +17,7 @@ from bitmask.errors import BitmaskError
 from bitmask.make import make_masks
 from bitmask.units import char_level_scores
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "BIT0",

@@ -19,7 +19,7 @@ from bitmask.config import LEVELS, CorruptionConfig, Level, MaskConfig
 from bitmask.curriculum import Curriculum, phase_of
 from bitmask.errors import BitmaskError
 from bitmask.facts_torch import byte_facts
-from bitmask.hashrng import sample_keys, time_code
+from bitmask.hashrng import Stream, sample_keys, time_code
 from bitmask.units import segment
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ def make_masks(
     epoch: float | None = None,
     step: int | None = None,
     boundaries: str | torch.Tensor | None = None,
+    phrase_boundaries: torch.Tensor | None = None,
     seed: int = 0,
     sample_index: torch.Tensor | None = None,
     pad_mask: torch.Tensor | None = None,
@@ -113,8 +114,12 @@ def make_masks(
 
     byte_batch: uint8 (or integer 0..255) [B, L]. config: rates and curriculum (default
     ``MaskConfig()``). epoch / step: where the run is (the curriculum reads ``config.unit``; the
-    random stream reads the step if given, else the epoch). boundaries: ``"whitespace"``,
-    ``"class"`` or float unit-start scores [B, L] (default ``config.boundaries``). seed and
+    random stream reads the step if given, else the epoch). boundaries: the word units:
+    ``"whitespace"``, ``"class"``, float unit-start scores [B, L], or bool unit starts [B, L]
+    (default ``config.boundaries``). phrase_boundaries: bool [B, L] phrase-unit starts (e.g. a
+    model's level-2 units): the phrase level then masks whole phrase units; without it, spans of
+    word units. With ``config.level_mixture`` and several active levels, each window is masked
+    by one level drawn from the mixture (``MaskedBatch.window_level``). seed and
     sample_index (long [B], default arange(B)): a sample's masks depend only on (seed, its
     sample_index, step/epoch), never on the rest of the batch (except with
     ``replace_source="batch"``). pad_mask: bool [B, L], True = padding. corruption: BERT
@@ -151,7 +156,39 @@ def make_masks(
     mask_bit = levels.bit_mask(keys, valid, rates_now["bit"])  # [B, 8L]
     mask_byte = levels.byte_mask(keys, valid, rates_now["byte"])  # [B, L]
     mask_word = levels.word_mask(keys, units, rates_now["word"], cfg.mask_space_units)
-    mask_phrase = levels.phrase_mask(keys, units, rates_now["phrase"], cfg.span_p, cfg.span_cap)
+    if phrase_boundaries is None:
+        mask_phrase = levels.phrase_mask(keys, units, rates_now["phrase"], cfg.span_p, cfg.span_cap)
+    else:
+        _check_like(
+            "phrase_boundaries",
+            phrase_boundaries,
+            (batch, length),
+            "pass bool [B, L] phrase-unit starts (one flag per byte)",
+        )
+        if phrase_boundaries.dtype != torch.bool:
+            raise BitmaskError(
+                f"phrase_boundaries has dtype {phrase_boundaries.dtype}: pass bool [B, L] "
+                "phrase-unit starts"
+            )
+        phrase_units = segment(valid, facts, phrase_boundaries, cfg.target_unit_bytes)
+        mask_phrase = levels.word_mask(
+            keys, phrase_units, rates_now["phrase"], cfg.mask_space_units, Stream.PHRASE_UNIT
+        )
+    window_level = torch.full((batch,), -1, dtype=torch.int64, device=device)
+    drawn = (
+        levels.mixture_draw(keys, rates_now, {lv.value: cfg.mix_weight(lv) for lv in LEVELS})
+        if cfg.level_mixture
+        else None
+    )
+    if drawn is not None:  # one level per window: the other levels' masks are dropped
+        off = torch.zeros(batch, dtype=torch.bool, device=device)
+        use = {level.value: drawn.get(level.value, off)[:, None] for level in LEVELS}  # [B, 1]
+        mask_bit = mask_bit & levels.expand_bits(use["bit"].expand(batch, length))
+        mask_byte = mask_byte & use["byte"]
+        mask_word = mask_word & use["word"]
+        mask_phrase = mask_phrase & use["phrase"]
+        for i, level in enumerate(LEVELS):
+            window_level = torch.where(use[level.value][:, 0], i, window_level)
     selected = mask_byte | mask_word | mask_phrase  # bytes the byte head predicts
 
     shown_bytes, as_mask = data, selected
@@ -205,4 +242,5 @@ def make_masks(
         unit_id=units.unit_id,
         phase=phase_of(rates_now),
         rates=rates_now,
+        window_level=window_level,
     )

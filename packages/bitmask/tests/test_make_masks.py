@@ -406,6 +406,11 @@ def test_level_mixture_masks_each_window_with_one_active_level():
     # The mixture keeps a window's hidden fraction near evaluation's, stacking does not.
     stacked = make_masks(data, STACKED, epoch=50, seed=2)
     assert out.hidden_bytes.float().mean() < 0.25 < 0.5 < stacked.hidden_bytes.float().mean()
+    # window_levels tells it before the masks are made (e.g. to compute units only there).
+    index = torch.arange(256) + 1000
+    again = make_masks(data, epoch=50, seed=2, sample_index=index)
+    ahead = bitmask.window_levels(256, epoch=50, seed=2, sample_index=index)
+    assert torch.equal(ahead, again.window_level)
     # Warm-up: the bit level alone, nothing to draw.
     warm = make_masks(data, epoch=0, seed=2)
     assert (warm.window_level == -1).all() and warm.mask_bit.any()

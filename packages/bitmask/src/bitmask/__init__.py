@@ -14,7 +14,7 @@ from bitmask.batch import IGNORE_INDEX, MaskedBatch
 from bitmask.config import LEVELS, RATE_RANGES, CorruptionConfig, Level, MaskConfig
 from bitmask.curriculum import PHASE_NAMES, Curriculum, CurriculumState
 from bitmask.errors import BitmaskError
-from bitmask.make import make_masks
+from bitmask.make import make_masks, window_levels
 from bitmask.units import char_level_scores
 
 __version__ = "0.2.0"
@@ -39,4 +39,5 @@ __all__ = [
     "__version__",
     "char_level_scores",
     "make_masks",
+    "window_levels",
 ]

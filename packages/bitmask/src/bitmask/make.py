@@ -95,6 +95,55 @@ def _rates_in_force(
     return resolved
 
 
+def _sample_index(sample_index: torch.Tensor | None, batch: int, device) -> torch.Tensor:
+    if sample_index is None:
+        return torch.arange(batch, device=device)
+    if not isinstance(sample_index, torch.Tensor):
+        sample_index = torch.as_tensor(sample_index)
+    _check_like(
+        "sample_index", sample_index, (batch,), "pass one global index per sample (long [B])"
+    )
+    return sample_index.to(device=device, dtype=torch.int64)
+
+
+def _mixture(
+    cfg: MaskConfig, keys: torch.Tensor, rates_now: dict[str, float]
+) -> tuple[torch.Tensor, dict[str, torch.Tensor] | None]:
+    """(window_level long [B]: index in LEVELS, -1 = stacked; the draw per level or None)."""
+    window_level = torch.full(keys.shape, -1, dtype=torch.int64, device=keys.device)
+    drawn = None
+    if cfg.level_mixture:
+        weights = {lv.value: cfg.mix_weight(lv) for lv in LEVELS}
+        drawn = levels.mixture_draw(keys, rates_now, weights)
+    if drawn is not None:
+        for i, level in enumerate(LEVELS):
+            if level.value in drawn:
+                window_level = torch.where(drawn[level.value], i, window_level)
+    return window_level, drawn
+
+
+def window_levels(
+    batch: int,
+    config: MaskConfig | None = None,
+    *,
+    epoch: float | None = None,
+    step: int | None = None,
+    seed: int = 0,
+    sample_index: torch.Tensor | None = None,
+    rates: Mapping[str | Level, float] | None = None,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """long [batch]: the level (index in LEVELS: 0 bit .. 3 phrase) that ``make_masks`` with
+    the same arguments masks each window with, -1 where levels are stacked. Cheap: a trainer
+    can compute word / phrase units (e.g. a model's clean-text pass) only for the windows
+    that need them."""
+    cfg = config if config is not None else MaskConfig()
+    index = _sample_index(sample_index, batch, device)
+    rates_now = _rates_in_force(cfg, epoch, step, rates)
+    keys = sample_keys(int(seed), time_code(epoch, step), index)
+    return _mixture(cfg, keys, rates_now)[0]
+
+
 def make_masks(
     byte_batch: torch.Tensor,
     config: MaskConfig | None = None,
@@ -138,15 +187,7 @@ def make_masks(
         _check_like("pad_mask", pad_mask, (batch, length), "pass bool [B, L], True = padding")
         pad = pad_mask.to(device=device, dtype=torch.bool)
     valid = ~pad
-    if sample_index is None:
-        index = torch.arange(batch, device=device)
-    else:
-        if not isinstance(sample_index, torch.Tensor):
-            sample_index = torch.as_tensor(sample_index)
-        _check_like(
-            "sample_index", sample_index, (batch,), "pass one global index per sample (long [B])"
-        )
-        index = sample_index.to(device=device, dtype=torch.int64)
+    index = _sample_index(sample_index, batch, device)
     rates_now = _rates_in_force(cfg, epoch, step, rates)
     keys = sample_keys(int(seed), time_code(epoch, step), index)  # [B]
 
@@ -174,21 +215,13 @@ def make_masks(
         mask_phrase = levels.word_mask(
             keys, phrase_units, rates_now["phrase"], cfg.mask_space_units, Stream.PHRASE_UNIT
         )
-    window_level = torch.full((batch,), -1, dtype=torch.int64, device=device)
-    drawn = (
-        levels.mixture_draw(keys, rates_now, {lv.value: cfg.mix_weight(lv) for lv in LEVELS})
-        if cfg.level_mixture
-        else None
-    )
+    window_level, drawn = _mixture(cfg, keys, rates_now)
     if drawn is not None:  # one level per window: the other levels' masks are dropped
-        off = torch.zeros(batch, dtype=torch.bool, device=device)
-        use = {level.value: drawn.get(level.value, off)[:, None] for level in LEVELS}  # [B, 1]
+        use = {level.value: (window_level == i)[:, None] for i, level in enumerate(LEVELS)}
         mask_bit = mask_bit & levels.expand_bits(use["bit"].expand(batch, length))
         mask_byte = mask_byte & use["byte"]
         mask_word = mask_word & use["word"]
         mask_phrase = mask_phrase & use["phrase"]
-        for i, level in enumerate(LEVELS):
-            window_level = torch.where(use[level.value][:, 0], i, window_level)
     selected = mask_byte | mask_word | mask_phrase  # bytes the byte head predicts
 
     shown_bytes, as_mask = data, selected

@@ -14,7 +14,7 @@ def test_presets_round_trip_through_json(preset):
     data = json.loads(config.to_json())
     assert data["model_type"] == "bitswin"
     assert data["format_version"] == FORMAT_VERSION
-    assert "windows_bits" not in data
+    assert data["windows_bits"] is None  # folded into `windows`
     assert BitSwinConfig.from_dict(data) == config
     assert BitSwinConfig.from_json(config.to_json()) == config
 
@@ -69,6 +69,7 @@ def test_unknown_key_names_the_closest_valid_one():
         ({"loss_weights": {"bit": -1}}, "loss_weights.bit"),
         ({"router": "cosine"}, "router"),
         ({"unit_targets": (5.0,)}, "one entry per unit level"),
+        ({"masked_chunk": (5,)}, "one entry per unit level"),
         ({"unit_targets": (1.0, 3.0)}, "must be > 1"),
         ({"unit_cap": 0.5}, "unit_cap"),
         ({"bias_init": "zeros"}, "bias_init"),
@@ -91,6 +92,19 @@ def test_other_model_type_or_format_is_refused():
 def test_loss_weights_from_dict():
     config = BitSwinConfig.from_dict({"loss_weights": {"ratio": 0.0, "router_prior": 0.2}})
     assert config.loss_weights == LossWeights(ratio=0.0, router_prior=0.2)
+
+
+def test_unit_settings_past_the_levels_are_unused():
+    two = BitSwinConfig(
+        depths=(1, 2),
+        widths=(8, 16),
+        heads=(2, 2),
+        windows=(8, 4),
+        unit_targets=(5.0, 3.0),
+        masked_chunk=(5, 3),
+    )
+    assert two.unit_targets == () and two.masked_chunk == ()
+    assert BitSwinConfig(unit_targets=(6.0, 2.0, 9.0)).unit_targets == (6.0, 2.0)
 
 
 def test_encoder_decoder_split():

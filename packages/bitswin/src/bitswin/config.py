@@ -88,7 +88,7 @@ class BitSwinConfig:
     # phrase units.
     windows: tuple[int, ...] = (8, 16, 16, 16)
     # Legacy (bitswin 0.1): windows in bits. When given it replaces `windows`: stage 1 as is,
-    # stage 2 in bytes (/8), later stages in units (/8 / the unit targets). Never saved.
+    # stage 2 in bytes (/8), later stages in units (/8 / the unit targets). Saved as null.
     windows_bits: tuple[int, ...] | None = None
     mlp_ratio: float = 4.0
     bit_mlp_ratio: float = 2.0
@@ -96,7 +96,8 @@ class BitSwinConfig:
     # a fraction of the cost; torch.unique makes a graph break under torch.compile).
     bit_unique: bool = True
     router: Router = "learned"
-    unit_targets: tuple[float, ...] | None = None  # default DEFAULT_UNIT_TARGETS per level
+    # Items per unit wanted, per unit level (default DEFAULT_UNIT_TARGETS; extra entries unused)
+    unit_targets: tuple[float, ...] | None = None
     # Unit slots per row: ceil(unit_cap * items / target); starts beyond it are merged away
     # (lowest router probability first).
     unit_cap: float = 1.5
@@ -125,16 +126,20 @@ class BitSwinConfig:
             value = getattr(self, name)
             if not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple(int(v) for v in value))
+        # Entries past the model's unit levels are ignored (a preset's two targets stay valid
+        # when `depths` is overridden to fewer stages).
         n_levels = max(len(self.depths) - 2, 0)
         if self.unit_targets is None:
             object.__setattr__(self, "unit_targets", DEFAULT_UNIT_TARGETS[:n_levels])
         else:
-            object.__setattr__(self, "unit_targets", tuple(float(v) for v in self.unit_targets))
+            targets = tuple(float(v) for v in self.unit_targets)[:n_levels]
+            object.__setattr__(self, "unit_targets", targets)
         if self.masked_chunk is None:
             chunks = tuple(max(1, round(t)) for t in self.unit_targets)  # type: ignore[union-attr]
             object.__setattr__(self, "masked_chunk", chunks)
         else:
-            object.__setattr__(self, "masked_chunk", tuple(int(v) for v in self.masked_chunk))
+            chunks = tuple(int(v) for v in self.masked_chunk)[:n_levels]
+            object.__setattr__(self, "masked_chunk", chunks)
         if isinstance(self.loss_weights, dict):
             object.__setattr__(self, "loss_weights", LossWeights.from_dict(self.loss_weights))
         if self.windows_bits is not None:
@@ -280,7 +285,8 @@ class BitSwinConfig:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.name == "windows_bits":
-                continue  # folded into `windows` at construction
+                data[f.name] = None  # folded into `windows` at construction
+                continue
             if isinstance(value, LossWeights):
                 value = value.to_dict()
             elif isinstance(value, tuple):

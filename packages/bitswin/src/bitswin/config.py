@@ -54,7 +54,7 @@ class LossWeights:
     replaced: float = 0.0
     structural: float = 0.1
     ratio: float = 0.03
-    router_prior: float = 0.0
+    router_prior: float = 0.1
 
     def to_dict(self) -> dict[str, float]:
         return dataclasses.asdict(self)

@@ -92,18 +92,18 @@ def _descent(c: BitSwinConfig, items: list[int], units_only: bool) -> float:
     return total
 
 
-def estimate_flops_per_byte(
-    config: BitSwinConfig,
+def _estimate(
+    c: BitSwinConfig,
     seq_len_bytes: int,
-    *,
-    bit_patterns_per_byte: float | None = None,
-    unit_slots: Sequence[int] | None = None,
+    bit_patterns_per_byte: float | None,
+    unit_slots: Sequence[int] | None,
+    units_only: bool,
 ) -> float:
-    """Forward FLOPs per byte of input for rows of `seq_len_bytes` bytes (module doc)."""
-    c = config
     patterns = _check(seq_len_bytes, bit_patterns_per_byte)
     items = _slots(c, seq_len_bytes, unit_slots)
-    total = patterns * seq_len_bytes * _bit_stage(c) + _descent(c, items, units_only=False)
+    total = patterns * seq_len_bytes * _bit_stage(c) + _descent(c, items, units_only)
+    if units_only:
+        return total / seq_len_bytes
     for i in range(1, c.num_stages - 1):  # way up: upsampling Linear per unit, decoder blocks
         total += 2 * c.widths[i + 1] * c.widths[i] * items[i]
         total += _blocks(c.split(i)[1], items[i - 1], c.widths[i], c.mlp_ratio, c.windows[i])
@@ -112,6 +112,17 @@ def estimate_flops_per_byte(
     bit_head = 2 * d * 8 * d1 + 8 * (2 * d1 * d1 + 2 * d1)  # unmerge + per-bit MLP
     total += seq_len_bytes * (heads + bit_head)
     return total / seq_len_bytes
+
+
+def estimate_flops_per_byte(
+    config: BitSwinConfig,
+    seq_len_bytes: int,
+    *,
+    bit_patterns_per_byte: float | None = None,
+    unit_slots: Sequence[int] | None = None,
+) -> float:
+    """Forward FLOPs per byte of input for rows of `seq_len_bytes` bytes (module doc)."""
+    return _estimate(config, seq_len_bytes, bit_patterns_per_byte, unit_slots, False)
 
 
 def estimate_units_flops_per_byte(
@@ -123,8 +134,4 @@ def estimate_units_flops_per_byte(
 ) -> float:
     """Forward FLOPs per byte of `BitSwinModel.units` (bit stage, byte encoder, routers and the
     encoders between them)."""
-    c = config
-    patterns = _check(seq_len_bytes, bit_patterns_per_byte)
-    items = _slots(c, seq_len_bytes, unit_slots)
-    total = patterns * seq_len_bytes * _bit_stage(c) + _descent(c, items, units_only=True)
-    return total / seq_len_bytes
+    return _estimate(config, seq_len_bytes, bit_patterns_per_byte, unit_slots, True)

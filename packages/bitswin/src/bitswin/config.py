@@ -31,6 +31,7 @@ ROUTERS = ("learned", "spacelike", "fixed", "none")
 BIAS_INITS = ("slopes", "neighbours")
 DEFAULT_UNIT_TARGETS = (5.0, 3.0)  # bytes per word unit, word units per phrase unit
 Router = Literal["learned", "spacelike", "fixed", "none"]
+PRESETS = ("tiny", "base", "large")
 
 
 def _unknown_key_error(key: str, valid: list[str], where: str) -> BitswinError:
@@ -278,6 +279,25 @@ class BitSwinConfig:
             "windows": (8, 24, 48, 48),
         }
         return cls(**{**base, **overrides})
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> BitSwinConfig:
+        """The preset ``name`` (tiny | base | large) with ``overrides`` of its fields;
+        ``loss_weights`` overrides merge into the preset's weights. Unknown names and keys are
+        errors naming the closest valid one."""
+        if name not in PRESETS:
+            close = difflib.get_close_matches(name, PRESETS, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise BitswinError(f"preset '{name}' is unknown{hint}: use one of {', '.join(PRESETS)}")
+        base = getattr(cls, name)().to_dict()
+        base.pop("model_type", None)
+        for key in overrides:
+            if key not in base:
+                raise _unknown_key_error(key, list(base), f"the {name} preset")
+        merged = {**base, **overrides}
+        if isinstance(overrides.get("loss_weights"), dict):
+            merged["loss_weights"] = {**base["loss_weights"], **overrides["loss_weights"]}
+        return cls.from_dict(merged)
 
     # ---- JSON ----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -43,9 +43,10 @@ def test_env_json_records_versions_devices_argv_and_git(trained) -> None:
     bitlab = env["packages"]["bitlab"]
     assert set(bitlab) == {"bittokens", "bitcodec", "bitmask", "bitswin", "enctable",
                            "bitbench", "bitlab-cli"}  # fmt: skip
+    import bitswin
     import torch
 
-    assert bitlab["bitswin"] == "0.1.0"
+    assert bitlab["bitswin"] == bitswin.__version__
     assert env["torch"]["version"] == torch.__version__
     assert env["torch"]["cuda"] == torch.version.cuda
     # The tests run from a git checkout of the code (or from an installed copy: then None).

@@ -27,6 +27,8 @@ STREAM = {
     "bert_random": 7,
     "replace_select": 8,
     "replace_value": 9,
+    "level": 10,
+    "phrase_unit": 11,
 }
 IGNORE = -100
 
@@ -86,6 +88,8 @@ def unit_starts(row: np.ndarray, valid: np.ndarray, boundaries, target: float) -
                 k += 1
             starts[j:k] = fn(row[j:k].astype(np.uint8))
             j = k
+    elif np.asarray(boundaries).dtype == bool:
+        starts = np.asarray(boundaries, dtype=bool).copy()
     else:
         scores = np.asarray(boundaries, dtype=np.float32)
         positions = [j for j in range(n) if valid[j]]
@@ -132,7 +136,10 @@ def reference_masks(
     mask_space_units: bool = False,
     corruption=None,
     replacement_logits=None,
+    phrase_boundaries=None,
+    mixture: dict[str, float] | None = None,
 ) -> dict[str, np.ndarray]:
+    """`mixture`: level -> weight (None: levels stacked); `phrase_boundaries`: bool [B, L]."""
     data = np.asarray(data, dtype=np.int64)
     batch, length = data.shape
     pad = np.zeros((batch, length), bool) if pad is None else np.asarray(pad, bool)
@@ -150,6 +157,7 @@ def reference_masks(
     out["char_class"] = np.zeros((batch, length), np.int64)
     out["utf8_role"] = np.zeros((batch, length), np.int64)
     out["unit_id"] = np.full((batch, length), -1, np.int64)
+    out["window_level"] = np.full(batch, -1, np.int64)
 
     # Whole-batch byte histogram, for replace_source="batch".
     batch_counts = np.zeros(256, np.int64)
@@ -195,8 +203,22 @@ def reference_masks(
                 if maskable and u24(key, "word", u) < thr(rates["word"]):
                     for j in positions:
                         out["mask_word"][b, j] = True
+        # phrase level, given phrase units: whole phrase units
+        if rates.get("phrase", 0.0) > 0 and phrase_boundaries is not None:
+            pstarts = unit_starts(row, valid, np.asarray(phrase_boundaries)[b], target_unit_bytes)
+            punits: list[list[int]] = []
+            for j in range(length):
+                if valid[j]:
+                    if pstarts[j]:
+                        punits.append([])
+                    punits[-1].append(j)
+            for u, positions in enumerate(punits):
+                maskable = mask_space_units or any(classes[j] != 3 for j in positions)
+                if maskable and u24(key, "phrase_unit", u) < thr(rates["phrase"]):
+                    for j in positions:
+                        out["mask_phrase"][b, j] = True
         # phrase level: span starts at unit positions -(cap-1) .. n_units-1
-        if rates.get("phrase", 0.0) > 0:
+        elif rates.get("phrase", 0.0) > 0:
             q = phrase_start_probability(float(rates["phrase"]), float(span_p), int(span_cap))
             cuts = span_length_thresholds(float(span_p), int(span_cap))
             covered = [False] * len(units)
@@ -212,6 +234,27 @@ def reference_masks(
                 if covered[u]:
                     for j in positions:
                         out["mask_phrase"][b, j] = True
+
+        # level mixture: one active level per window, by a 24-bit draw on cumulative weights
+        active = [lv for lv in ("bit", "byte", "word", "phrase") if rates.get(lv, 0.0) > 0]
+        if mixture is not None and len(active) >= 2:
+            weights = [max(0.0, mixture[lv]) for lv in active]
+            if sum(weights) <= 0:
+                weights = [1.0] * len(active)
+            d = u24(key, "level", 0)
+            cum, low, chosen = 0.0, 0, None
+            for lv, w in zip(active, weights, strict=True):
+                cum += w
+                high = (1 << 24) if lv == active[-1] else round(cum / sum(weights) * (1 << 24))
+                if low <= d < high:
+                    chosen = lv
+                low = high
+            out["window_level"][b] = ("bit", "byte", "word", "phrase").index(chosen)
+            for lv in ("byte", "word", "phrase"):
+                if lv != chosen:
+                    out[f"mask_{lv}"][b] = False
+            if chosen != "bit":
+                out["mask_bit"][b] = False
 
         selected = out["mask_byte"][b] | out["mask_word"][b] | out["mask_phrase"][b]
         shown = row.copy()

@@ -39,6 +39,7 @@ FIELDS = (
     "utf8_role",
 )
 ALL_ON = {"bit": 0.15, "byte": 0.2, "word": 0.25, "phrase": 0.3}
+STACKED = MaskConfig(level_mixture=False)  # every active level on every window
 _WORDS = [
     "the",
     "of",
@@ -110,20 +111,21 @@ def cases(draw):
         level: draw(st.sampled_from([0.0, 0.1, 0.25, 0.5, 1.0]))
         for level in ("bit", "byte", "word", "phrase")
     }
-    kind = draw(st.sampled_from(["whitespace", "class", "scores"]))
-    boundaries = (
-        np.array(
-            draw(
-                st.lists(
-                    st.sampled_from([0.0, 0.5, 1.0, -2.0, 3.5]),
-                    min_size=batch * length,
-                    max_size=batch * length,
-                )
-            ),
-            dtype=np.float32,
-        ).reshape(batch, length)
-        if kind == "scores"
-        else kind
+    kind = draw(st.sampled_from(["whitespace", "class", "scores", "starts"]))
+    flags = st.lists(st.booleans(), min_size=batch * length, max_size=batch * length)
+    if kind == "scores":
+        values = st.lists(
+            st.sampled_from([0.0, 0.5, 1.0, -2.0, 3.5]),
+            min_size=batch * length,
+            max_size=batch * length,
+        )
+        boundaries = np.array(draw(values), dtype=np.float32).reshape(batch, length)
+    elif kind == "starts":
+        boundaries = np.array(draw(flags), dtype=bool).reshape(batch, length)
+    else:
+        boundaries = kind
+    phrase_boundaries = (
+        np.array(draw(flags), dtype=bool).reshape(batch, length) if draw(st.booleans()) else None
     )
     corruption = draw(
         st.sampled_from(
@@ -149,6 +151,12 @@ def cases(draw):
         "span": draw(st.sampled_from([(0.2, 10), (0.5, 3), (1.0, 1)])),
         "target": draw(st.sampled_from([1.0, 2.5, 5.0])),
         "mask_space_units": draw(st.booleans()),
+        "phrase_boundaries": phrase_boundaries,
+        "mixture": draw(
+            st.sampled_from(
+                [None, (0.1, 0.5, 0.2, 0.2), (0.0, 1.0, 0.0, 3.0), (0.0, 0.0, 0.0, 1.0)]
+            )
+        ),
     }
 
 
@@ -156,13 +164,18 @@ def cases(draw):
 @given(cases())
 def test_equals_loop_reference(case):
     span_p, span_cap = case["span"]
+    mix = case["mixture"]
+    weights = {} if mix is None else dict(zip(("bit", "byte", "word", "phrase"), mix, strict=True))
     config = MaskConfig(
         span_p=span_p,
         span_cap=span_cap,
         target_unit_bytes=case["target"],
         mask_space_units=case["mask_space_units"],
+        level_mixture=mix is not None,
+        **{f"mix_{k}": v for k, v in weights.items()},
     )
     boundaries = case["boundaries"]
+    phrase = case["phrase_boundaries"]
     got = make_masks(
         torch.from_numpy(case["data"]),
         config,
@@ -174,6 +187,7 @@ def test_equals_loop_reference(case):
         boundaries=boundaries if isinstance(boundaries, str) else torch.from_numpy(boundaries),
         rates=case["rates"],
         corruption=case["corruption"],
+        phrase_boundaries=None if phrase is None else torch.from_numpy(phrase),
     )
     want = reference_masks(
         case["data"],
@@ -189,8 +203,10 @@ def test_equals_loop_reference(case):
         span_cap=span_cap,
         mask_space_units=case["mask_space_units"],
         corruption=case["corruption"],
+        phrase_boundaries=phrase,
+        mixture=weights or None,
     )
-    for name in FIELDS:
+    for name in (*FIELDS, "window_level"):
         assert getattr(got, name).tolist() == want[name].tolist(), name
     assert got.byte_targets.tolist() == case["data"].tolist()
 
@@ -201,7 +217,14 @@ def test_predicted_replacements_equal_reference():
     favourite = (data + 1) % 256  # a sharply peaked "generator": always the next byte value
     logits.scatter_(2, favourite[..., None], 40.0)
     corruption = CorruptionConfig(replace_rate=0.5, replace_source="predictions")
-    got = make_masks(data, rates=ALL_ON, step=1, corruption=corruption, replacement_logits=logits)
+    got = make_masks(
+        data,
+        STACKED,
+        rates=ALL_ON,
+        step=1,
+        corruption=corruption,
+        replacement_logits=logits,
+    )
     want = reference_masks(
         data.numpy(), ALL_ON, step=1, corruption=corruption, replacement_logits=logits.numpy()
     )
@@ -262,7 +285,7 @@ def test_realised_rates_match_configured(rates, boundaries):
         if boundaries == "scores"
         else boundaries
     )
-    out = make_masks(data, step=7, seed=5, rates=rates, pad_mask=pad, boundaries=bnd)
+    out = make_masks(data, STACKED, step=7, seed=5, rates=rates, pad_mask=pad, boundaries=bnd)
     valid = ~pad
 
     def within(realised: float, rate: float, n: float, design: float = 1.0) -> None:
@@ -351,7 +374,7 @@ def test_alignment_and_padding():
 def test_inactive_levels_give_empty_masks():
     data = text_batch(4, 64)
     for epoch, active in ((0, 1), (5, 2), (14, 2), (15, 3), (29.9, 3), (30, 4)):
-        out = make_masks(data, epoch=epoch)
+        out = make_masks(data, STACKED, epoch=epoch)
         assert out.phase == active
         assert out.mask_bit.any()
         assert out.mask_byte.any() == (active >= 2)
@@ -359,6 +382,62 @@ def test_inactive_levels_give_empty_masks():
         assert out.mask_phrase.any() == (active >= 4)
     off = make_masks(data, rates={})
     assert off.phase == 1 and not off.hidden_bits.any() and not off.replaced.any()
+
+
+def test_level_mixture_masks_each_window_with_one_active_level():
+    data = text_batch(256, 128, seed=4)
+    out = make_masks(data, epoch=50, seed=2)  # all four levels on
+    level = out.window_level
+    assert set(level.tolist()) == {0, 1, 2, 3}
+    masks = [
+        out.mask_bit.reshape(256, 128, 8).any(-1),
+        out.mask_byte,
+        out.mask_word,
+        out.mask_phrase,
+    ]
+    for i, mask in enumerate(masks):
+        assert not mask[level != i].any()  # a level masks only the windows that drew it
+        assert mask[level == i].any()
+    shares = torch.bincount(level, minlength=4).float() / 256
+    cfg = MaskConfig()
+    weights = torch.tensor([cfg.mix_bit, cfg.mix_byte, cfg.mix_word, cfg.mix_phrase])
+    expect = weights / weights.sum()
+    assert torch.all((shares - expect).abs() < 5 * (expect * (1 - expect) / 256).sqrt())
+    # The mixture keeps a window's hidden fraction near evaluation's, stacking does not.
+    stacked = make_masks(data, STACKED, epoch=50, seed=2)
+    assert out.hidden_bytes.float().mean() < 0.25 < 0.5 < stacked.hidden_bytes.float().mean()
+    # window_levels tells it before the masks are made (e.g. to compute units only there).
+    index = torch.arange(256) + 1000
+    again = make_masks(data, epoch=50, seed=2, sample_index=index)
+    ahead = bitmask.window_levels(256, epoch=50, seed=2, sample_index=index)
+    assert torch.equal(ahead, again.window_level)
+    # Warm-up: the bit level alone, nothing to draw.
+    warm = make_masks(data, epoch=0, seed=2)
+    assert (warm.window_level == -1).all() and warm.mask_bit.any()
+
+
+def test_given_unit_starts_define_word_and_phrase_units():
+    data = text_batch(32, 96, seed=6)
+    word = torch.zeros(32, 96, dtype=torch.bool)
+    word[:, ::4] = True  # units of 4 bytes
+    phrase = torch.zeros(32, 96, dtype=torch.bool)
+    phrase[:, ::12] = True  # phrase units of 3 word units
+    out = make_masks(
+        data,
+        STACKED,
+        rates={"word": 0.3, "phrase": 0.3},
+        step=0,
+        boundaries=word,
+        phrase_boundaries=phrase,
+    )
+    assert torch.equal(out.unit_start, word)
+    assert torch.equal(out.unit_id, torch.arange(96).expand(32, 96) // 4)
+    for mask, size in ((out.mask_word, 4), (out.mask_phrase, 12)):
+        blocks = mask.reshape(32, 96 // size, size)
+        assert torch.all(blocks.all(-1) | ~blocks.any(-1))  # whole given units
+        assert mask.any()
+    with pytest.raises(BitmaskError, match="phrase_boundaries"):
+        make_masks(data, rates={"phrase": 0.3}, step=0, phrase_boundaries=phrase.float())
 
 
 # -- reproducibility -----------------------------------------------------------------------------

@@ -11,16 +11,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # helpers.py
 
 from bitswin import BitSwinConfig
 
+MICRO = {
+    "depths": (1, 3, 2, 2),
+    "widths": (8, 16, 24, 16),
+    "heads": (2, 2, 3, 2),
+    "windows": (4, 5, 3, 2),
+    "unit_targets": (3.0, 2.0),
+    "code_vocab_size": 11,
+    "absolute_positions": 64,
+}
+
 
 @pytest.fixture
 def micro_config() -> BitSwinConfig:
-    """Small enough for exact float64 checks in milliseconds; exercises every code path:
-    bit stage, merge, a width change between byte stages, shifted windows, codes, abs. pos."""
-    return BitSwinConfig(
-        depths=(2, 2, 2),
-        widths=(8, 16, 24),
-        heads=(2, 2, 3),
-        windows_bits=(8, 24, 40),
-        code_vocab_size=11,
-        absolute_positions=64,
-    )
+    """Small enough for exact float64 checks in milliseconds; exercises every code path: a
+    shifted bit stage inside each byte, width changes between stages, encoder / decoder
+    splits, both unit levels, codes, absolute positions."""
+    return BitSwinConfig(**MICRO)
+
+
+@pytest.fixture(params=["learned", "spacelike", "fixed", "none"])
+def router_config(request) -> BitSwinConfig:
+    """The micro config with each router variant."""
+    return BitSwinConfig(**MICRO, router=request.param)

@@ -9,6 +9,7 @@ import pytest
 import torch
 from bitswin import BitswinError, BitSwinModel
 from helpers import make_targets, text_bytes
+from safetensors.torch import save_file
 
 
 def _inputs():
@@ -35,6 +36,8 @@ def test_round_trip_gives_bitwise_equal_outputs(micro_config, tmp_path):
     assert loaded.config == micro_config
     for name in ("bit_logits", "byte_logits", "boundary", "replaced_logits", "byte_hidden"):
         assert torch.equal(getattr(before, name), getattr(after, name)), name
+    for a, b in zip(before.unit_starts, after.unit_starts, strict=True):
+        assert torch.equal(a, b)
     assert torch.equal(before.loss, after.loss)
     # Saving into an existing folder keeps the other files there (a trainer's checkpoint).
     (path / "trainer_state.json").write_text("{}")
@@ -46,8 +49,9 @@ def test_round_trip_gives_bitwise_equal_outputs(micro_config, tmp_path):
 def test_other_window_sizes_interpolate_the_bias_tables(micro_config, tmp_path):
     model = BitSwinModel(micro_config)
     model.save_pretrained(tmp_path / "m")
-    wider = BitSwinModel.from_pretrained(tmp_path / "m", windows_bits=(8, 32, 64))
-    assert wider.stages[1].blocks[0].attn.rel_bias.shape == (7, 2)
+    wider = BitSwinModel.from_pretrained(tmp_path / "m", windows=(4, 7, 3, 4))
+    assert wider.hierarchy.encoders[0].blocks[0].attn.rel_bias.shape == (13, 2)
+    assert wider.hierarchy.encoders[2].blocks[0].attn.rel_bias.shape == (7, 2)
     out = wider(_inputs().input_ids)
     assert torch.isfinite(out.byte_logits).all()
 
@@ -73,8 +77,34 @@ def test_missing_and_corrupt_files_name_the_path(micro_config, tmp_path):
 def test_weights_of_another_config_are_refused(micro_config, tmp_path):
     path = BitSwinModel(micro_config).save_pretrained(tmp_path / "m")
     with pytest.raises(BitswinError, match="shape"):
-        BitSwinModel.from_pretrained(path, widths=(8, 16, 32), heads=(2, 2, 4))
+        BitSwinModel.from_pretrained(path, widths=(8, 16, 32, 16), heads=(2, 2, 4, 2))
     other = dataclasses.replace(micro_config, code_vocab_size=0)
     (path / "config.json").write_text(other.to_json())
     with pytest.raises(BitswinError, match="unexpected"):
         BitSwinModel.from_pretrained(path)
+
+
+def test_a_checkpoint_of_the_old_layout_fails_with_a_message_that_says_so(tmp_path):
+    """bitswin 0.1 wrote config.json without format_version, with windows_bits, per-byte
+    stages; such a folder must not load (its weights do not map onto the new stages)."""
+    folder = tmp_path / "old"
+    folder.mkdir()
+    old = {
+        "model_type": "bitswin",
+        "depths": [1, 1, 1, 1],
+        "widths": [64, 128, 128, 128],
+        "heads": [2, 4, 4, 4],
+        "windows_bits": [8, 64, 256, 1024],
+        "mlp_ratio": 4.0,
+        "loss_weights": {
+            "bit": 1.0,
+            "byte": 1.0,
+            "replaced": 0.5,
+            "structural": 0.2,
+            "boundary": 0.1,
+        },
+    }
+    (folder / "config.json").write_text(json.dumps(old))
+    save_file({"embed.value.weight": torch.zeros(4, 64)}, str(folder / "model.safetensors"))
+    with pytest.raises(BitswinError, match=r"bitswin 0\.1's layout.*format 2.*Retrain"):
+        BitSwinModel.from_pretrained(folder)

@@ -65,8 +65,8 @@ def test_folders_written_before_the_mixin_still_load(micro_config, tmp_path):
 
 def test_positional_map_location_and_overrides_still_work(micro_config, tmp_path):
     folder = BitSwinModel(micro_config).save_pretrained(tmp_path / "m")
-    wider = BitSwinModel.from_pretrained(folder, "cpu", windows_bits=(8, 32, 64))
-    assert wider.config.windows_bits == (8, 32, 64)
+    wider = BitSwinModel.from_pretrained(folder, "cpu", windows=(4, 7, 3, 4))
+    assert wider.config.windows == (4, 7, 3, 4)
     with pytest.raises(BitswinError, match="saves its own config"):
         wider.save_pretrained(tmp_path / "x", config={"widths": [1]})
     assert not (tmp_path / "x").exists()

@@ -6,6 +6,8 @@ import pytest
 import torch
 from bitswin.window import (
     WindowAttention,
+    head_slopes,
+    initial_bias,
     interpolate_bias_table,
     offsets_from_windows,
     partition,
@@ -99,3 +101,27 @@ def test_bias_table_interpolation_keeps_endpoints_and_centre():
     bigger = interpolate_bias_table(table, 12)
     assert bigger.shape == (23, 2)
     assert bigger[0, 0] == 0 and bigger[-1, 0] == 14 and bigger[11, 0] == 7
+
+
+def _mass_beyond(table: torch.Tensor, window: int, reach: int) -> float:
+    """Mean over heads of the attention weight a middle query puts on keys farther than
+    `reach`, from the bias alone (q = k = 0 at init)."""
+    offsets = torch.arange(2 * window - 1) - (window - 1)
+    inside = offsets.abs() < window // 2  # keys of a query in the middle of its window
+    probs = table[inside].softmax(dim=0)  # [keys, H]
+    far = offsets[inside].abs() > reach
+    return float(probs[far].sum(dim=0).mean())
+
+
+def test_slope_init_uses_wide_windows_from_the_start():
+    """bitswin 0.1's init made a 32-wide window a +-5 kernel (every head peaked at one
+    neighbour with slope 1); the slopes init keeps near-neighbour heads and flat ones."""
+    window, heads = 32, 4
+    old = initial_bias(window, heads, "neighbours")
+    new = initial_bias(window, heads, "slopes")
+    assert _mass_beyond(old, window, 5) < 0.01
+    assert _mass_beyond(new, window, 5) > 0.2  # 0.22: half of the flat head, a quarter head
+    assert head_slopes(4) == [1.0, 1.0, 0.25, 0.0]
+    # The two slope-1 heads prefer the left and the right neighbour.
+    centre = window - 1
+    assert new[:, 0].argmax() == centre + 1 and new[:, 1].argmax() == centre - 1

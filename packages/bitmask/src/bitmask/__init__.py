@@ -15,10 +15,10 @@ from bitmask.bits import bit_ids, bytes_to_bits
 from bitmask.config import LEVELS, RATE_RANGES, CorruptionConfig, Level, MaskConfig
 from bitmask.curriculum import PHASE_NAMES, Curriculum, CurriculumState
 from bitmask.errors import BitmaskError
-from bitmask.make import make_masks
+from bitmask.make import make_masks, window_levels
 from bitmask.units import char_level_scores
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "BIT0",
@@ -42,4 +42,5 @@ __all__ = [
     "bytes_to_bits",
     "char_level_scores",
     "make_masks",
+    "window_levels",
 ]

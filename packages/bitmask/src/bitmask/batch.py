@@ -36,6 +36,9 @@ class MaskedBatch:
       (IGNORE_INDEX = -100 at padding); ``unit_start`` bool [B, L] from the boundary source used;
       ``unit_id`` long [B, L] index of each byte's unit in its row (-1 at padding)
     - ``phase`` int 1..4, ``rates`` dict level name -> rate in force (0.0 = inactive)
+    - ``window_level`` long [B]: index in LEVELS (0 bit .. 3 phrase) of the one level that
+      masked each window under the level mixture, -1 when levels were stacked (fewer than two
+      active, or ``level_mixture=False``)
     """
 
     input_ids: torch.Tensor
@@ -57,6 +60,7 @@ class MaskedBatch:
     unit_id: torch.Tensor
     phase: int = 1
     rates: dict[str, float] = field(default_factory=dict)
+    window_level: torch.Tensor | None = None
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {

@@ -125,6 +125,14 @@ class MaskConfig:
     boundaries: BoundaryPrior = "whitespace"  # prior used when make_masks gets no boundaries
     target_unit_bytes: float = 5.0  # mean unit length when units come from model scores
     mask_space_units: bool = False  # may word masks pick units made only of whitespace?
+    # Once several levels are on, each window (sample) draws ONE of the active levels with
+    # probability proportional to its weight, and only that level masks it; False stacks every
+    # active level on every window (four levels at appendix-B rates then hide ~58% of bytes).
+    level_mixture: bool = True
+    mix_bit: float = 0.1
+    mix_byte: float = 0.5
+    mix_word: float = 0.2
+    mix_phrase: float = 0.2
 
     def __post_init__(self) -> None:
         for level in LEVELS:
@@ -156,6 +164,17 @@ class MaskConfig:
             raise BitmaskError(
                 f"MaskConfig.boundaries = {self.boundaries!r}: use one of {BOUNDARY_PRIORS}"
             )
+        for level in LEVELS:
+            weight = self.mix_weight(level)
+            if not (0.0 <= weight <= 1e6):
+                raise BitmaskError(
+                    f"MaskConfig.mix_{level.value} = {weight!r}: a mixture weight must be >= 0"
+                )
+        if self.level_mixture and not any(self.mix_weight(level) > 0 for level in LEVELS):
+            raise BitmaskError(
+                "MaskConfig mixture weights are all 0: give some level a weight > 0 "
+                "(mix_byte=0.5, ...) or set level_mixture=False"
+            )
         if not (1.0 <= self.target_unit_bytes <= 1024.0):
             raise BitmaskError(
                 f"MaskConfig.target_unit_bytes = {self.target_unit_bytes!r} is outside its "
@@ -166,6 +185,9 @@ class MaskConfig:
 
     def rate(self, level: Level | str) -> float:
         return float(getattr(self, f"{Level(level).value}_rate"))
+
+    def mix_weight(self, level: Level | str) -> float:
+        return float(getattr(self, f"mix_{Level(level).value}"))
 
     def start(self, level: Level | str) -> float | None:
         level = Level(level)

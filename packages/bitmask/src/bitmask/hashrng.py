@@ -36,6 +36,8 @@ class Stream(IntEnum):
     BERT_RANDOM = 7
     REPLACE_SELECT = 8
     REPLACE_VALUE = 9
+    LEVEL = 10  # which level a window draws from the mixture
+    PHRASE_UNIT = 11  # phrase units given as starts: which are masked
 
 
 def _signed(value: int) -> int:

@@ -5,7 +5,9 @@ Rates mean:
 - byte: each valid byte (all 8 bits) with probability ``rate``;
 - word: each unit with probability ``rate`` (whitespace-only units only if
   ``mask_space_units``), all of its bytes;
-- phrase: spans of consecutive units. Each unit position starts a span with probability ``q``,
+- phrase, when phrase units are given (``phrase_boundaries``): each phrase unit with
+  probability ``rate`` (non-space units only unless ``mask_space_units``), all of its bytes;
+- phrase, otherwise: spans of consecutive word units. Each unit position starts a span with probability ``q``,
   the span length in units is SpanBERT's geometric(p) clipped to ``cap``, and ``q`` is solved so
   that the expected fraction of units covered (spans overlap and merge) equals ``rate``. Span
   starts are also drawn for the ``cap - 1`` positions before the row, whose spans are clipped at
@@ -61,13 +63,17 @@ def _spread(per_unit: torch.Tensor, units: Units) -> torch.Tensor:
 
 
 def word_mask(
-    keys: torch.Tensor, units: Units, rate: float, mask_space_units: bool = False
+    keys: torch.Tensor,
+    units: Units,
+    rate: float,
+    mask_space_units: bool = False,
+    stream: Stream = Stream.WORD,
 ) -> torch.Tensor:
-    """Bool [B, L]: whole units."""
+    """Bool [B, L]: whole units, each with probability `rate`."""
     if rate <= 0.0:
         return torch.zeros_like(units.start)
     counters = torch.arange(units.max_units, device=units.start.device)
-    chosen = bernoulli(keys, Stream.WORD, counters, rate)  # [B, U]
+    chosen = bernoulli(keys, stream, counters, rate)  # [B, U]
     if not mask_space_units:
         chosen = chosen & units.maskable
     return _spread(chosen, units)
@@ -135,3 +141,29 @@ def phrase_mask(
     reach = torch.cummax(ends, dim=1).values[:, lead:]  # [B, U]
     covered = reach > positions[lead:]
     return _spread(covered, units)
+
+
+def mixture_draw(keys: torch.Tensor, rates: dict[str, float], weights: dict[str, float]):
+    """Per window, the one active level it is masked by: {level: bool [B]} (True = this
+    window uses the level), or None when fewer than two levels are active (nothing to draw).
+
+    Active = rate > 0 and weight > 0 (with every active weight 0: equal weights). The draw is
+    one 24-bit number per window against the cumulative integer thresholds of the weights.
+    """
+    active = [name for name, rate in rates.items() if rate > 0.0]
+    if len(active) < 2:
+        return None
+    w = [max(0.0, weights[name]) for name in active]
+    if sum(w) <= 0.0:
+        w = [1.0] * len(active)
+    total = sum(w)
+    counter = torch.zeros(1, dtype=torch.int64, device=keys.device)
+    u = draw_u24(keys, Stream.LEVEL, counter)[:, 0]  # [B]
+    drawn: dict[str, torch.Tensor] = {}
+    low, cum = 0, 0.0
+    for name, weight in zip(active, w, strict=True):
+        cum += weight
+        high = U24 if name == active[-1] else round(cum / total * U24)
+        drawn[name] = (u >= low) & (u < high)
+        low = high
+    return drawn

@@ -20,7 +20,7 @@ from bitmask.config import LEVELS, CorruptionConfig, Level, MaskConfig
 from bitmask.curriculum import Curriculum, phase_of
 from bitmask.errors import BitmaskError
 from bitmask.facts_torch import byte_facts
-from bitmask.hashrng import sample_keys, time_code
+from bitmask.hashrng import Stream, sample_keys, time_code
 from bitmask.units import segment
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,55 @@ def _rates_in_force(
     return resolved
 
 
+def _sample_index(sample_index: torch.Tensor | None, batch: int, device) -> torch.Tensor:
+    if sample_index is None:
+        return torch.arange(batch, device=device)
+    if not isinstance(sample_index, torch.Tensor):
+        sample_index = torch.as_tensor(sample_index)
+    _check_like(
+        "sample_index", sample_index, (batch,), "pass one global index per sample (long [B])"
+    )
+    return sample_index.to(device=device, dtype=torch.int64)
+
+
+def _mixture(
+    cfg: MaskConfig, keys: torch.Tensor, rates_now: dict[str, float]
+) -> tuple[torch.Tensor, dict[str, torch.Tensor] | None]:
+    """(window_level long [B]: index in LEVELS, -1 = stacked; the draw per level or None)."""
+    window_level = torch.full(keys.shape, -1, dtype=torch.int64, device=keys.device)
+    drawn = None
+    if cfg.level_mixture:
+        weights = {lv.value: cfg.mix_weight(lv) for lv in LEVELS}
+        drawn = levels.mixture_draw(keys, rates_now, weights)
+    if drawn is not None:
+        for i, level in enumerate(LEVELS):
+            if level.value in drawn:
+                window_level = torch.where(drawn[level.value], i, window_level)
+    return window_level, drawn
+
+
+def window_levels(
+    batch: int,
+    config: MaskConfig | None = None,
+    *,
+    epoch: float | None = None,
+    step: int | None = None,
+    seed: int = 0,
+    sample_index: torch.Tensor | None = None,
+    rates: Mapping[str | Level, float] | None = None,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """long [batch]: the level (index in LEVELS: 0 bit .. 3 phrase) that ``make_masks`` with
+    the same arguments masks each window with, -1 where levels are stacked. Cheap: a trainer
+    can compute word / phrase units (e.g. a model's clean-text pass) only for the windows
+    that need them."""
+    cfg = config if config is not None else MaskConfig()
+    index = _sample_index(sample_index, batch, device)
+    rates_now = _rates_in_force(cfg, epoch, step, rates)
+    keys = sample_keys(int(seed), time_code(epoch, step), index)
+    return _mixture(cfg, keys, rates_now)[0]
+
+
 def make_masks(
     byte_batch: torch.Tensor,
     config: MaskConfig | None = None,
@@ -85,6 +134,7 @@ def make_masks(
     epoch: float | None = None,
     step: int | None = None,
     boundaries: str | torch.Tensor | None = None,
+    phrase_boundaries: torch.Tensor | None = None,
     seed: int = 0,
     sample_index: torch.Tensor | None = None,
     pad_mask: torch.Tensor | None = None,
@@ -96,8 +146,12 @@ def make_masks(
 
     byte_batch: uint8 (or integer 0..255) [B, L]. config: rates and curriculum (default
     ``MaskConfig()``). epoch / step: where the run is (the curriculum reads ``config.unit``; the
-    random stream reads the step if given, else the epoch). boundaries: ``"whitespace"``,
-    ``"class"`` or float unit-start scores [B, L] (default ``config.boundaries``). seed and
+    random stream reads the step if given, else the epoch). boundaries: the word units:
+    ``"whitespace"``, ``"class"``, float unit-start scores [B, L], or bool unit starts [B, L]
+    (default ``config.boundaries``). phrase_boundaries: bool [B, L] phrase-unit starts (e.g. a
+    model's level-2 units): the phrase level then masks whole phrase units; without it, spans of
+    word units. With ``config.level_mixture`` and several active levels, each window is masked
+    by one level drawn from the mixture (``MaskedBatch.window_level``). seed and
     sample_index (long [B], default arange(B)): a sample's masks depend only on (seed, its
     sample_index, step/epoch), never on the rest of the batch (except with
     ``replace_source="batch"``). pad_mask: bool [B, L], True = padding. corruption: BERT
@@ -116,15 +170,7 @@ def make_masks(
         _check_like("pad_mask", pad_mask, (batch, length), "pass bool [B, L], True = padding")
         pad = pad_mask.to(device=device, dtype=torch.bool)
     valid = ~pad
-    if sample_index is None:
-        index = torch.arange(batch, device=device)
-    else:
-        if not isinstance(sample_index, torch.Tensor):
-            sample_index = torch.as_tensor(sample_index)
-        _check_like(
-            "sample_index", sample_index, (batch,), "pass one global index per sample (long [B])"
-        )
-        index = sample_index.to(device=device, dtype=torch.int64)
+    index = _sample_index(sample_index, batch, device)
     rates_now = _rates_in_force(cfg, epoch, step, rates)
     keys = sample_keys(int(seed), time_code(epoch, step), index)  # [B]
 
@@ -134,7 +180,31 @@ def make_masks(
     mask_bit = levels.bit_mask(keys, valid, rates_now["bit"])  # [B, 8L]
     mask_byte = levels.byte_mask(keys, valid, rates_now["byte"])  # [B, L]
     mask_word = levels.word_mask(keys, units, rates_now["word"], cfg.mask_space_units)
-    mask_phrase = levels.phrase_mask(keys, units, rates_now["phrase"], cfg.span_p, cfg.span_cap)
+    if phrase_boundaries is None:
+        mask_phrase = levels.phrase_mask(keys, units, rates_now["phrase"], cfg.span_p, cfg.span_cap)
+    else:
+        _check_like(
+            "phrase_boundaries",
+            phrase_boundaries,
+            (batch, length),
+            "pass bool [B, L] phrase-unit starts (one flag per byte)",
+        )
+        if phrase_boundaries.dtype != torch.bool:
+            raise BitmaskError(
+                f"phrase_boundaries has dtype {phrase_boundaries.dtype}: pass bool [B, L] "
+                "phrase-unit starts"
+            )
+        phrase_units = segment(valid, facts, phrase_boundaries, cfg.target_unit_bytes)
+        mask_phrase = levels.word_mask(
+            keys, phrase_units, rates_now["phrase"], cfg.mask_space_units, Stream.PHRASE_UNIT
+        )
+    window_level, drawn = _mixture(cfg, keys, rates_now)
+    if drawn is not None:  # one level per window: the other levels' masks are dropped
+        use = {level.value: (window_level == i)[:, None] for i, level in enumerate(LEVELS)}
+        mask_bit = mask_bit & levels.expand_bits(use["bit"].expand(batch, length))
+        mask_byte = mask_byte & use["byte"]
+        mask_word = mask_word & use["word"]
+        mask_phrase = mask_phrase & use["phrase"]
     selected = mask_byte | mask_word | mask_phrase  # bytes the byte head predicts
 
     shown_bytes, as_mask = data, selected
@@ -188,4 +258,5 @@ def make_masks(
         unit_id=units.unit_id,
         phase=phase_of(rates_now),
         rates=rates_now,
+        window_level=window_level,
     )

@@ -6,7 +6,9 @@ Sources (``boundaries`` of ``make_masks``):
 - a float tensor [B, L] of unit-start scores (the model's boundary scores or prediction
   entropy): in each row the ``round(n_valid / target_unit_bytes)`` highest-scoring valid
   positions start units (ties go to the earlier position), so the mean unit length stays near
-  the target whatever the scale of the scores: segmentation cannot collapse or explode.
+  the target whatever the scale of the scores: segmentation cannot collapse or explode;
+- a bool tensor [B, L] of unit starts, used as given (the units a model computes with, e.g.
+  ``BitSwinModel.units(...).unit_starts``).
 
 Whatever the source, the first valid byte of a row and the first valid byte after padding start
 a unit, and a unit runs to the byte before the next start (a word unit therefore carries its
@@ -50,7 +52,7 @@ def starts_from_scores(
     if scores.dtype.is_floating_point is False:
         raise BitmaskError(
             f"boundary scores have dtype {scores.dtype}: pass a float tensor [B, L] of unit-start "
-            "scores (or 'whitespace' / 'class')"
+            "scores, a bool tensor [B, L] of unit starts, or 'whitespace' / 'class'"
         )
     scores = scores.to(torch.float32)
     if not bool(torch.isfinite(scores[valid]).all()):
@@ -90,9 +92,12 @@ def segment(
         if boundaries.shape != valid.shape:
             raise BitmaskError(
                 f"boundary scores have shape {tuple(boundaries.shape)} but the bytes are "
-                f"{tuple(valid.shape)}: pass one score per byte"
+                f"{tuple(valid.shape)}: pass one score (or unit-start flag) per byte"
             )
-        start = starts_from_scores(boundaries.to(valid.device), valid, target_unit_bytes)
+        if boundaries.dtype == torch.bool:
+            start = boundaries.to(valid.device) & valid
+        else:
+            start = starts_from_scores(boundaries.to(valid.device), valid, target_unit_bytes)
     # A valid byte after padding or at the row start always starts a unit.
     prev_valid = torch.cat([torch.zeros_like(valid[:, :1]), valid[:, :-1]], dim=1)
     start = start | (valid & ~prev_valid)

@@ -34,11 +34,12 @@ class SwinBlock(nn.Module):
         dropout: float,
         attn_dropout: float,
         eps: float,
+        bias_init: str = "slopes",
     ) -> None:
         super().__init__()
         self.shift = shift
         self.norm1 = nn.LayerNorm(dim, eps=eps)
-        self.attn = WindowAttention(dim, heads, window, attn_dropout)
+        self.attn = WindowAttention(dim, heads, window, attn_dropout, bias_init)
         self.norm2 = nn.LayerNorm(dim, eps=eps)
         self.mlp = Mlp(dim, mlp_ratio, dropout)
         self.drop = nn.Dropout(dropout)
@@ -53,7 +54,14 @@ class SwinBlock(nn.Module):
 
 
 class SwinStage(nn.Module):
-    """`depth` blocks with one window size; odd blocks use the cyclically shifted windows."""
+    """`depth` blocks with one window size, alternating regular and cyclically shifted windows.
+
+    Block i is shifted when (i + parity) is odd: an encoder and a decoder of the same stage
+    (parity = the encoder's depth) continue one alternation around the coarser stages between
+    them. `resolution` > 0 is a fixed sequence length (the bit stage: 8 bits per byte); as in
+    Swin (SwinTransformerBlock: a window that covers the whole input is not shifted), a window
+    that covers it never shifts.
+    """
 
     def __init__(
         self,
@@ -65,20 +73,25 @@ class SwinStage(nn.Module):
         dropout: float,
         attn_dropout: float,
         eps: float,
+        bias_init: str = "slopes",
+        parity: int = 0,
+        resolution: int = 0,
     ) -> None:
         super().__init__()
         self.window = window
-        self.shift = window // 2
+        covers = resolution > 0 and window >= resolution
+        self.shift = 0 if covers else window // 2
         self.blocks = nn.ModuleList(
             SwinBlock(
                 dim,
                 heads,
                 window,
-                self.shift if i % 2 == 1 else 0,
+                self.shift if (i + parity) % 2 == 1 else 0,
                 mlp_ratio,
                 dropout,
                 attn_dropout,
                 eps,
+                bias_init,
             )
             for i in range(depth)
         )

@@ -19,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from bitswin import __version__
-from bitswin.config import BitSwinConfig
+from bitswin.config import FORMAT_VERSION, BitSwinConfig
 from bitswin.errors import BitswinError
 from bitswin.hub import (
     CONFIG_NAME,
@@ -66,6 +66,19 @@ class BitSwinHubMixin(
 def load_config(directory: str | Path) -> BitSwinConfig:
     path = Path(directory) / CONFIG_NAME
     data = read_config_json(Path(directory))
+    if isinstance(data, dict) and data.get("model_type", "bitswin") == "bitswin":
+        version = data.get("format_version", 1)  # bitswin 0.1 wrote no format_version
+        if version != FORMAT_VERSION:
+            layout = (
+                "bitswin 0.1's layout (per-byte stages after an 8:1 bit merge, windows_bits)"
+                if version == 1
+                else f"format {version}"
+            )
+            raise BitswinError(
+                f"model '{path.parent}' has {layout}; this bitswin {__version__} reads format "
+                f"{FORMAT_VERSION} (bits -> bytes -> learned word and phrase units) only: its "
+                "weights do not map onto the new stages. Retrain it, or load it with bitswin 0.1"
+            )
     try:
         return BitSwinConfig.from_dict(data)
     except BitswinError as exc:

@@ -1,8 +1,15 @@
 """BitSwinConfig: the model's hyper-parameters, frozen and JSON-serialisable.
 
-Stage 1 runs on bits (one token per bit); a merge turns the 8 bit tokens of each byte into one
-byte token; stages 2.. run on byte tokens. Windows are given in *bits* (appendix B's unit), so a
-byte-level stage with ``windows_bits = 24`` attends within windows of 3 bytes.
+Stages, one entry per stage in `depths`, `widths`, `heads`, `windows`:
+
+1. bits: one token per bit, attention inside each byte (window in bits, at most 8);
+2. bytes: the 8 bit tokens of a byte merged into one byte token;
+3. word units: bytes pooled at the level-1 router's unit starts (about `unit_targets[0]` bytes);
+4. phrase units: word units pooled at the level-2 router's starts (`unit_targets[1]` words).
+
+2, 3 or 4 stages. A stage with a coarser stage inside it is split into an encoder (its first
+ceil(depth / 2) blocks) and a decoder (the rest) around it, as in H-Net and U-Nets; the
+innermost stage runs all of its blocks at once. Windows are counted in each stage's own units.
 """
 
 from __future__ import annotations
@@ -10,12 +17,20 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from bitswin.errors import BitswinError
 
 MODEL_TYPE = "bitswin"
+# 1: bitswin 0.1 (per-byte stages after an 8:1 merge); 2: the bits -> bytes -> words ->
+# phrases hierarchy. checkpoint.py refuses configs of another format with a message.
+FORMAT_VERSION = 2
+ROUTERS = ("learned", "spacelike", "fixed", "none")
+BIAS_INITS = ("slopes", "neighbours")
+DEFAULT_UNIT_TARGETS = (5.0, 3.0)  # bytes per word unit, word units per phrase unit
+Router = Literal["learned", "spacelike", "fixed", "none"]
 PRESETS = ("tiny", "base", "large")
 
 
@@ -27,13 +42,20 @@ def _unknown_key_error(key: str, valid: list[str], where: str) -> BitswinError:
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weight of each task in the total loss (0 switches a task off)."""
+    """Weight of each task in the total loss (0 switches a task off).
 
-    bit: float = 1.0
+    `ratio` is H-Net's auxiliary loss that holds the mean unit length at its target (learned
+    router only); `router_prior` pulls the level-1 router's probability towards SpaceByte's
+    rule on the true bytes (a bootstrap for short runs; 0 = the router is left to the ratio
+    loss and the gradient through the upsampling alone).
+    """
+
+    bit: float = 0.25
     byte: float = 1.0
-    replaced: float = 0.5
-    structural: float = 0.2
-    boundary: float = 0.1
+    replaced: float = 0.0
+    structural: float = 0.1
+    ratio: float = 0.03
+    router_prior: float = 0.1
 
     def to_dict(self) -> dict[str, float]:
         return dataclasses.asdict(self)
@@ -42,6 +64,11 @@ class LossWeights:
     def from_dict(cls, data: dict[str, Any]) -> LossWeights:
         valid = [f.name for f in dataclasses.fields(cls)]
         for key in data:
+            if key == "boundary":
+                raise BitswinError(
+                    "loss_weights.boundary is gone: the router's unit-start probability replaced "
+                    "the surprisal boundary head (bitswin 0.2); remove the key"
+                )
             if key not in valid:
                 raise _unknown_key_error(key, valid, "loss_weights")
         weights = cls(**{k: float(v) for k, v in data.items()})
@@ -53,72 +80,140 @@ class LossWeights:
 
 @dataclass(frozen=True)
 class BitSwinConfig:
-    """Hyper-parameters of BitSwinModel. The defaults are the `base` preset (appendix B).
+    """Hyper-parameters of BitSwinModel. The defaults are the `tiny` preset."""
 
-    Per-stage tuples all have one entry per stage; stage 1 is the bit-level stage.
-    """
-
-    depths: tuple[int, ...] = (2, 2, 2, 2)
-    widths: tuple[int, ...] = (128, 128, 128, 128)
-    # Appendix B asks for 2/6/12/24 heads at width 128; 6, 12 and 24 do not divide 128, so each
-    # is the nearest divisor of the width, ties towards fewer heads (README: "Heads and widths").
-    heads: tuple[int, ...] = (2, 4, 8, 16)
-    windows_bits: tuple[int, ...] = (8, 24, 48, 96)
+    depths: tuple[int, ...] = (1, 3, 2, 2)
+    widths: tuple[int, ...] = (32, 128, 128, 128)
+    heads: tuple[int, ...] = (2, 4, 4, 4)
+    # Per stage, in the stage's own units: bits (<= 8, inside a byte), bytes, word units,
+    # phrase units.
+    windows: tuple[int, ...] = (8, 16, 16, 16)
+    # Legacy (bitswin 0.1): windows in bits. When given it replaces `windows`: stage 1 as is,
+    # stage 2 in bytes (/8), later stages in units (/8 / the unit targets). Saved as null.
+    windows_bits: tuple[int, ...] | None = None
     mlp_ratio: float = 4.0
+    bit_mlp_ratio: float = 2.0
+    # Run the bit stage once per distinct 8-id pattern in the batch and gather (same numbers,
+    # a fraction of the cost; torch.unique makes a graph break under torch.compile).
+    bit_unique: bool = True
+    router: Router = "learned"
+    # Items per unit wanted, per unit level (default DEFAULT_UNIT_TARGETS; extra entries unused)
+    unit_targets: tuple[float, ...] | None = None
+    # Unit slots per row: ceil(unit_cap * items / target); starts beyond it are merged away
+    # (lowest router probability first).
+    unit_cap: float = 1.5
+    # Inside a run of hidden items, force a unit start every this many items (per level;
+    # default: the rounded target), so a masked span never collapses into one unit.
+    masked_chunk: tuple[int, ...] | None = None
+    # Pad unit sequences to their cap (static shapes for torch.compile / CUDA graphs) instead
+    # of trimming them to the longest row of the batch. Same outputs either way.
+    static_units: bool = False
+    # Initial relative-position bias: "slopes" (per head -s|d|, s in 1, 1/4, 1/16, .., 0, so a
+    # wide window is used from step 0) or "neighbours" (bitswin 0.1: each head prefers one
+    # neighbour at slope 1).
+    bias_init: Literal["slopes", "neighbours"] = "slopes"
     dropout: float = 0.0
     attn_dropout: float = 0.0
-    # Std of the bit-value (and absolute-position) embeddings; the bit-in-byte position starts
-    # 10x smaller. Unit scale, not DESIGN.md's "small": here positions live in the attention
-    # bias (nothing to drown), and small token vectors drown in the residual branches instead
-    # (measured plateau: README "Initialisation").
     embed_init_std: float = 1.0
-    # Learned absolute byte-position embedding of this many positions (0 = off; relative bias
-    # inside windows is always on).
+    # Learned absolute byte-position embedding of this many positions, added to the byte tokens
+    # (0 = off; the relative bias inside windows is always on).
     absolute_positions: int = 0
-    # Embeddings of encoding-table codes per byte (code_ids input); 0 = off.
-    code_vocab_size: int = 0
+    code_vocab_size: int = 0  # embeddings of encoding-table codes per byte (code_ids); 0 = off
     layer_norm_eps: float = 1e-5
     loss_weights: LossWeights = field(default_factory=LossWeights)
 
     def __post_init__(self) -> None:
-        # JSON gives lists; keep tuples so the config stays hashable and immutable.
-        for name in ("depths", "widths", "heads", "windows_bits"):
+        for name in ("depths", "widths", "heads", "windows"):
             value = getattr(self, name)
             if not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple(int(v) for v in value))
+        # Entries past the model's unit levels are ignored (a preset's two targets stay valid
+        # when `depths` is overridden to fewer stages).
+        n_levels = max(len(self.depths) - 2, 0)
+        if self.unit_targets is None:
+            object.__setattr__(self, "unit_targets", DEFAULT_UNIT_TARGETS[:n_levels])
+        else:
+            targets = tuple(float(v) for v in self.unit_targets)[:n_levels]
+            object.__setattr__(self, "unit_targets", targets)
+        if self.masked_chunk is None:
+            chunks = tuple(max(1, round(t)) for t in self.unit_targets)  # type: ignore[union-attr]
+            object.__setattr__(self, "masked_chunk", chunks)
+        else:
+            chunks = tuple(int(v) for v in self.masked_chunk)[:n_levels]
+            object.__setattr__(self, "masked_chunk", chunks)
         if isinstance(self.loss_weights, dict):
             object.__setattr__(self, "loss_weights", LossWeights.from_dict(self.loss_weights))
+        if self.windows_bits is not None:
+            object.__setattr__(self, "windows", self._windows_from_bits(tuple(self.windows_bits)))
+            object.__setattr__(self, "windows_bits", None)
         self._validate()
+
+    def _windows_from_bits(self, bits: tuple[int, ...]) -> tuple[int, ...]:
+        if len(bits) != len(self.depths):
+            raise BitswinError(
+                f"windows_bits has {len(bits)} entries but depths has {len(self.depths)}: "
+                "give one entry per stage (or use `windows`, in each stage's own units)"
+            )
+        out = [min(int(bits[0]), 8)]
+        per_unit = 8.0  # bits per item of the stage
+        for i, b in enumerate(bits[1:], start=1):
+            if i >= 2 and self.router != "none":
+                per_unit *= self.unit_targets[i - 2]  # type: ignore[index]
+            out.append(max(2 if i >= 2 else 1, round(int(b) / per_unit)))
+        return tuple(out)
 
     def _validate(self) -> None:
         n = len(self.depths)
-        if n < 1:
-            raise BitswinError("depths is empty: give at least one stage, e.g. depths=(2, 2)")
-        for name in ("widths", "heads", "windows_bits"):
+        if not 2 <= n <= 4:
+            raise BitswinError(
+                f"depths has {n} stages: use 2 (bits, bytes), 3 (+ word units) or 4 "
+                "(+ phrase units), e.g. depths=(1, 3, 2, 2)"
+            )
+        for name in ("widths", "heads", "windows"):
             if len(getattr(self, name)) != n:
                 raise BitswinError(
                     f"{name} has {len(getattr(self, name))} entries but depths has {n}: "
                     "give one entry per stage"
                 )
         for i, (d, w, h, win) in enumerate(
-            zip(self.depths, self.widths, self.heads, self.windows_bits, strict=True)
+            zip(self.depths, self.widths, self.heads, self.windows, strict=True)
         ):
-            if d < 1 or w < 1 or h < 1:
-                raise BitswinError(f"stage {i + 1}: depth, width and heads must be >= 1")
+            if d < 1 or w < 1 or h < 1 or win < 1:
+                raise BitswinError(f"stage {i + 1}: depth, width, heads and window must be >= 1")
             if w % h != 0:
                 raise BitswinError(
                     f"stage {i + 1}: width {w} is not divisible by heads {h}: "
                     f"pick heads dividing the width (e.g. {_nearest_divisor(w, h)})"
                 )
-            if i == 0 and win < 1:
-                raise BitswinError("windows_bits[0] must be >= 1 bit")
-            if i > 0 and (win < 8 or win % 8 != 0):
-                raise BitswinError(
-                    f"windows_bits[{i}] is {win}: stages after the first run on bytes, "
-                    "so their windows must be whole bytes (a multiple of 8 bits)"
-                )
-        if self.mlp_ratio <= 0:
-            raise BitswinError(f"mlp_ratio is {self.mlp_ratio}: use a value > 0")
+        if self.windows[0] not in (1, 2, 4, 8):
+            raise BitswinError(
+                f"windows[0] is {self.windows[0]}: the bit stage attends inside each byte, so its "
+                "window must divide 8 bits (1, 2, 4 or 8)"
+            )
+        if self.router not in ROUTERS:
+            raise BitswinError(f"router is {self.router!r}: use one of {', '.join(ROUTERS)}")
+        levels = self.num_levels
+        assert self.unit_targets is not None and self.masked_chunk is not None
+        if len(self.unit_targets) != levels or len(self.masked_chunk) != levels:
+            raise BitswinError(
+                f"unit_targets {list(self.unit_targets)} / masked_chunk {list(self.masked_chunk)}"
+                f" need one entry per unit level ({levels} with {n} stages)"
+            )
+        if any(t <= 1.0 for t in self.unit_targets):
+            raise BitswinError(
+                f"unit_targets {list(self.unit_targets)}: each target (items per unit) must be "
+                "> 1, e.g. (5, 3): 5 bytes per word unit, 3 word units per phrase unit"
+            )
+        if any(k < 1 for k in self.masked_chunk):
+            raise BitswinError(f"masked_chunk {list(self.masked_chunk)}: use values >= 1")
+        if self.unit_cap < 1.0:
+            raise BitswinError(
+                f"unit_cap is {self.unit_cap}: use >= 1 (slots = unit_cap x items / target)"
+            )
+        if self.bias_init not in BIAS_INITS:
+            raise BitswinError(f"bias_init is {self.bias_init!r}: use one of {BIAS_INITS}")
+        if self.mlp_ratio <= 0 or self.bit_mlp_ratio <= 0:
+            raise BitswinError("mlp_ratio and bit_mlp_ratio must be > 0")
         for name in ("dropout", "attn_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise BitswinError(f"{name} is {getattr(self, name)}: use a value in [0, 1)")
@@ -130,44 +225,58 @@ class BitSwinConfig:
     def num_stages(self) -> int:
         return len(self.depths)
 
-    def window_tokens(self, stage: int) -> int:
-        """Window of stage `stage` (0-based) in that stage's tokens (bits, then bytes)."""
-        win = self.windows_bits[stage]
-        return win if stage == 0 else win // 8
+    @property
+    def num_levels(self) -> int:
+        """Unit levels above bytes (word units, phrase units): 0, 1 or 2."""
+        return self.num_stages - 2
+
+    @property
+    def hierarchical(self) -> bool:
+        """Coarse stages run on pooled units (False: router "none", every stage on bytes)."""
+        return self.router != "none" and self.num_levels > 0
+
+    def split(self, stage: int) -> tuple[int, int]:
+        """(encoder blocks, decoder blocks) of stage `stage` (0-based; 0 is the bit stage)."""
+        d = self.depths[stage]
+        if stage == 0 or stage == self.num_stages - 1:
+            return d, 0
+        enc = math.ceil(d / 2)
+        return enc, d - enc
 
     @property
     def hidden_size(self) -> int:
         """Width of the final byte-level representation (`byte_hidden`)."""
-        return self.widths[-1]
+        return self.widths[1]
 
     # ---- presets -------------------------------------------------------------------------
     @classmethod
     def tiny(cls, **overrides: Any) -> BitSwinConfig:
-        """Trains in minutes on a CPU (the `tiny` training config): one block per stage, byte
-        stages seeing 8, 32 and 128 bytes (appendix B's 24/48/96 bits are 3/6/12 bytes: with
-        one block per stage the wider windows give a masked byte its context; measured on tiny
-        Shakespeare: validation bpb 3.22 vs 3.65 at step 200, 2.79 vs 3.20 at step 400)."""
+        """Trains in minutes on a CPU: a 32-wide bit stage, 128 wide above, 8 blocks."""
+        return cls(**overrides)
+
+    @classmethod
+    def base(cls, **overrides: Any) -> BitSwinConfig:
+        """Appendix B's heads 2/6/12/24 and windows 8/24/48 in each stage's own units (bits,
+        bytes ~ 24 bytes, word units ~ 240 bytes); its 96 does not fit the phrase stage of a
+        512-byte row (~34 phrase units), which gets 24 (~360 bytes). Widths are multiples of
+        the heads (192 = 6 x 32, 384 = 12 x 32 = 24 x 16)."""
         base = {
-            "depths": (1, 1, 1, 1),
-            "widths": (64, 128, 128, 128),
-            "heads": (2, 4, 4, 4),
-            "windows_bits": (8, 64, 256, 1024),
+            "depths": (1, 4, 4, 6),
+            "widths": (64, 192, 384, 384),
+            "heads": (2, 6, 12, 24),
+            "windows": (8, 24, 48, 24),
         }
         return cls(**{**base, **overrides})
 
     @classmethod
-    def base(cls, **overrides: Any) -> BitSwinConfig:
-        """Appendix B: width 128, windows 8/24/48/96 bits, heads nearest to 2/6/12/24."""
-        return cls(**overrides)
-
-    @classmethod
     def large(cls, **overrides: Any) -> BitSwinConfig:
-        """Width 384 on bytes (divisible by appendix B's 2/6/12/24 heads), deeper phrase stage."""
+        """Appendix B's heads, windows 8/24/48/48 (as `base`, for 1 KiB rows) at widths
+        384/768/768 and a deep phrase stage."""
         base = {
-            "depths": (2, 2, 6, 2),
-            "widths": (128, 384, 384, 384),
+            "depths": (2, 4, 6, 12),
+            "widths": (64, 384, 768, 768),
             "heads": (2, 6, 12, 24),
-            "windows_bits": (8, 24, 48, 96),
+            "windows": (8, 24, 48, 48),
         }
         return cls(**{**base, **overrides})
 
@@ -192,9 +301,12 @@ class BitSwinConfig:
 
     # ---- JSON ----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"model_type": MODEL_TYPE}
+        data: dict[str, Any] = {"model_type": MODEL_TYPE, "format_version": FORMAT_VERSION}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if f.name == "windows_bits":
+                data[f.name] = None  # folded into `windows` at construction
+                continue
             if isinstance(value, LossWeights):
                 value = value.to_dict()
             elif isinstance(value, tuple):
@@ -213,6 +325,12 @@ class BitSwinConfig:
                 f"config has model_type '{model_type}', expected '{MODEL_TYPE}': "
                 "this is not a bitswin model"
             )
+        version = data.pop("format_version", FORMAT_VERSION)
+        if version != FORMAT_VERSION:
+            raise BitswinError(
+                f"config has format_version {version}, this bitswin reads {FORMAT_VERSION}: "
+                "use the bitswin version that wrote it"
+            )
         valid = [f.name for f in dataclasses.fields(cls)]
         for key in data:
             if key not in valid:
@@ -221,10 +339,7 @@ class BitSwinConfig:
             return cls(**data)
         except BitswinError:
             raise
-        except (
-            TypeError,
-            ValueError,
-        ) as exc:  # wrong value types, e.g. a string for a tuple of ints
+        except (TypeError, ValueError) as exc:  # wrong value types, e.g. a string for a tuple
             raise BitswinError(f"BitSwinConfig: {exc}: check the value types") from exc
 
     def to_json(self) -> str:

@@ -1,5 +1,5 @@
-"""Input embeddings (bit value, bit-in-byte position, optional absolute byte position, optional
-encoding-table codes) and the 8-bits -> 1-byte merge between stage 1 and stage 2."""
+"""Input embeddings (bit value and bit-in-byte position; absolute byte position and
+encoding-table codes on the byte tokens) and the 8-bits -> 1-byte merge."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ from torch import nn
 
 
 class BitEmbedding(nn.Module):
-    """Embeds bit ids [B, 8L] in {0, 1, MASK, PAD} -> [B, 8L, D].
+    """Embeds bit ids [N, 8] in {0, 1, MASK, PAD} (one row per byte) -> [N, 8, D].
 
-    value + position inside the byte (0..7, MSB first) + optional learned absolute byte position.
-    Positions that matter for attention live in its relative bias, not here.
+    value + position inside the byte (0..7, MSB first); nothing about where the byte sits, so
+    the bit stage is a function of the byte's 8 ids alone (what lets it run per distinct
+    pattern). Positions that matter for attention live in its relative bias.
     """
 
-    def __init__(self, dim: int, init_std: float, absolute_positions: int = 0) -> None:
+    def __init__(self, dim: int, init_std: float) -> None:
         super().__init__()
         self.value = nn.Embedding(BIT_VOCAB_SIZE, dim)
         self.bit_position = nn.Embedding(8, dim)
-        self.absolute = nn.Embedding(absolute_positions, dim) if absolute_positions else None
         nn.init.normal_(self.value.weight, std=init_std)
         with torch.no_grad():
             # BIT1 starts as -BIT0: the two values differ as much as they can and add no
@@ -30,16 +30,9 @@ class BitEmbedding(nn.Module):
         # it is a vector shared by every byte that dominates the merged byte vectors (letters
         # then look alike, cos ~0.9) and the model sits at unigram loss (README "Initialisation").
         nn.init.normal_(self.bit_position.weight, std=0.1 * init_std)
-        if self.absolute is not None:
-            nn.init.normal_(self.absolute.weight, std=init_std)
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        b, n = input_ids.shape
-        x = self.value(input_ids).reshape(b, n // 8, 8, -1)  # [B, L, 8, D]
-        x = x + self.bit_position.weight  # broadcast over [8, D]
-        if self.absolute is not None:
-            x = x + self.absolute.weight[: n // 8, None, :]  # [L, 1, D]
-        return x.reshape(b, n, -1)  # [B, 8L, D]
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.value(ids) + self.bit_position.weight  # [N, 8, D]
 
 
 class ByteMerge(nn.Module):
@@ -86,13 +79,13 @@ class CodeEmbedding(nn.Module):
         return self.table(code_ids.clamp(min=0)) * present  # [B, L, D]
 
 
-class StageTransition(nn.Module):
-    """Between two byte-level stages of different widths: LayerNorm + Linear."""
+class BytePositions(nn.Module):
+    """Learned absolute byte-position embedding added to the byte tokens: [L] -> [L, D]."""
 
-    def __init__(self, in_dim: int, out_dim: int, eps: float) -> None:
+    def __init__(self, positions: int, dim: int, init_std: float) -> None:
         super().__init__()
-        self.norm = nn.LayerNorm(in_dim, eps=eps)
-        self.proj = nn.Linear(in_dim, out_dim)
+        self.table = nn.Embedding(positions, dim)
+        nn.init.normal_(self.table.weight, std=init_std)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(self.norm(x))
+    def forward(self, n_bytes: int) -> torch.Tensor:
+        return self.table.weight[:n_bytes]  # [L, D]

@@ -32,7 +32,7 @@ class BitHead(nn.Module):
 
 
 class ByteHeads(nn.Module):
-    """256-way byte logits, replaced-or-original, UTF-8 role, char class, boundary score."""
+    """256-way byte logits, replaced-or-original, UTF-8 role, char class."""
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -40,7 +40,6 @@ class ByteHeads(nn.Module):
         self.replaced = nn.Linear(dim, 1)
         self.utf8_role = nn.Linear(dim, NUM_UTF8_ROLES)
         self.char_class = nn.Linear(dim, NUM_CHAR_CLASSES)
-        self.boundary = nn.Linear(dim, 1)
 
     def forward(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
         """h: [B, L, D] -> logits dict (shapes in BitSwinOutput)."""
@@ -49,5 +48,4 @@ class ByteHeads(nn.Module):
             "replaced_logits": self.replaced(h).squeeze(-1),  # [B, L]
             "utf8_role": self.utf8_role(h),  # [B, L, 6]
             "char_class": self.char_class(h),  # [B, L, 6]
-            "boundary": self.boundary(h).squeeze(-1),  # [B, L]
         }

@@ -7,6 +7,7 @@ bf16 autocast); an empty selection gives 0, never NaN. Nothing here syncs with t
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 
 from bitswin.config import LossWeights
 from bitswin.errors import BitswinError
+from bitswin.routing import Routing, ratio_loss, spacelike_starts
 
 LN2 = math.log(2.0)
 REQUIRED_FIELDS = ("bit_targets", "byte_targets", "hidden_bits", "hidden_bytes", "pad")
@@ -47,11 +49,25 @@ def compute_losses(
     logits: dict[str, torch.Tensor],
     targets: Any,
     weights: LossWeights,
+    routings: Sequence[Routing] = (),
+    valids: Sequence[torch.Tensor] = (),
+    learned_router: bool = False,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """Returns (weighted total loss, per-task losses (detached), metrics (detached))."""
+    """Returns (weighted total loss, per-task losses (detached), metrics (detached)).
+
+    routings / valids: per unit level, the router's decisions and the items' validity (for the
+    ratio loss and the router prior; both 0 without a learned router).
+    """
     pad = targets.pad.bool()  # [B, L]
+    pad_bits = pad.repeat_interleave(8, dim=1)  # [B, 8L]
     hidden_bytes = targets.hidden_bytes.bool() & ~pad  # [B, L]
-    hidden_bits = targets.hidden_bits.bool() & ~pad.repeat_interleave(8, dim=1)  # [B, 8L]
+    hidden_bits = targets.hidden_bits.bool() & ~pad_bits  # [B, 8L]
+    # The bit loss counts the bits the bit level hid, not the 8 bits of every byte the byte,
+    # word and phrase levels hid (those are the byte loss's). Without a mask_bit field: every
+    # hidden bit of a byte that is not hidden whole.
+    mask_bit = _field(targets, "mask_bit")
+    bit_sel = hidden_bits if mask_bit is None else mask_bit.bool() & ~pad_bits
+    bit_sel = bit_sel & ~hidden_bytes.repeat_interleave(8, dim=1)
     byte_t = targets.byte_targets.long()  # [B, L]
     bit_t = targets.bit_targets.float()  # [B, 8L]
 
@@ -60,7 +76,7 @@ def compute_losses(
 
     # --- predictive: bits and bytes -----------------------------------------------------
     bit_nll = F.binary_cross_entropy_with_logits(bit_logits, bit_t, reduction="none")
-    loss_bit = _masked_mean(bit_nll, hidden_bits)
+    loss_bit = _masked_mean(bit_nll, bit_sel)
     byte_nll = F.cross_entropy(byte_logits.transpose(1, 2), byte_t, reduction="none")  # [B, L]
     loss_byte = _masked_mean(byte_nll, hidden_bytes)
 
@@ -85,26 +101,38 @@ def compute_losses(
             struct_terms.append(_masked_mean(ce, hidden_bytes))
     loss_struct = torch.stack(struct_terms).mean() if struct_terms else bit_logits.new_zeros(())
 
-    # --- boundary: regress the model's own surprisal (bits) of hidden bytes ---------------
-    surprisal_bits = byte_nll.detach() / LN2  # [B, L]
-    boundary = logits["boundary"].float()
-    bnd = F.smooth_l1_loss(boundary, surprisal_bits, reduction="none")
-    loss_boundary = _masked_mean(bnd, hidden_bytes)
+    # --- routers: ratio loss per level (H-Net), SpaceByte prior on level 1 -----------------
+    zero = bit_logits.new_zeros(())
+    loss_ratio, loss_prior = zero, zero
+    if learned_router and routings:
+        loss_ratio = torch.stack(
+            [ratio_loss(r, v) for r, v in zip(routings, valids, strict=True)]
+        ).sum()
+        first = routings[0]
+        prior = spacelike_starts(byte_t, ~pad).float()  # [B, L], from the true bytes
+        p = first.prob.clamp(1e-6, 1.0 - 1e-6)
+        bce = F.binary_cross_entropy(p, prior, reduction="none")
+        loss_prior = _masked_mean(bce, first.eligible)
 
     losses = {
         "bit": loss_bit,
         "byte": loss_byte,
         "replaced": loss_replaced,
         "structural": loss_struct,
-        "boundary": loss_boundary,
+        "ratio": loss_ratio,
+        "router_prior": loss_prior,
     }
     w = weights.to_dict()
     total = sum(w[name] * value for name, value in losses.items())
     assert isinstance(total, torch.Tensor)
 
     metrics = _metrics(targets, bit_logits, byte_logits, hidden_bits, hidden_bytes)
-    metrics["bpb_hidden"] = _masked_mean(surprisal_bits, hidden_bytes)
-    metrics["acc_replaced"] = _masked_mean(((rep_logits > 0).float() == replaced_t).float(), shown)
+    with torch.no_grad():
+        metrics["bpb_hidden"] = _masked_mean(byte_nll.detach() / LN2, hidden_bytes)
+        metrics["acc_replaced"] = _masked_mean(
+            ((rep_logits > 0).float() == replaced_t).float(), shown
+        )
+        metrics["loss_ratio"] = loss_ratio.detach()
     return total, {k: v.detach() for k, v in losses.items()}, metrics
 
 

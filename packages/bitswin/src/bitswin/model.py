@@ -1,5 +1,10 @@
-"""BitSwinModel: bit embedding -> bit-level Swin stage -> 8:1 merge -> byte-level Swin stages
--> heads (bit, byte, replaced, structural, boundary); losses when targets are given."""
+"""BitSwinModel: bits -> bytes -> learned word units -> learned phrase units -> bytes -> heads.
+
+The bit stage (bitswin.bitstage) turns each byte's 8 bit ids into a byte token; the hierarchy
+(bitswin.hierarchy) runs the byte encoder, pools bytes into word units at the level-1 router's
+starts, runs the word stage, pools word units into phrase units, runs the phrase stage, and
+comes back up to bytes; the heads read the byte decoder's output. Losses when targets are given.
+"""
 
 from __future__ import annotations
 
@@ -8,39 +13,64 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from bittokens import BIT_VOCAB_SIZE, PAD_ID
+from bittokens import BIT_VOCAB_SIZE
 from torch import nn
 
-from bitswin.blocks import SwinStage
+from bitswin.bitstage import BitStage
 from bitswin.checkpoint import BitSwinHubMixin
 from bitswin.config import BitSwinConfig
-from bitswin.embedding import BitEmbedding, ByteMerge, CodeEmbedding, StageTransition
+from bitswin.embedding import BytePositions, CodeEmbedding
 from bitswin.errors import BitswinError
 from bitswin.heads import BitHead, ByteHeads
+from bitswin.hierarchy import Descent, Hierarchy, byte_level_starts
 from bitswin.losses import check_targets, compute_losses
+from bitswin.routing import ByteView, byte_view
 from bitswin.window import offsets_from_windows
 
 logger = logging.getLogger(__name__)
 
+LEVEL_NAMES = ("word", "phrase")
+STAGE_NAMES = ("bit", "byte", "word", "phrase")
+
 
 @dataclass
 class BitSwinOutput:
-    """Everything one forward pass produces. Shapes: B batch, L bytes, 8L bits, D widths."""
+    """Everything one forward pass produces. Shapes: B batch, L bytes, 8L bits, D widths,
+    M1 / M2 word / phrase unit slots."""
 
     bit_logits: torch.Tensor  # [B, 8L] logit of bit = 1
     byte_logits: torch.Tensor  # [B, L, 256]
-    boundary: torch.Tensor  # [B, L] unit-start score (predicted surprisal in bits)
+    # [B, L] unit-start score of the shown input, higher = a unit starts: the level-1 router's
+    # probability (1 where forced, 0 at known UTF-8 continuation bytes and padding).
+    boundary: torch.Tensor
     replaced_logits: torch.Tensor  # [B, L] logit of "this shown byte was replaced"
     structural_logits: dict[str, torch.Tensor]  # utf8_role [B, L, 6], char_class [B, L, 6]
-    byte_hidden: torch.Tensor  # [B, L, D_last] final (normed) byte representation
-    stages: tuple[torch.Tensor, ...]  # stage 1 [B, 8L, D1]; stage k>1 [B, L, Dk]
-    # Per stage: [B, depth, N, 2W - 1] head-averaged weights in relative-offset layout
-    # (N = 8L for stage 1, L after); entry [b, d, n, o] = weight of query n on key
-    # n + o - (W - 1) in block d; None unless return_attention=True.
+    byte_hidden: torch.Tensor  # [B, L, D_byte] final (normed) byte representation
+    # Per stage, in the order stages finish (bit, phrase, word, byte: the byte stage is last):
+    # bit [B, 8L, D1], byte [B, L, D2], word [B, M1, D3], phrase [B, M2, D4].
+    stages: tuple[torch.Tensor, ...]
+    stage_names: tuple[str, ...]
+    # Per unit level (word, phrase): bool [B, L], the bytes that start a unit of that level.
+    unit_starts: tuple[torch.Tensor, ...] = ()
+    # Per stage (same order as `stages`): [B, depth, N, 2W - 1] head-averaged weights in
+    # relative-offset layout (N = that stage's items; encoder blocks then decoder blocks);
+    # entry [b, d, n, o] = weight of query n on key n + o - (W - 1). None unless asked.
     attentions: tuple[torch.Tensor, ...] | None = None
     loss: torch.Tensor | None = None  # weighted total (has grad) when targets are given
     losses: dict[str, torch.Tensor] = field(default_factory=dict)  # detached, per task
-    metrics: dict[str, torch.Tensor] = field(default_factory=dict)  # detached accuracies, counts
+    # Detached: accuracies (with targets), and always the realised units (bytes_per_word_unit,
+    # words_per_phrase_unit, forced_*_fraction) and what the FLOPs depend on
+    # (bit_patterns_per_byte, word_slots, phrase_slots).
+    metrics: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class BitSwinUnits:
+    """`BitSwinModel.units`: the model's units of an input, without the rest of the model."""
+
+    boundary: torch.Tensor  # [B, L] level-1 router probability (as BitSwinOutput.boundary)
+    unit_starts: tuple[torch.Tensor, ...]  # per level bool [B, L]
+    metrics: dict[str, torch.Tensor]  # bytes_per_word_unit, ..., bit_patterns_per_byte
 
 
 class BitSwinModel(nn.Module, BitSwinHubMixin):
@@ -53,40 +83,31 @@ class BitSwinModel(nn.Module, BitSwinHubMixin):
             raise BitswinError(f"BitSwinModel needs a BitSwinConfig, got {type(config).__name__}")
         self.config = config
         c = config
-        eps = c.layer_norm_eps
-        self.embed = BitEmbedding(c.widths[0], c.embed_init_std, c.absolute_positions)
-        self.embed_drop = nn.Dropout(c.dropout)
-        self.stages = nn.ModuleList(
-            SwinStage(
-                c.widths[i],
-                c.depths[i],
-                c.heads[i],
-                c.window_tokens(i),
-                c.mlp_ratio,
-                c.dropout,
-                c.attn_dropout,
-                eps,
-            )
-            for i in range(c.num_stages)
-        )
-        byte_dim = c.widths[1] if c.num_stages > 1 else c.widths[0]
-        self.merge = ByteMerge(c.widths[0], byte_dim, eps, hidden=round(c.mlp_ratio * byte_dim))
-        self.transitions = nn.ModuleList(
-            StageTransition(c.widths[i - 1], c.widths[i], eps)
-            if c.widths[i - 1] != c.widths[i]
-            else nn.Identity()
-            for i in range(2, c.num_stages)
+        d_byte, d_bit = c.widths[1], c.widths[0]
+        self.bits = BitStage(c)
+        # 10x smaller than the byte tokens: at the same size a random vector per position
+        # drowns the byte's identity and a masked model sits at unigram loss (measured: 2.9
+        # nats after 160 steps on the 2 KB overfit text, against 2.26 without positions).
+        self.positions = (
+            BytePositions(c.absolute_positions, d_byte, 0.1 * c.embed_init_std)
+            if c.absolute_positions
+            else None
         )
         self.codes = (
-            CodeEmbedding(c.code_vocab_size, byte_dim, c.embed_init_std)
+            CodeEmbedding(c.code_vocab_size, d_byte, c.embed_init_std)
             if c.code_vocab_size
             else None
         )
-        self.final_norm = nn.LayerNorm(c.hidden_size, eps=eps)
-        self.bit_head = BitHead(c.hidden_size, c.widths[0], eps)
-        self.heads = ByteHeads(c.hidden_size)
+        self.embed_drop = nn.Dropout(c.dropout)
+        self.hierarchy = Hierarchy(c)
+        self.final_norm = nn.LayerNorm(d_byte, eps=c.layer_norm_eps)
+        self.bit_head = BitHead(d_byte, d_bit, c.layer_norm_eps)
+        self.heads = ByteHeads(d_byte)
         self.apply(_init_linear)
-        self.merge.reset_parameters()  # after the generic Linear init
+        self.bits.merge.reset_parameters()  # after the generic Linear init
+        for router in self.hierarchy.routers:
+            if hasattr(router, "reset_parameters"):
+                router.reset_parameters()  # identity projections (H-Net)
 
     # ------------------------------------------------------------------------------------
     def _check_inputs(
@@ -127,6 +148,41 @@ class BitSwinModel(nn.Module, BitSwinHubMixin):
                     f"{self.config.code_vocab_size}: raise code_vocab_size or remap the codes"
                 )
 
+    def _byte_tokens(
+        self, input_ids: torch.Tensor, code_ids: torch.Tensor | None, return_attention: bool
+    ) -> tuple[torch.Tensor, Any]:
+        bits = self.bits(input_ids, return_attention)
+        x = bits.byte_tokens  # [B, L, D_byte]
+        if self.positions is not None:
+            x = x + self.positions(x.shape[1])
+        if code_ids is not None and self.codes is not None:
+            x = x + self.codes(code_ids.long())
+        return self.embed_drop(x), bits
+
+    def _unit_metrics(self, d: Descent, view: ByteView, patterns: int) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            n_bytes = view.valid.sum().float()
+            dev = view.valid.device
+            out = {
+                "bit_patterns_per_byte": torch.tensor(
+                    patterns / max(1, view.valid.numel()), device=dev
+                )
+            }
+            below = n_bytes
+            for level, state in enumerate(d.levels):
+                name = LEVEL_NAMES[level]
+                count = state.routing.starts.sum().float()
+                key = "bytes_per_word_unit" if level == 0 else "words_per_phrase_unit"
+                out[key] = below / count.clamp_min(1.0)
+                out[f"forced_{name}_fraction"] = (
+                    state.routing.forced & state.routing.starts
+                ).sum().float() / count.clamp_min(1.0)
+                out[f"{name}_slots"] = torch.tensor(float(state.index.slots), device=dev)
+                below = count
+            if len(d.levels) == 2:
+                out["bytes_per_phrase_unit"] = n_bytes / below.clamp_min(1.0)
+        return out
+
     def forward(
         self,
         input_ids: torch.Tensor,
@@ -141,61 +197,84 @@ class BitSwinModel(nn.Module, BitSwinHubMixin):
         input_ids = input_ids.long()
         b, n_bits = input_ids.shape
         n_bytes = n_bits // 8
-        pad = (input_ids.reshape(b, n_bytes, 8) == PAD_ID).all(dim=-1)  # [B, L]
-        valid_bytes = ~pad
-        valid_bits = valid_bytes.repeat_interleave(8, dim=1)  # [B, 8L]
-        seg_bits = None if segment_ids is None else segment_ids.repeat_interleave(8, dim=1)
-
-        stage_outputs: list[torch.Tensor] = []
-        attentions: list[torch.Tensor] = []
-
-        # Stage 1 on bits.
-        x = self.embed_drop(self.embed(input_ids))  # [B, 8L, D1]
-        x, maps = self.stages[0](x, valid_bits, seg_bits, return_attention)
-        stage_outputs.append(x)
-        if return_attention:
-            attentions.append(self._stack_maps(maps, n_bits))
-        bit_skip = x
-
-        # Merge 8 bits -> 1 byte token, then the byte-level stages.
-        x = self.merge(x)  # [B, L, D2]
-        if code_ids is not None and self.codes is not None:
-            x = x + self.codes(code_ids.long())
-        for i in range(1, self.config.num_stages):
-            if i >= 2:
-                x = self.transitions[i - 2](x)  # [B, L, Di]
-            x, maps = self.stages[i](x, valid_bytes, segment_ids, return_attention)
-            stage_outputs.append(x)
-            if return_attention:
-                attentions.append(self._stack_maps(maps, n_bytes))
+        view = byte_view(input_ids)
+        x, bits = self._byte_tokens(input_ids, code_ids, return_attention)
+        d = self.hierarchy.descend(x, view, segment_ids, return_attention)
+        x = self.hierarchy.ascend(d, return_attention)
 
         byte_hidden = self.final_norm(x)  # [B, L, D]
         logits = self.heads(byte_hidden)
-        logits["bit_logits"] = self.bit_head(byte_hidden, bit_skip)  # [B, 8L]
+        logits["bit_logits"] = self.bit_head(byte_hidden, bits.bit_features)  # [B, 8L]
+        boundary = d.levels[0].routing.prob if d.levels else view.valid.float()
+        stages, names, maps = self._stage_outputs(bits, d, return_attention)
         out = BitSwinOutput(
             bit_logits=logits["bit_logits"],
             byte_logits=logits["byte_logits"],
-            boundary=logits["boundary"],
+            boundary=boundary,
             replaced_logits=logits["replaced_logits"],
             structural_logits={
                 "utf8_role": logits["utf8_role"],
                 "char_class": logits["char_class"],
             },
             byte_hidden=byte_hidden,
-            stages=tuple(stage_outputs),
-            attentions=tuple(attentions) if return_attention else None,
+            stages=stages,
+            stage_names=names,
+            unit_starts=tuple(byte_level_starts(d.levels)),
+            attentions=maps,
+            metrics=self._unit_metrics(d, view, bits.patterns),
         )
         if targets is not None:
             check_targets(targets, b, n_bytes)
-            out.loss, out.losses, out.metrics = compute_losses(
-                logits, targets, self.config.loss_weights
+            routings = [state.routing for state in d.levels]
+            valids = [state.valid for state in d.levels]
+            learned = self.config.router == "learned"
+            out.loss, out.losses, metrics = compute_losses(
+                logits, targets, self.config.loss_weights, routings, valids, learned
             )
+            out.metrics.update(metrics)
         return out
 
-    @staticmethod
-    def _stack_maps(maps: list[tuple[torch.Tensor, int]], n: int) -> torch.Tensor:
-        """Per block (weights [B, nW, W, W], shift) -> [B, depth, N, 2W - 1]."""
-        return torch.stack([offsets_from_windows(w, n, s) for w, s in maps], dim=1)
+    def _stage_outputs(
+        self, bits: Any, d: Descent, return_attention: bool
+    ) -> tuple[tuple[torch.Tensor, ...], tuple[str, ...], tuple[torch.Tensor, ...] | None]:
+        """Stage outputs and attention maps in the order stages finish: bit, then from the
+        innermost stage outwards to the byte stage."""
+        order = [0, *range(self.config.num_stages - 1, 0, -1)]
+        names = tuple(STAGE_NAMES[i] for i in order)
+        outputs = {0: bits.bit_features, **d.outputs}
+        stages = tuple(outputs[i] for i in order)
+        if not return_attention:
+            return stages, names, None
+        maps: list[torch.Tensor] = [bits.attention]
+        for i in order[1:]:
+            n = outputs[i].shape[1]
+            blocks = d.maps.get(i, [])
+            maps.append(torch.stack([offsets_from_windows(w, n, s) for w, s in blocks], dim=1))
+        return stages, names, tuple(maps)
+
+    @torch.no_grad()
+    def units(
+        self,
+        input_ids: torch.Tensor,
+        *,
+        segment_ids: torch.Tensor | None = None,
+        code_ids: torch.Tensor | None = None,
+    ) -> BitSwinUnits:
+        """The model's units of `input_ids` (clean or shown text) from the bit stage, the byte
+        encoder, the routers and the encoders between them only: no innermost stage, decoders
+        or heads (FLOPs: `bitswin.flops.estimate_units_flops_per_byte`). For word and phrase
+        masks built from the model's own units."""
+        self._check_inputs(input_ids, segment_ids, code_ids)
+        input_ids = input_ids.long()
+        view = byte_view(input_ids)
+        x, bits = self._byte_tokens(input_ids, code_ids, False)
+        d = self.hierarchy.descend(x, view, segment_ids, units_only=True)
+        boundary = d.levels[0].routing.prob if d.levels else view.valid.float()
+        return BitSwinUnits(
+            boundary=boundary,
+            unit_starts=tuple(byte_level_starts(d.levels)),
+            metrics=self._unit_metrics(d, view, bits.patterns),
+        )
 
     # ------------------------------------------------------------------------------------
     def num_parameters(self) -> int:

@@ -83,12 +83,11 @@ def interpolate_bias_table(table: torch.Tensor, window: int) -> torch.Tensor:
 
 
 def local_offset_bias(window: int, heads: int, slope: float = 1.0) -> torch.Tensor:
-    """Initial [2W - 1, H] bias table: head h prefers the offset (key - query) d_h from
-    -1, +1, -2, +2, ... (cycling), falling off by `slope` per position.
+    """bitswin 0.1's initial [2W - 1, H] bias table ("neighbours"): head h prefers the offset
+    (key - query) d_h from -1, +1, -2, +2, ... (cycling), falling off by `slope` per position.
 
-    With an all-zero table every head averages its whole window, which loses the order of the
-    neighbours (a bag of bytes) and keeps a masked-byte model at unigram entropy for hundreds of
-    steps; heads that look at distinct neighbours from step 0 see bigram context at once.
+    Every head then looks at one neighbour: a 32-byte window acts as a +-5-byte kernel for most
+    of a short run, which is why "slopes" is the default now.
     """
     preferred = [d for k in range(1, window) for d in (-k, k)] or [0]
     offsets = torch.arange(2 * window - 1, dtype=torch.float32) - (window - 1)  # key - query
@@ -97,6 +96,33 @@ def local_offset_bias(window: int, heads: int, slope: float = 1.0) -> torch.Tens
         table[:, h] = -slope * (offsets - preferred[h % len(preferred)]).abs()
     # The table is indexed by (query - key), the reverse of `offsets`.
     return table.flip(0).contiguous()
+
+
+def head_slopes(heads: int) -> list[float]:
+    """Per-head decay of the initial bias: pairs of heads at 1, 1/4, 1/16, ..., the last head 0
+    (flat over its whole window)."""
+    if heads == 1:
+        return [0.25]
+    slopes = [4.0 ** -(h // 2) for h in range(heads - 1)]
+    return [*slopes, 0.0]
+
+
+def slope_bias(window: int, heads: int) -> torch.Tensor:
+    """Initial [2W - 1, H] bias table ("slopes", ALiBi-like, symmetric in a masked model):
+    head h scores a key at distance d by -s_h * |d - p_h|, with slopes from `head_slopes` and
+    p_h = -1 / +1 for the two heads of each pair with s >= 1/4 (they see the left and the right
+    neighbour first, which is what gets a masked byte model off the unigram plateau), else 0.
+    Heads with small slopes attend over the whole window from step 0."""
+    offsets = torch.arange(2 * window - 1, dtype=torch.float32) - (window - 1)  # key - query
+    table = torch.empty(2 * window - 1, heads)
+    for h, s in enumerate(head_slopes(heads)):
+        preferred = (-1.0 if h % 2 == 0 else 1.0) if s >= 0.25 and window > 1 else 0.0
+        table[:, h] = -s * (offsets - preferred).abs()
+    return table.flip(0).contiguous()  # indexed by (query - key)
+
+
+def initial_bias(window: int, heads: int, mode: str) -> torch.Tensor:
+    return slope_bias(window, heads) if mode == "slopes" else local_offset_bias(window, heads)
 
 
 def offsets_from_windows(weights: torch.Tensor, n: int, shift: int) -> torch.Tensor:
@@ -114,7 +140,14 @@ def offsets_from_windows(weights: torch.Tensor, n: int, shift: int) -> torch.Ten
 class WindowAttention(nn.Module):
     """Multi-head self-attention inside 1-D windows with a learned relative position bias."""
 
-    def __init__(self, dim: int, heads: int, window: int, attn_dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        window: int,
+        attn_dropout: float = 0.0,
+        bias_init: str = "slopes",
+    ) -> None:
         super().__init__()
         self.dim, self.heads, self.window = dim, heads, window
         self.head_dim = dim // heads
@@ -122,7 +155,7 @@ class WindowAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
         # One bias per head and offset (query - key) in [-(W-1), W-1].
-        self.rel_bias = nn.Parameter(local_offset_bias(window, heads))
+        self.rel_bias = nn.Parameter(initial_bias(window, heads, bias_init))
         self.register_buffer("rel_index", relative_index(window), persistent=False)
 
     def bias(self) -> torch.Tensor:

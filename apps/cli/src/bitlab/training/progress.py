@@ -79,7 +79,11 @@ class ProgressLine:
 
 
 def val_summary(step: int, metrics: dict[str, Any]) -> str:
-    parts = [f"val @ step {step}: bpb {metrics.get('bpb', float('nan')):.4f}"]
+    parts = [f"val @ step {step}:"]
+    for key in ("bpb_words", "bpb_tokens", "bpb_bytes", "bpb"):
+        value = metrics.get(key)
+        if isinstance(value, (int, float)):
+            parts.append(f"{key} {value:.4f}")
     for key in ("acc_bit", "acc_byte", "acc_word", "acc_phrase"):
         if key in metrics:
             parts.append(f"{key} {metrics[key]:.3f}")

@@ -28,6 +28,7 @@ from bitbench.baselines.config import (
     ByteMLMConfig,
     config_from_dict,
 )
+from bitbench.baselines.loading import BpeEvalModel, ByteEvalModel
 from bitbench.baselines.scoring import MaskedScore, score_bytes, score_tokens, tokenize_batch
 from bitbench.baselines.tokenizer import load_tokenizer, save_tokenizer, token_byte_lengths
 from bitbench.baselines.weights import (
@@ -152,6 +153,10 @@ class ByteTask(_MaskedLMTask):
         predicted = round(self.config.mask_rate * self.seq_len)
         return byte_mlm_forward_flops(self.config, 1, self.seq_len, predicted)
 
+    def eval_view(self, model: torch.nn.Module) -> ByteEvalModel:
+        net = unwrap(model)
+        return ByteEvalModel(net, _model_device(net))
+
     def _score(self, model, windows, doc_starts, *, sample_index, step, seed, train):
         return score_bytes(
             model,
@@ -209,6 +214,10 @@ class BpeTask(_MaskedLMTask):
         predicted = round(self.config.mask_rate * tokens)
         return bpe_mlm_forward_flops(self.config, 1, tokens, predicted)
 
+    def eval_view(self, model: torch.nn.Module) -> BpeEvalModel:
+        net = unwrap(model)
+        return BpeEvalModel(net, self.tokenizer, _model_device(net))
+
     def _bytes_table(self, device: torch.device) -> torch.Tensor:
         if device not in self._token_bytes_on:
             self._token_bytes_on[device] = self._token_bytes.to(device)
@@ -252,6 +261,11 @@ class HfBertTask(BpeTask):
         from bitbench.baselines.hf_bert import bert_config, bitbench_bert
 
         return bitbench_bert(bert_config(config))
+
+    def eval_view(self, model: torch.nn.Module) -> Any:
+        from bitbench.baselines.hf_bert import HfEvalModel
+
+        return HfEvalModel.bitbench(unwrap(model), self.tokenizer, self.config.bytes_per_token)
 
     def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
         from bitbench.baselines.hf_bert import save_hf_bert

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.bitlab-installed
-PACKAGES := packages/bitcodec packages/bitmask packages/bitswin packages/enctable packages/bitbench apps/cli
+PACKAGES := packages/bittokens packages/bitcodec packages/bitmask packages/bitswin packages/enctable packages/bitbench apps/cli
 PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 PYTEST_ARGS ?=
 
@@ -18,6 +18,9 @@ $(STAMP): constraints.txt $(PYPROJECTS)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt torch==2.13.0
 	$(BIN)/python -m pip install -q -c constraints.txt hatchling editables
+	# The CLI's distribution was called `bitlab` before 0.1.0 (now bitlab-cli; the command is
+	# still `bitlab`): an editable install of that old name would shadow the new one.
+	$(BIN)/python -m pip uninstall -q -y bitlab 2>/dev/null || true
 	$(BIN)/python -m pip install -q -c constraints.txt --no-build-isolation \
 		$(foreach p,$(PACKAGES),-e $(p)) -e ".[dev]"
 	touch $(STAMP)

@@ -26,6 +26,23 @@ def shared_data() -> Path:
     return path
 
 
+# No test may reach the network: the Hugging Face Hub client is offline everywhere (in this
+# process and in the subprocesses tests start), and its cache is the test session's own.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture(autouse=True)
+def _hub_offline(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
+    try:
+        from huggingface_hub import constants
+    except ImportError:  # a package tested on its own, without the Hub client
+        return
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    cache = tmp_path_factory.getbasetemp() / "hf-cache"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory):
     """Reference BPEs and other caches go to a per-session folder, never to ~/.cache."""

@@ -32,7 +32,6 @@ windows = 2
 seq_len = 32
 text_bytes = 2000
 table_windows = 4
-bpe_train_bytes = 4000
 consistency_occurrences = 50
 
 [[run]]

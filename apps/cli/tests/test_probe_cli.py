@@ -61,6 +61,8 @@ def test_probe_csv_with_hold_out_and_rich_table(lab, capsys):
     assert code == 0
     text = capsys.readouterr().out
     assert "macro avg" in text and "precision" in text and "accuracy" in text
+    assert "weighted avg" in text and "f1-score" in text  # scikit-learn's layout
+    assert "chosen by 5-fold cross-validation on the training split" in text
     saved = json.loads((lab["root"] / "csv" / "probe.json").read_text())
     assert saved["num_train"] == 50 and saved["num_test"] == 30
 

@@ -96,7 +96,10 @@ def test_probe_on_a_separable_text_dataset_with_a_real_model():
     assert result["accuracy"] >= 0.95 and result["macro_f1"] >= 0.95
     assert result["labels"] == ["neg", "pos"] and result["num_test"] == 80
     assert result["feature_dim"] == 32 and result["kind"] == "byte"
-    assert {s[0] for s in seen} == {"train features", "test features"}
+    assert {s[0] for s in seen} == {"train features", "test features", "cross-validating L2"}
+    assert result["l2_selection"] == "cross-validation"
+    assert result["l2"] == result["cv"]["chosen_l2"] and result["cv"]["folds"] == 5
+    assert set(result["report"]) == {"neg", "pos", "accuracy", "macro avg", "weighted avg"}
 
 
 def test_probe_needs_two_training_classes():

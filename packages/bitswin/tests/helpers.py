@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import torch
-from bitcodec.tokens import MASK_ID, PAD_ID
+from bittokens import MASK_ID, PAD_ID
 
 # About 2 KB of plain English prose (written for these tests).
 TEXT_2KB = (

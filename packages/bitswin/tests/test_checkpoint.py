@@ -25,7 +25,11 @@ def test_round_trip_gives_bitwise_equal_outputs(micro_config, tmp_path):
     codes = torch.randint(-1, 11, targets.byte_targets.shape)
     before = model(targets.input_ids, targets=targets, code_ids=codes)
     path = model.save_pretrained(tmp_path / "model")
-    assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in path.iterdir()) == [
+        "README.md",
+        "config.json",
+        "model.safetensors",
+    ]
     assert json.loads((path / "config.json").read_text())["model_type"] == "bitswin"
     loaded = BitSwinModel.from_pretrained(path).eval()
     after = loaded(targets.input_ids, targets=targets, code_ids=codes)
@@ -53,8 +57,11 @@ def test_other_window_sizes_interpolate_the_bias_tables(micro_config, tmp_path):
 
 
 def test_missing_and_corrupt_files_name_the_path(micro_config, tmp_path):
-    with pytest.raises(BitswinError, match=r"config\.json"):
+    with pytest.raises(BitswinError, match="not a folder"):
         BitSwinModel.from_pretrained(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BitswinError, match=r"config\.json"):
+        BitSwinModel.from_pretrained(tmp_path / "empty")
     path = BitSwinModel(micro_config).save_pretrained(tmp_path / "m")
     (path / "model.safetensors").write_bytes(b"\x00garbage")
     with pytest.raises(BitswinError, match=r"model\.safetensors"):

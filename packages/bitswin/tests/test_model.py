@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 import torch
-from bitcodec.tokens import MASK_ID, PAD_ID
 from bitswin import BitSwinConfig, BitswinError, BitSwinModel
+from bittokens import MASK_ID, PAD_ID
 from helpers import bytes_to_bit_ids, make_targets, text_bytes
 
 

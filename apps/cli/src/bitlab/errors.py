@@ -41,6 +41,20 @@ def is_user_error(exc: BaseException) -> bool:
     return isinstance(exc, user_error_types())
 
 
+def usage_error_type() -> type[Exception]:
+    """The base class of command-line usage errors (unknown command or option, bad value).
+
+    typer >= 0.22 vendors Click as ``typer._click`` (the ``click`` distribution is not used);
+    older typer raises ``click.ClickException``. tests/…/test_usage_errors.py pins the
+    behaviour, so a typer upgrade that moves the class fails there, not in front of users.
+    """
+    try:
+        from typer._click.exceptions import ClickException
+    except ImportError:  # typer that still uses the click distribution
+        from click.exceptions import ClickException  # type: ignore[no-redef]
+    return ClickException
+
+
 def in_flag_terms(exc: BaseException, flags: dict[str, str]) -> BaseException:
     """A library's user error re-worded for the command line: a message that begins with a
     config key that has its own flag names the flag (``table_codes 'x' ...`` becomes

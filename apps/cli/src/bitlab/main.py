@@ -2,19 +2,25 @@
 
 Command modules must stay cheap to import (heavy packages are imported inside the commands), so
 that `bitlab --help` answers at once.
+
+Exit codes: 0 ok; 2 a mistake the user can fix: a usage error (unknown command or option, a
+value of the wrong type: Click's usage line, its did-you-mean hint, exit 2) or a package's
+error class (one line); 1 an internal error (a bug: "please report it"); 130 interrupted.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import traceback
 
-import click
 import typer
 
 from bitlab import __version__
-from bitlab.errors import is_user_error
+from bitlab.errors import is_user_error, usage_error_type
+from bitlab.logs import LEVEL_ENV, remove_console
+from bitlab.provenance import ARGV_ENV
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
@@ -24,7 +30,7 @@ app = typer.Typer(
     context_settings=CONTEXT_SETTINGS,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, pwsh)
     rich_markup_mode="rich",
 )
 
@@ -45,13 +51,22 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
+    log_level: str = typer.Option(
+        None,
+        "--log-level",
+        help="Log records shown on stderr: debug, info (default), warning, error "
+        "(also $BITLAB_LOG_LEVEL). Training runs log to RUN/train.log as well.",
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_print_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
     """Tokenizer-free language modelling at the bit level."""
+    from bitlab.logs import configure
+
     if debug:
         state.debug = True
+    configure(log_level)
 
 
 def _wire() -> None:
@@ -68,14 +83,19 @@ def invoke(argv: list[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     state.debug = state.debug or "--debug" in argv
+    # This invocation's command line (for RUN/env.json) and log level, in the environment so
+    # that spawned training workers inherit them; restored afterwards (nested invocations).
+    saved_env = {name: os.environ.get(name) for name in (ARGV_ENV, LEVEL_ENV)}
+    os.environ[ARGV_ENV] = json.dumps(list(argv))
     try:
         result = app(args=argv, prog_name="bitlab", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.ClickException as exc:  # usage errors: click's own one-line message, exit 2
+        return int(result) if isinstance(result, int) else 0
+    except usage_error_type() as exc:
+        # Click's usage errors (typer vendors Click): the usage line, "Try 'bitlab X -h' for
+        # help.", and the message with Click's did-you-mean hint. No args: the help (exit 2).
         exc.show()
-        return 2
-    except (click.exceptions.Abort, KeyboardInterrupt):
+        return int(getattr(exc, "exit_code", 2))
+    except (typer.Abort, KeyboardInterrupt):
         print("bitlab: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
@@ -91,7 +111,13 @@ def invoke(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
         return 1
-    return int(result) if isinstance(result, int) else 0
+    finally:
+        remove_console()  # the console handler lives as long as one command
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def run() -> None:

@@ -1,18 +1,16 @@
-"""save_pretrained / from_pretrained: config.json + model.safetensors, never pickle.
+"""How a BitSwinModel is saved and loaded: config.json + model.safetensors, never pickle.
 
-A new directory is written as a whole (temporary sibling directory, then rename); into an
-existing directory (a trainer's checkpoint folder with other files) each file is replaced
-atomically, weights first, so a crash never leaves a half-written file.
+``BitSwinHubMixin`` puts BitSwinModel on huggingface_hub's PyTorchModelHubMixin (through
+``bitswin.hub.SafetensorsHubMixin``: atomic folders, Hub ids, model cards). config.json is
+``BitSwinConfig.to_dict()`` plus ``architectures: ["BitSwinModel"]``; folders written before
+that key existed load the same. Loading with other ``windows_bits`` interpolates the
+relative-bias tables.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +21,14 @@ from safetensors.torch import load_file, save_file
 from bitswin import __version__
 from bitswin.config import FORMAT_VERSION, BitSwinConfig
 from bitswin.errors import BitswinError
+from bitswin.hub import (
+    CONFIG_NAME,
+    HUB_TAGS,
+    REPO_URL,
+    WEIGHTS_NAME,
+    SafetensorsHubMixin,
+    read_config_json,
+)
 from bitswin.window import interpolate_bias_table
 
 if TYPE_CHECKING:
@@ -30,46 +36,36 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
+__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "BitSwinHubMixin", "load_config", "load_state"]
 
 
-def _write_files(model: BitSwinModel, directory: Path) -> None:
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    weights_tmp = directory / f".{WEIGHTS_NAME}.tmp"
-    save_file(state, str(weights_tmp), metadata={"format": "pt", "bitswin_version": __version__})
-    os.replace(weights_tmp, directory / WEIGHTS_NAME)
-    config_tmp = directory / f".{CONFIG_NAME}.tmp"
-    config_tmp.write_text(model.config.to_json() + "\n", encoding="utf-8")
-    os.replace(config_tmp, directory / CONFIG_NAME)
+class BitSwinHubMixin(
+    SafetensorsHubMixin,
+    library_name="bitswin",
+    repo_url=REPO_URL,
+    docs_url=f"{REPO_URL}/tree/main/packages/bitswin#readme",
+    license="apache-2.0",
+    tags=[*HUB_TAGS, "bitswin"],
+):
+    """save_pretrained / from_pretrained / push_to_hub of BitSwinModel."""
 
+    _hub_version = __version__
 
-def save_pretrained(model: BitSwinModel, directory: str | Path) -> Path:
-    directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise BitswinError(f"cannot save the model to '{directory}': it is a file, not a folder")
-    if directory.is_dir():
-        _write_files(model, directory)
-        return directory
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
-        _write_files(model, tmp)
-        os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return directory
+    def hub_config(self) -> dict[str, Any]:
+        return self.config.to_dict()  # type: ignore[attr-defined]
+
+    def _write_weights(self, path: Path) -> None:
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}  # type: ignore[attr-defined]
+        save_file(state, str(path), metadata={"format": "pt", "bitswin_version": __version__})
+
+    @classmethod
+    def _load_directory(cls, directory: Path, map_location: Any, overrides: dict) -> Any:
+        return load_pretrained(cls, directory, map_location, overrides)  # type: ignore[arg-type]
 
 
 def load_config(directory: str | Path) -> BitSwinConfig:
     path = Path(directory) / CONFIG_NAME
-    if not path.is_file():
-        raise BitswinError(f"no model config at '{path}': pass a folder made by save_pretrained")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BitswinError(f"model config '{path}' is unreadable or not JSON: {exc}") from exc
+    data = read_config_json(Path(directory))
     if isinstance(data, dict) and data.get("model_type", "bitswin") == "bitswin":
         version = data.get("format_version", 1)  # bitswin 0.1 wrote no format_version
         if version != FORMAT_VERSION:

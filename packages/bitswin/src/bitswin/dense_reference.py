@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from bitcodec.tokens import BIT_VOCAB_SIZE
+from bittokens import BIT_VOCAB_SIZE
 from torch import nn
 
 

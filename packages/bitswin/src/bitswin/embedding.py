@@ -4,7 +4,7 @@ encoding-table codes on the byte tokens) and the 8-bits -> 1-byte merge."""
 from __future__ import annotations
 
 import torch
-from bitcodec.tokens import BIT0, BIT1, BIT_VOCAB_SIZE
+from bittokens import BIT0, BIT1, BIT_VOCAB_SIZE
 from torch import nn
 
 

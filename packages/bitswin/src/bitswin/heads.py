@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-NUM_UTF8_ROLES = 6  # bitcodec.facts.NUM_UTF8_ROLES (bitswin imports only bitcodec.tokens)
+NUM_UTF8_ROLES = 6  # bitcodec.facts.NUM_UTF8_ROLES (bitswin imports only bittokens)
 NUM_CHAR_CLASSES = 6  # bitcodec.facts.NUM_CHAR_CLASSES
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
-from bitcodec.tokens import BIT_VOCAB_SIZE
+from bittokens import BIT_VOCAB_SIZE
 from torch import nn
 
 from bitswin.bitstage import BitStage
+from bitswin.checkpoint import BitSwinHubMixin
 from bitswin.config import BitSwinConfig
 from bitswin.embedding import BytePositions, CodeEmbedding
 from bitswin.errors import BitswinError
@@ -73,7 +73,10 @@ class BitSwinUnits:
     metrics: dict[str, torch.Tensor]  # bytes_per_word_unit, ..., bit_patterns_per_byte
 
 
-class BitSwinModel(nn.Module):
+class BitSwinModel(nn.Module, BitSwinHubMixin):
+    """save_pretrained / from_pretrained (local folder or Hub id) / push_to_hub come from
+    BitSwinHubMixin (bitswin.checkpoint, on huggingface_hub's PyTorchModelHubMixin)."""
+
     def __init__(self, config: BitSwinConfig) -> None:
         super().__init__()
         if not isinstance(config, BitSwinConfig):
@@ -276,22 +279,6 @@ class BitSwinModel(nn.Module):
     # ------------------------------------------------------------------------------------
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
-
-    def save_pretrained(self, directory: str | Path) -> Path:
-        """Writes config.json + model.safetensors (atomically; see bitswin.checkpoint)."""
-        from bitswin.checkpoint import save_pretrained
-
-        return save_pretrained(self, directory)
-
-    @classmethod
-    def from_pretrained(
-        cls, directory: str | Path, map_location: str | torch.device = "cpu", **overrides: Any
-    ) -> BitSwinModel:
-        """Loads a save_pretrained directory (safetensors only). `overrides` replace config
-        fields, e.g. windows_bits=(8, 32, 64, 128): relative-bias tables are then interpolated."""
-        from bitswin.checkpoint import load_pretrained
-
-        return load_pretrained(cls, directory, map_location, overrides)
 
 
 def _init_linear(module: nn.Module) -> None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from bitcodec.tokens import BIT0, BIT1, MASK_ID, PAD_ID
+from bittokens import BIT0, BIT1, MASK_ID, PAD_ID
 from torch import nn
 
 from bitswin.config import BitSwinConfig

@@ -108,7 +108,14 @@ def register(app: typer.Typer) -> None:
             "-s",
             help="Override a config key: --set lr=1e-3, --set model.vocab_size=4096.",
         ),
-        resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly."),
+        resume: bool = typer.Option(
+            False, "--resume", help="Continue the run in --out (your command line + --resume)."
+        ),
+        allow_config_change: bool = typer.Option(
+            False,
+            "--allow-config-change",
+            help="With --resume: continue with values that differ from the run's config.toml.",
+        ),
         max_steps: int = typer.Option(None, "--max-steps", help="Optimizer steps."),
         max_minutes: float = typer.Option(None, "--max-minutes", help="Stop after N minutes."),
         max_flops: float = typer.Option(
@@ -132,17 +139,21 @@ def register(app: typer.Typer) -> None:
         fields: dict[str, Any] = {"corpus": corpus, "out": out, "max_steps": max_steps,
                                   "max_minutes": max_minutes, "max_flops": max_flops}  # fmt: skip
         if resume:
+            from bitlab.training.resume_config import resume_config
+
             if not out:
                 raise UserError("--resume needs --out RUN (the run directory to continue)")
-            saved = Path(out) / "config.toml"
-            if not saved.is_file():
-                raise UserError(f"--resume: '{saved}' does not exist: is '{out}' a run directory?")
-            if config is not None:
-                raise UserError("--resume continues with the run's own config.toml: drop --config")
-            source = str(saved)
+            cfg = resume_config(
+                out,
+                lambda source: baseline_config(kind, source, list(overrides), **fields),
+                config=config,
+                budget={"max_steps": max_steps, "max_minutes": max_minutes, "max_flops": max_flops},
+                allow_changes=allow_config_change,
+            )
         else:
-            source = config or "tiny"
-        cfg = baseline_config(kind, source, list(overrides), **fields)
+            if allow_config_change:
+                raise UserError("--allow-config-change goes with --resume: add --resume or drop it")
+            cfg = baseline_config(kind, config or "tiny", list(overrides), **fields)
         launch = LaunchOptions(
             gpus=gpus, nproc=nproc, nnodes=nnodes, node_rank=node_rank,
             rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id, max_restarts=max_restarts,

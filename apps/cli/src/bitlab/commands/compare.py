@@ -38,7 +38,9 @@ def register(app: typer.Typer) -> None:
         reuse: bool = typer.Option(
             True, "--reuse/--no-reuse", help="Reuse RUN/eval/metrics.json when it matches."
         ),
-        device: str = typer.Option("cpu", "--device", help="torch device."),
+        device: str = typer.Option(
+            "auto", "--device", help="torch device: auto (cuda if available, else cpu), cpu, cuda."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
     ) -> None:
         """Evaluate several runs on one corpus (the same hidden bytes for all); write compare.md,

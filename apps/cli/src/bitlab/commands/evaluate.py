@@ -161,11 +161,15 @@ def register(app: typer.Typer) -> None:
             "repeat or comma-separate. The first one is reported as bpb.",
         ),
         out: Path | None = typer.Option(None, "--out", help="Output directory (default RUN/eval)."),
-        device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda."),
+        device: str = typer.Option(
+            "auto", "--device", help="torch device: auto (cuda if available, else cpu), cpu, cuda."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print metrics.json to stdout."),
     ) -> None:
         """Measure a run: accuracies per level, bpb, boundary F1, table vs BPE, consistency, FLOPs."""
         from bitbench.evaluate import STAGES, default_out_dir, evaluate_run, write_outputs
+        from bitbench.model_card import write_model_card
+        from bitbench.runs import inspect_run
 
         settings = make_settings(
             windows, seq_len, seed, threshold, text_bytes, table_windows, gold_lines, protocol
@@ -194,4 +198,5 @@ def register(app: typer.Typer) -> None:
             )
             bar.update(task, completed=len(STAGES), description="eval: writing report")
             written = write_outputs(evaluation, out_dir, shlex.join(words))
+            written["model_card"] = write_model_card(inspect_run(run), evaluation.metrics)
         emit(evaluation.metrics, as_json, _summary(evaluation.metrics, written))

@@ -1,7 +1,9 @@
 """`bitlab probe RUN --train A --test B`: frozen-encoder linear probe (downstream accuracy).
 
-Works for bitswin runs and baseline runs alike (bitbench.runs.load_run). Reports accuracy,
-macro-F1 and a per-class precision / recall / F1 table; writes probe.json and confusion.png.
+Works for bitswin runs and baseline runs alike (bitbench.runs.load_run). The L2 strength is
+chosen by k-fold cross-validation on the training split (reported), unless --l2 fixes it.
+Prints scikit-learn's classification_report layout, accuracy and macro-F1; writes probe.json
+and confusion.png.
 """
 
 from __future__ import annotations
@@ -15,35 +17,46 @@ import typer
 
 from bitlab.output import emit, stderr
 
+DEFAULT_FOLDS = 5  # bitbench.probe.DEFAULT_FOLDS (not imported here: `bitlab --help` stays fast)
+
 
 def _render(result: dict[str, Any]):
     def render(console) -> None:
-        from rich.table import Table
-
-        table = Table(title=f"probe of {result['run']} on {Path(result['test']).name}")
-        for col in ("label", "precision", "recall", "f1", "support"):
-            table.add_column(col, justify="left" if col == "label" else "right")
-        for row in result["per_class"]:
-            table.add_row(row["label"], f"{row['precision']:.3f}", f"{row['recall']:.3f}",
-                          f"{row['f1']:.3f}", str(row["support"]))  # fmt: skip
-        table.add_section()
-        table.add_row("macro avg", f"{result['macro_precision']:.3f}",
-                      f"{result['macro_recall']:.3f}", f"{result['macro_f1']:.3f}",
-                      str(result["num_test"]))  # fmt: skip
-        console.print(table)
+        console.print(
+            f"probe of {result['run']} on {Path(result['test']).name}",
+            style="bold",
+            markup=False,
+            highlight=False,
+        )
+        # scikit-learn's classification_report layout, computed by bitbench
+        console.print(result["report_text"], markup=False, highlight=False)
+        cv = result.get("cv")
+        if cv:
+            best = next(s for s in cv["scores"] if s["l2"] == cv["chosen_l2"])
+            grid = ", ".join(f"{s['l2']:g}" for s in cv["scores"])
+            how = (
+                f"L2 {result['l2']:g} chosen by {cv['folds']}-fold cross-validation on the "
+                f"training split ({cv['scoring']} {best['mean']:.3f} +- {best['std']:.3f}; grid "
+                f"{grid})"
+            )
+        else:
+            how = f"L2 {result['l2']:g} (fixed by --l2)"
         console.print(
             f"accuracy [bold]{result['accuracy']:.4f}[/]  macro-F1 [bold]{result['macro_f1']:.4f}[/]"
             f"  (train accuracy {result['train_accuracy']:.3f}, majority class "
             f"{result['majority_baseline']:.3f}; {result['num_train']} train / "
             f"{result['num_test']} test texts, {result['feature_dim']}-d {result['kind']} features)"
         )
+        console.print(how, markup=False, highlight=False)
         if result.get("written"):
             console.print(f"wrote {', '.join(result['written'])}")
 
     return render
 
 
-def _command(run, train, test, test_fraction, columns, max_train, max_test, l2, seed) -> str:
+def _command(
+    run, train, test, test_fraction, columns, max_train, max_test, l2, cv_folds, seed
+) -> str:
     """The command line that reproduces this probe (recorded in probe.json)."""
     parts = ["bitlab", "probe", run, "--train", train]
     if test is not None:
@@ -56,7 +69,11 @@ def _command(run, train, test, test_fraction, columns, max_train, max_test, l2, 
     for flag, value in (("--max-train", max_train), ("--max-test", max_test)):
         if value is not None:
             parts += [flag, str(value)]
-    parts += ["--l2", f"{l2:g}", "--seed", str(seed)]
+    if l2 is not None:
+        parts += ["--l2", f"{l2:g}"]
+    elif cv_folds != DEFAULT_FOLDS:
+        parts += ["--cv-folds", str(cv_folds)]
+    parts += ["--seed", str(seed)]
     return shlex.join(parts)
 
 
@@ -82,10 +99,22 @@ def register(app: typer.Typer) -> None:
         ),
         max_train: int = typer.Option(None, "--max-train", help="Use at most N training texts."),
         max_test: int = typer.Option(None, "--max-test", help="Use at most N test texts."),
-        l2: float = typer.Option(1e-3, "--l2", help="L2 penalty of the logistic regression."),
-        seed: int = typer.Option(0, "--seed", help="Seed of the subsampling and the hold-out."),
+        l2: float = typer.Option(
+            None,
+            "--l2",
+            help="Fix the L2 penalty of the logistic regression (default: chosen by "
+            "cross-validation on the training split).",
+        ),
+        cv_folds: int = typer.Option(
+            DEFAULT_FOLDS, "--cv-folds", help="Folds of the cross-validation that picks the L2."
+        ),
+        seed: int = typer.Option(
+            0, "--seed", help="Seed of the subsampling, the hold-out and the folds."
+        ),
         out: str = typer.Option(None, "--out", "-o", help="Output directory (default RUN/probe)."),
-        device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+        device: str = typer.Option(
+            "auto", "--device", help="torch device: auto (cuda if available, else cpu), cpu, cuda."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Fit a linear probe on the frozen model's pooled features; report per-class scores."""
@@ -115,14 +144,16 @@ def register(app: typer.Typer) -> None:
                     tasks[stage] = bar.add_task(stage, total=total)
                 bar.update(tasks[stage], completed=done)
 
-            result = run_probe(model, train_set, test_set, l2=l2, progress=progress)
+            result = run_probe(
+                model, train_set, test_set, l2=l2, folds=cv_folds, seed=seed, progress=progress
+            )
         result = {
             "run": str(info.run_dir),
             "train": train,
             "test": test if test is not None else f"{train} (held out {test_fraction:g})",
             "seed": seed,
             "command": _command(
-                run, train, test, test_fraction, columns, max_train, max_test, l2, seed
+                run, train, test, test_fraction, columns, max_train, max_test, l2, cv_folds, seed
             ),
             **result,
         }

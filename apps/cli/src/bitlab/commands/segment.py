@@ -48,7 +48,9 @@ def register(app: typer.Typer) -> None:
         seq_len: int = typer.Option(
             512, "--seq-len", help="Long lines are scored in windows of this many bytes."
         ),
-        device: str = typer.Option("cpu", "--device", help="torch device."),
+        device: str = typer.Option(
+            "auto", "--device", help="torch device: auto (cuda if available, else cpu), cpu, cuda."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print units per line as JSON."),
     ) -> None:
         """Cut text at the model's unit boundaries (one output line per input line)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -62,7 +61,17 @@ def register(app: typer.Typer) -> None:
         ),
         corpus: str = typer.Option(None, "--corpus", help="Corpus store (bitlab prepare-corpus)."),
         out: str = typer.Option(None, "--out", "-o", help="Run directory."),
-        resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly."),
+        resume: bool = typer.Option(
+            False,
+            "--resume",
+            help="Continue the run in --out exactly (your own command line plus --resume works).",
+        ),
+        allow_config_change: bool = typer.Option(
+            False,
+            "--allow-config-change",
+            help="With --resume: continue with --config/--set values that differ from the "
+            "run's config.toml.",
+        ),
         init: str = typer.Option(
             None, "--init", help="Start from another run's model (fine-tuning)."
         ),
@@ -109,20 +118,21 @@ def register(app: typer.Typer) -> None:
             "table_mode": table_mode,
         }
         if resume:
+            from bitlab.training.resume_config import resume_config
+
             if not out:
                 raise UserError("--resume needs --out RUN (the run directory to continue)")
-            if config is not None:
-                raise UserError(
-                    "--resume continues with the run's own config.toml: drop --config "
-                    "(use --set to change a key)"
-                )
-            saved = Path(out) / "config.toml"
-            if not saved.is_file():
-                raise UserError(f"--resume: '{saved}' does not exist: is '{out}' a run directory?")
-            source: str | Path = saved
+            cfg = resume_config(
+                out,
+                lambda source: load_config(source, overrides, **fields),
+                config=config,
+                budget={"max_steps": max_steps, "max_minutes": max_minutes, "max_flops": max_flops},
+                allow_changes=allow_config_change,
+            )
         else:
-            source = config or "tiny"
-        cfg = load_config(source, overrides, **fields)
+            if allow_config_change:
+                raise UserError("--allow-config-change goes with --resume: add --resume or drop it")
+            cfg = load_config(config or "tiny", overrides, **fields)
         launch = LaunchOptions(
             gpus=gpus,
             nproc=nproc,

@@ -27,6 +27,7 @@ import torch
 from bitbench.engine import autocast
 
 from bitlab.errors import UserError
+from bitlab.provenance import RunRecords
 from bitlab.training import setup, state_io
 from bitlab.training.checkpoint import list_checkpoints
 from bitlab.training.checkpointer import Checkpointer
@@ -79,6 +80,7 @@ class Trainer:
             if self.resume_from is None:  # a fresh start: rows of a run killed before step 1
                 truncate_metrics(self.run_dir, 0)
         ctx.barrier()
+        self.records = RunRecords.start(self.run_dir, ctx, resume_from=self.resume_from)
 
         self.task, total_steps = setup.make_task(config, corpus, ctx)
         self.schedule = Schedule.of(config, total_steps)
@@ -203,6 +205,7 @@ class Trainer:
         if status != "nan":
             self.checkpointer.finish(self.model)
             result["param_digest"] = self._param_digest()
+        self.records.close(result)  # RUN/train.log (provenance.RunRecords)
         return result
 
     # -- one step --------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from bitlab.logs import FILE_ONLY
+
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.jsonl"
@@ -42,9 +44,20 @@ class MetricsLog:
     def write(self, row: dict[str, Any]) -> None:
         self._fh.write(json.dumps({k: _clean(v) for k, v in row.items()}) + "\n")
         self._fh.flush()
+        log.info("%s", row_summary(row), extra={FILE_ONLY: True})  # RUN/train.log, not the console
 
     def close(self) -> None:
         self._fh.close()
+
+
+def row_summary(row: dict[str, Any]) -> str:
+    """One line of a metrics row for the run's log: `val step 200: bpb 2.31 acc_byte 0.412`."""
+    parts = [f"{row.get('kind', 'train')} step {row.get('step')}:"]
+    for key, value in row.items():
+        if key in ("kind", "step") or not isinstance(value, (int, float)):
+            continue
+        parts.append(f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}")
+    return " ".join(parts)
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
@@ -144,6 +157,6 @@ def _tensorboard(run_dir: Path) -> Any:
     try:
         from torch.utils.tensorboard import SummaryWriter  # optional extra: only when asked
     except ImportError:
-        log.warning("tensorboard is not installed (pip install 'bitlab[tensorboard]'): skipped")
+        log.warning("tensorboard is not installed (pip install 'bitlab-cli[tensorboard]'): skipped")
         return None
     return SummaryWriter(str(Path(run_dir) / "tensorboard"))

@@ -14,9 +14,10 @@ from torch import nn
 from bitbench.baselines.config import BpeMLMConfig
 from bitbench.baselines.layers import EncoderBlock, block_flops_per_position, init_linear_weights
 from bitbench.baselines.tokenizer import PAD_TOKEN_ID
+from bitbench.baselines.weights import BaselineHubMixin
 
 
-class BpeMLM(nn.Module):
+class BpeMLM(nn.Module, BaselineHubMixin):
     """forward(input_ids [B, T], segment_ids [B, T] | None, select bool [B, T] | None)
     -> (hidden [B, T, D], logits [M, V] at the selected tokens, or [B, T, V])."""
 

@@ -21,6 +21,7 @@ from bitbench.baselines.layers import (
     init_linear_weights,
     rotary_tables,
 )
+from bitbench.baselines.weights import BaselineHubMixin
 
 
 def _blocks_with_neighbours(x: torch.Tensor, window: int) -> torch.Tensor:
@@ -33,7 +34,7 @@ def _blocks_with_neighbours(x: torch.Tensor, window: int) -> torch.Tensor:
     return torch.cat([padded[:, :-2], padded[:, 1:-1], padded[:, 2:]], dim=2)  # [B, nb, 3W, ...]
 
 
-class ByteMLM(nn.Module):
+class ByteMLM(nn.Module, BaselineHubMixin):
     """forward(input_ids [B, L], segment_ids [B, L] | None, select bool [B, L] | None)
     -> (hidden [B, L, D], logits [M, 256] at the selected bytes, or [B, L, 256])."""
 

@@ -17,13 +17,10 @@ import torch
 from bitbench.baselines.bpe_mlm import BpeMLM, bpe_mlm_flops_per_byte
 from bitbench.baselines.byte_mlm import ByteMLM, byte_mlm_flops_per_byte
 from bitbench.baselines.config import (
-    BPE_PRESETS,
     BYTE_MASK_ID,
     BYTE_PAD_ID,
-    BYTE_PRESETS,
     BpeMLMConfig,
     ByteMLMConfig,
-    config_from_dict,
 )
 from bitbench.baselines.scoring import (
     score_bytes,
@@ -39,7 +36,7 @@ from bitbench.baselines.tokenizer import (
     load_tokenizer,
     token_byte_lengths,
 )
-from bitbench.baselines.weights import TOKENIZER_NAME, load_weights, read_config
+from bitbench.baselines.weights import TOKENIZER_NAME, read_config
 from bitbench.errors import BitbenchError
 
 BATCH = 32
@@ -324,20 +321,15 @@ def load_baseline(model_dir: Path | str, device: torch.device | str = "cpu"):
     if model_type not in ("byte_mlm", "bpe_mlm") and is_hf_masked_lm(raw, model_dir):
         return load_hf_model(model_dir, device)
     if model_type == "byte_mlm":
-        config = config_from_dict(ByteMLMConfig, raw, BYTE_PRESETS)
-        model = ByteMLM(config)
-        load_weights(model, model_dir)
-        return ByteEvalModel(model, device)
+        return ByteEvalModel(ByteMLM.from_pretrained(model_dir), device)
     if model_type == "bpe_mlm":
-        config = config_from_dict(BpeMLMConfig, raw, BPE_PRESETS)
+        model = BpeMLM.from_pretrained(model_dir)
         tokenizer = load_tokenizer(model_dir / TOKENIZER_NAME)
-        if tokenizer.get_vocab_size() != config.vocab_size:
+        if tokenizer.get_vocab_size() != model.config.vocab_size:
             raise BitbenchError(
                 f"'{model_dir / TOKENIZER_NAME}' has {tokenizer.get_vocab_size()} entries but "
-                f"config.json says vocab_size {config.vocab_size}: re-save the model"
+                f"config.json says vocab_size {model.config.vocab_size}: re-save the model"
             )
-        model = BpeMLM(config)
-        load_weights(model, model_dir)
         return BpeEvalModel(model, tokenizer, device)
     raise BitbenchError(
         f"'{model_dir}' holds model_type {model_type!r}, not a baseline: "

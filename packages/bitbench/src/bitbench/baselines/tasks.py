@@ -27,16 +27,12 @@ from bitbench.baselines.config import (
     BpeMLMConfig,
     ByteMLMConfig,
     config_from_dict,
-    config_to_dict,
 )
 from bitbench.baselines.loading import BpeEvalModel, ByteEvalModel
 from bitbench.baselines.scoring import MaskedScore, score_bytes, score_tokens, tokenize_batch
 from bitbench.baselines.tokenizer import load_tokenizer, save_tokenizer, token_byte_lengths
 from bitbench.baselines.weights import (
-    CONFIG_NAME,
     TOKENIZER_NAME,
-    WEIGHTS_NAME,
-    save_weights,
     unwrap,
     write_json_atomic,
 )
@@ -174,9 +170,7 @@ class ByteTask(_MaskedLMTask):
         )
 
     def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
-        directory = Path(directory)
-        save_weights(model, directory / WEIGHTS_NAME)
-        write_json_atomic(directory / CONFIG_NAME, config_to_dict(self.config))
+        unwrap(model).save_pretrained(directory)  # BaselineHubMixin: atomic, Hub-ready
 
 
 class BpeTask(_MaskedLMTask):
@@ -254,8 +248,7 @@ class BpeTask(_MaskedLMTask):
     def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
         directory = Path(directory)
         save_tokenizer(self.tokenizer, directory / TOKENIZER_NAME)
-        save_weights(model, directory / WEIGHTS_NAME)
-        write_json_atomic(directory / CONFIG_NAME, config_to_dict(self.config))
+        unwrap(model).save_pretrained(directory)  # BaselineHubMixin: atomic, Hub-ready
 
 
 class HfBertTask(BpeTask):

@@ -2,9 +2,11 @@
 
 ``run_probe(model, train, test)`` pools the model's frozen features (``EvalModel.features``) for
 the texts of two labelled sets, fits a multinomial logistic regression on the training features
-(standardised, L-BFGS, deterministic) and reports accuracy, macro-F1 and a per-class
-precision / recall / F1 table on the test set. Works for any EvalModel: bitswin runs and the
-token-level baselines alike.
+(standardised, L-BFGS, deterministic) with its L2 strength chosen by stratified k-fold
+cross-validation on the training split (``probe.selection``; or a fixed ``l2``), and reports
+accuracy, macro-F1 and scikit-learn's per-class ``classification_report`` (precision, recall,
+f1-score, support, accuracy, macro avg, weighted avg) on the test set. Works for any EvalModel:
+bitswin runs and the token-level baselines alike.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import numpy as np
 from bitbench.errors import BitbenchError
 from bitbench.probe.classifier import LinearProbe, fit_linear_probe
 from bitbench.probe.data import LabelledTexts, cap_rows, read_labelled, split_holdout
-from bitbench.probe.report import classification_report, confusion_matrix
+from bitbench.probe.report import classification_report, confusion_matrix, format_report
+from bitbench.probe.selection import DEFAULT_FOLDS, DEFAULT_GRID, choose_l2, stratified_folds
 
 FEATURE_CHUNK = 256
 
@@ -50,10 +53,15 @@ def run_probe(
     train: LabelledTexts,
     test: LabelledTexts,
     *,
-    l2: float = 1e-3,
+    l2: float | None = None,
+    folds: int = DEFAULT_FOLDS,
+    grid: tuple[float, ...] = DEFAULT_GRID,
+    seed: int = 0,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Fit on ``train``, report on ``test`` (see the module doc). Returns a JSON-able dict."""
+    """Fit on ``train``, report on ``test`` (see the module doc). ``l2=None``: chosen by
+    ``folds``-fold cross-validation over ``grid`` on ``train`` (folds drawn with ``seed``).
+    Returns a JSON-able dict."""
     class_names = _label_order(train.labels + test.labels)
     index = {name: i for i, name in enumerate(class_names)}
     if len(set(train.labels)) < 2:
@@ -71,6 +79,16 @@ def run_probe(
 
     x_train = extract_features(model, train.texts, stage("train features"))
     x_test = extract_features(model, test.texts, stage("test features"))
+    cv = None
+    if l2 is None:
+        if progress is not None:
+            progress("cross-validating L2", 0, 1)
+        cv = choose_l2(x_train, y_train, len(class_names), grid=grid, folds=folds, seed=seed)
+        l2 = cv.chosen
+        if progress is not None:
+            progress("cross-validating L2", 1, 1)
+    if not l2 > 0:
+        raise BitbenchError(f"l2 is {l2}: the L2 strength must be > 0 (or chosen by CV)")
     probe = fit_linear_probe(x_train, y_train, len(class_names), l2=l2)
     report = classification_report(y_test, probe.predict(x_test), class_names)
     train_acc = float((probe.predict(x_train) == y_train).mean())
@@ -82,20 +100,27 @@ def run_probe(
         "num_train": len(train),
         "feature_dim": int(x_train.shape[1]),
         "l2": l2,
+        "l2_selection": "cross-validation" if cv is not None else "fixed",
+        "cv": cv.to_dict() if cv is not None else None,
         "train_loss": probe.train_loss,
         "kind": getattr(model, "kind", None),
     }
 
 
 __all__ = [
+    "DEFAULT_FOLDS",
+    "DEFAULT_GRID",
     "LabelledTexts",
     "LinearProbe",
     "cap_rows",
+    "choose_l2",
     "classification_report",
     "confusion_matrix",
     "extract_features",
     "fit_linear_probe",
+    "format_report",
     "read_labelled",
     "run_probe",
     "split_holdout",
+    "stratified_folds",
 ]

@@ -13,39 +13,9 @@ from typing import Any
 
 import typer
 
-from bitlab.output import emit
+from bitlab.commands import train_common as opt
 
 KINDS = ("byte", "bpe", "hf-bert")
-
-
-def _render(result: dict[str, Any]):
-    def render(console) -> None:
-        val = result.get("val") or {}
-        status = {
-            "ok": "finished",
-            "time": "stopped at --max-minutes",
-            "flops": "stopped at --max-flops",
-        }.get(result["status"], result["status"])
-        line = (
-            f"[bold]{result['kind']} baseline {status}[/] at step {result['step']} "
-            f"in {result['elapsed_s']:.0f} s"
-        )
-        if "bpb" in val:
-            line += f"; validation bpb {val['bpb']:.4f}"
-        if result.get("train_flops"):
-            line += f"; {result['train_flops']:.3g} training FLOPs"
-        console.print(line)
-        accs = "  ".join(f"{k} {v:.3f}" for k, v in val.items() if k.startswith("acc_"))
-        if accs:
-            console.print(f"validation {accs}")
-        if result.get("flops_per_byte"):
-            console.print(
-                f"forward FLOPs per byte at seq_len {result['seq_len']}: "
-                f"{result['flops_per_byte']:.3g}"
-            )
-        console.print(f"run directory: {result['run_dir']} (model/, metrics.jsonl, plots/)")
-
-    return render
 
 
 def baseline_config(kind: str, source: str, overrides: list[str], **fields: Any):
@@ -93,8 +63,8 @@ def register(app: typer.Typer) -> None:
             "reference byte-level BPE) or hf-bert (Hugging Face BertForMaskedLM of the bpe size "
             "on the same BPE and masks; pip install 'bitbench[hf]').",
         ),
-        corpus: str = typer.Option(None, "--corpus", help="Corpus store (bitlab prepare-corpus)."),
-        out: str = typer.Option(None, "--out", "-o", help="Run directory."),
+        corpus: str = opt.CORPUS,
+        out: str = opt.OUT,
         config: str = typer.Option(
             None,
             "--config",
@@ -102,72 +72,46 @@ def register(app: typer.Typer) -> None:
             help="Shipped config name (tiny, ...) or a TOML file; model_preset picks the "
             "baseline's size (FLOPs per byte near bitswin's preset of the same name).",
         ),
-        overrides: list[str] = typer.Option(
-            [],
-            "--set",
-            "-s",
-            help="Override a config key: --set lr=1e-3, --set model.vocab_size=4096.",
-        ),
-        resume: bool = typer.Option(
-            False, "--resume", help="Continue the run in --out (your command line + --resume)."
-        ),
-        allow_config_change: bool = typer.Option(
-            False,
-            "--allow-config-change",
-            help="With --resume: continue with values that differ from the run's config.toml.",
-        ),
-        max_steps: int = typer.Option(None, "--max-steps", help="Optimizer steps."),
-        max_minutes: float = typer.Option(None, "--max-minutes", help="Stop after N minutes."),
-        max_flops: float = typer.Option(
-            None, "--max-flops", help="Training FLOP budget (every forward counted)."
-        ),
-        gpus: int = typer.Option(0, "--gpus", help="Local CUDA workers (NCCL)."),
-        nproc: int = typer.Option(0, "--nproc", help="Local CPU workers (gloo)."),
-        nnodes: int = typer.Option(1, "--nnodes", help="Machines taking part."),
-        node_rank: int = typer.Option(0, "--node-rank", help="This machine's index (0 hosts)."),
-        rdzv_endpoint: str = typer.Option(None, "--rdzv-endpoint", help="HOST:PORT of node 0."),
-        rdzv_id: str = typer.Option(None, "--rdzv-id", help="Job id, the same on every node."),
-        max_restarts: int = typer.Option(0, "--max-restarts", help="Elastic restarts on failure."),
-        no_progress: bool = typer.Option(False, "--no-progress", help="No live progress line."),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        overrides: list[str] = opt.OVERRIDES,
+        resume: bool = opt.RESUME,
+        allow_config_change: bool = opt.ALLOW_CONFIG_CHANGE,
+        max_steps: int = opt.MAX_STEPS,
+        max_minutes: float = opt.MAX_MINUTES,
+        max_flops: float = opt.MAX_FLOPS,
+        gpus: int = opt.GPUS,
+        nproc: int = opt.NPROC,
+        nnodes: int = opt.NNODES,
+        node_rank: int = opt.NODE_RANK,
+        rdzv_endpoint: str = opt.RDZV_ENDPOINT,
+        rdzv_id: str = opt.RDZV_ID,
+        max_restarts: int = opt.MAX_RESTARTS,
+        no_progress: bool = opt.NO_PROGRESS,
+        as_json: bool = opt.AS_JSON,
     ) -> None:
         """Train a token-level baseline with the bitswin trainer's loop and budget."""
-        from bitlab.errors import UserError
-        from bitlab.training import run_training
-        from bitlab.training.launcher import LaunchOptions
+        from bitbench.runs import load_run
 
-        fields: dict[str, Any] = {"corpus": corpus, "out": out, "max_steps": max_steps,
-                                  "max_minutes": max_minutes, "max_flops": max_flops}  # fmt: skip
-        if resume:
-            from bitlab.training.resume_config import resume_config
-
-            if not out:
-                raise UserError("--resume needs --out RUN (the run directory to continue)")
-            cfg = resume_config(
-                out,
-                lambda source: baseline_config(kind, source, list(overrides), **fields),
-                config=config,
-                budget={"max_steps": max_steps, "max_minutes": max_minutes, "max_flops": max_flops},
-                allow_changes=allow_config_change,
-            )
-        else:
-            if allow_config_change:
-                raise UserError("--allow-config-change goes with --resume: add --resume or drop it")
-            cfg = baseline_config(kind, config or "tiny", list(overrides), **fields)
-        launch = LaunchOptions(
-            gpus=gpus, nproc=nproc, nnodes=nnodes, node_rank=node_rank,
-            rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id, max_restarts=max_restarts,
+        budget = {"max_steps": max_steps, "max_minutes": max_minutes, "max_flops": max_flops}
+        fields: dict[str, Any] = {"corpus": corpus, "out": out, **budget}
+        cfg = opt.resolve_config(
+            lambda source: baseline_config(kind, source, list(overrides), **fields),
+            resume=resume,
+            out=out,
+            config=config,
+            budget=budget,
+            allow_config_change=allow_config_change,
+        )
+        result = opt.launch_and_train(
+            cfg, resume=resume, init=None, progress=not no_progress, gpus=gpus, nproc=nproc,
+            nnodes=nnodes, node_rank=node_rank, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id,
+            max_restarts=max_restarts,
         )  # fmt: skip
-        result = run_training(cfg, resume=resume, launch=launch, progress=not no_progress)
         if os.environ.get("RANK", "0") != "0":
             return
         out_dict = {"kind": kind, **result.to_dict(), "seq_len": cfg.seq_len}
         out_dict.pop("param_digests", None)
-        model_dir = Path(result.run_dir) / "model"
-        if (model_dir / "config.json").is_file():
-            from bitbench.baselines import load_baseline
-
-            out_dict["flops_per_byte"] = load_baseline(model_dir).flops_per_byte(cfg.seq_len)
-        emit(out_dict, as_json, _render(out_dict))
+        if (Path(result.run_dir) / "model" / "config.json").is_file():
+            out_dict["flops_per_byte"] = load_run(result.run_dir).flops_per_byte(cfg.seq_len)
+        opt.emit_on_rank_zero(out_dict, as_json, title=f"{kind} baseline ")
 
     app.add_typer(sub, name="baseline")

@@ -2,45 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import typer
 
-from bitlab.output import emit
-
-# Config keys that have a flag of their own: library messages naming the key name the flag.
-FLAGS = {
-    "table_codes": "--table",
-    "table_mode": "--table-mode",
-    "max_steps": "--max-steps",
-    "max_minutes": "--max-minutes",
-    "max_flops": "--max-flops",
-    "corpus": "--corpus",
-    "out": "--out",
-}
-
-
-def _render(result: dict[str, Any]):
-    def render(console) -> None:
-        val = result.get("val") or {}
-        status = {
-            "ok": "finished",
-            "time": "stopped at --max-minutes",
-            "flops": "stopped at --max-flops",
-        }.get(result["status"], result["status"])
-        line = f"[bold]{status}[/] at step {result['step']} in {result['elapsed_s']:.0f} s"
-        if "bpb" in val:
-            line += f"; validation bpb {val['bpb']:.4f}"
-        if result.get("train_flops"):
-            line += f"; {result['train_flops']:.3g} training FLOPs"
-        console.print(line)
-        accs = "  ".join(f"{k} {v:.3f}" for k, v in val.items() if k.startswith("acc_"))
-        if accs:
-            console.print(f"validation {accs}")
-        console.print(f"run directory: {result['run_dir']} (model/, metrics.jsonl, plots/)")
-
-    return render
+from bitlab.commands import train_common as opt
 
 
 def register(app: typer.Typer) -> None:
@@ -53,25 +19,11 @@ def register(app: typer.Typer) -> None:
             help="Shipped config name (tiny, base, large) or a TOML file. Default: tiny "
             "(with --resume: the run's own config.toml).",
         ),
-        overrides: list[str] = typer.Option(
-            [],
-            "--set",
-            "-s",
-            help="Override a config key: --set lr=1e-3, --set model.depths=[1,1].",
-        ),
-        corpus: str = typer.Option(None, "--corpus", help="Corpus store (bitlab prepare-corpus)."),
-        out: str = typer.Option(None, "--out", "-o", help="Run directory."),
-        resume: bool = typer.Option(
-            False,
-            "--resume",
-            help="Continue the run in --out exactly (your own command line plus --resume works).",
-        ),
-        allow_config_change: bool = typer.Option(
-            False,
-            "--allow-config-change",
-            help="With --resume: continue with --config/--set values that differ from the "
-            "run's config.toml.",
-        ),
+        overrides: list[str] = opt.OVERRIDES,
+        corpus: str = opt.CORPUS,
+        out: str = opt.OUT,
+        resume: bool = opt.RESUME,
+        allow_config_change: bool = opt.ALLOW_CONFIG_CHANGE,
         init: str = typer.Option(
             None, "--init", help="Start from another run's model (fine-tuning)."
         ),
@@ -81,75 +33,41 @@ def register(app: typer.Typer) -> None:
         table_mode: str = typer.Option(
             None, "--table-mode", help="fixed: use --table as it is; adaptive: keep growing it."
         ),
-        max_steps: int = typer.Option(
-            None, "--max-steps", help="Optimizer steps (config max_steps)."
-        ),
-        max_minutes: float = typer.Option(
-            None, "--max-minutes", help="Stop after this many minutes."
-        ),
-        max_flops: float = typer.Option(
-            None,
-            "--max-flops",
-            help="Training FLOP budget (every forward counted): the run stops there and its "
-            "schedule and curriculum span the steps it buys (config max_flops).",
-        ),
-        gpus: int = typer.Option(0, "--gpus", help="Local CUDA workers (NCCL)."),
-        nproc: int = typer.Option(0, "--nproc", help="Local CPU workers (gloo)."),
-        nnodes: int = typer.Option(1, "--nnodes", help="Machines taking part."),
-        node_rank: int = typer.Option(0, "--node-rank", help="This machine's index (0 hosts)."),
-        rdzv_endpoint: str = typer.Option(None, "--rdzv-endpoint", help="HOST:PORT of node 0."),
-        rdzv_id: str = typer.Option(None, "--rdzv-id", help="Job id, the same on every node."),
-        max_restarts: int = typer.Option(0, "--max-restarts", help="Elastic restarts on failure."),
-        no_progress: bool = typer.Option(False, "--no-progress", help="No live progress line."),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        max_steps: int = opt.MAX_STEPS,
+        max_minutes: float = opt.MAX_MINUTES,
+        max_flops: float = opt.MAX_FLOPS,
+        gpus: int = opt.GPUS,
+        nproc: int = opt.NPROC,
+        nnodes: int = opt.NNODES,
+        node_rank: int = opt.NODE_RANK,
+        rdzv_endpoint: str = opt.RDZV_ENDPOINT,
+        rdzv_id: str = opt.RDZV_ID,
+        max_restarts: int = opt.MAX_RESTARTS,
+        no_progress: bool = opt.NO_PROGRESS,
+        as_json: bool = opt.AS_JSON,
     ) -> None:
         """Train a model with the masking curriculum; checkpoints resume exactly."""
-        from bitlab.errors import UserError, in_flag_terms
-        from bitlab.training import load_config, run_training
-        from bitlab.training.launcher import LaunchOptions
+        from bitlab.training import load_config
 
+        budget = {"max_steps": max_steps, "max_minutes": max_minutes, "max_flops": max_flops}
         fields: dict[str, Any] = {
             "corpus": corpus,
             "out": out,
-            "max_steps": max_steps,
-            "max_minutes": max_minutes,
-            "max_flops": max_flops,
+            **budget,
             "table_codes": table,
             "table_mode": table_mode,
         }
-        if resume:
-            from bitlab.training.resume_config import resume_config
-
-            if not out:
-                raise UserError("--resume needs --out RUN (the run directory to continue)")
-            cfg = resume_config(
-                out,
-                lambda source: load_config(source, overrides, **fields),
-                config=config,
-                budget={"max_steps": max_steps, "max_minutes": max_minutes, "max_flops": max_flops},
-                allow_changes=allow_config_change,
-            )
-        else:
-            if allow_config_change:
-                raise UserError("--allow-config-change goes with --resume: add --resume or drop it")
-            cfg = load_config(config or "tiny", overrides, **fields)
-        launch = LaunchOptions(
-            gpus=gpus,
-            nproc=nproc,
-            nnodes=nnodes,
-            node_rank=node_rank,
-            rdzv_endpoint=rdzv_endpoint,
-            rdzv_id=rdzv_id,
-            max_restarts=max_restarts,
+        cfg = opt.resolve_config(
+            lambda source: load_config(source, overrides, **fields),
+            resume=resume,
+            out=out,
+            config=config,
+            budget=budget,
+            allow_config_change=allow_config_change,
         )
-        try:
-            result = run_training(
-                cfg, resume=resume, init=init, launch=launch, progress=not no_progress
-            )
-        except Exception as exc:
-            translated = in_flag_terms(exc, FLAGS)
-            if translated is exc:
-                raise
-            raise translated from None
-        if os.environ.get("RANK", "0") == "0":
-            emit(result.to_dict(), as_json, _render(result.to_dict()))
+        result = opt.launch_and_train(
+            cfg, resume=resume, init=init, progress=not no_progress, gpus=gpus, nproc=nproc,
+            nnodes=nnodes, node_rank=node_rank, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id,
+            max_restarts=max_restarts,
+        )  # fmt: skip
+        opt.emit_on_rank_zero(result.to_dict(), as_json)

@@ -61,7 +61,9 @@ def test_step_flops_agree_with_the_counter(corpus: Path, tmp_path: Path, kind: s
 
 
 def test_model_boundaries_cost_one_more_forward(corpus: Path, tmp_path: Path) -> None:
-    common = ("max_steps=5", "table_enabled=false", *MICRO_MODEL)
+    # Every byte its own bit-stage row: a clean and a masked forward then cost the same (with
+    # the default, each pass costs what its distinct bit patterns cost).
+    common = ("max_steps=5", "table_enabled=false", *MICRO_MODEL, "model.bit_unique=false")
     _, model = _train(corpus, tmp_path / "model", "boundary_source=model", *common)
     _, space = _train(corpus, tmp_path / "space", "boundary_source=whitespace", *common)
     for a, b in zip(model, space, strict=True):
@@ -77,9 +79,32 @@ def test_model_boundaries_cost_one_more_forward(corpus: Path, tmp_path: Path) ->
     )
 
 
+HIER_MODEL = (  # a micro bits -> bytes -> word units -> phrase units model
+    "model.depths=[1, 2, 2, 2]",
+    "model.widths=[8, 16, 16, 16]",
+    "model.heads=[1, 2, 2, 2]",
+    "model.windows=[8, 4, 4, 4]",
+)
+
+
+def test_units_pass_is_counted_and_unit_metrics_are_logged(corpus: Path, tmp_path: Path) -> None:
+    """Word and phrase masks from the model's own units (a no-grad units pass on the windows
+    that draw those levels): its FLOPs are in the count, which agrees with torch's counter on
+    the first step of every phase; the unit lengths and the ratio loss reach metrics.jsonl."""
+    _, rows = _train(corpus, tmp_path / "hier", "max_steps=12", "table_enabled=false", *HIER_MODEL)
+    measured = [r for r in rows if "step_flops_measured" in r]
+    assert [r["phase"] for r in measured] == [1, 2, 3, 4]
+    for row in measured:
+        assert row["step_flops"] == pytest.approx(row["step_flops_measured"], rel=0.10)
+    for key in ("bytes_per_word_unit", "words_per_phrase_unit", "loss_ratio"):
+        assert all(key in r for r in rows), key
+    late = [r for r in rows if r["phase"] >= 3]
+    assert any("clean_bytes_per_word_unit" in r for r in late)
+
+
 def test_max_flops_lays_the_schedule_over_the_steps_it_buys(corpus: Path, tmp_path: Path) -> None:
     _, full = _train(corpus, tmp_path / "full", "max_steps=6", "boundary_source=whitespace",
-                     *MICRO_MODEL)  # fmt: skip
+                     *MICRO_MODEL, "model.bit_unique=false")  # fmt: skip
     budget = full[3]["train_flops"]  # what 4 steps cost
     result, rows = _train(
         corpus,
@@ -88,6 +113,7 @@ def test_max_flops_lays_the_schedule_over_the_steps_it_buys(corpus: Path, tmp_pa
         f"max_flops={budget}",
         "boundary_source=whitespace",
         *MICRO_MODEL,
+        "model.bit_unique=false",  # each step's cost is then the planned one exactly
     )
     assert result.total_steps == 4 and result.step == 4
     assert result.train_flops == pytest.approx(budget)

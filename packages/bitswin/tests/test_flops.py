@@ -11,17 +11,10 @@ from bitswin import (
     BitSwinModel,
     estimate_flops_per_byte,
     estimate_units_flops_per_byte,
+    realised_flops_per_byte,
 )
 from helpers import make_targets, text_bytes
 from torch.utils.flop_counter import FlopCounterMode
-
-
-def _realised(metrics: dict, levels: int) -> dict:
-    slots = [int(metrics[k]) for k in ("word_slots", "phrase_slots") if k in metrics]
-    return {
-        "bit_patterns_per_byte": float(metrics["bit_patterns_per_byte"]),
-        "unit_slots": slots if len(slots) == levels else None,
-    }
 
 
 @pytest.mark.parametrize("router", ROUTERS)
@@ -37,13 +30,11 @@ def test_estimate_matches_the_flop_counter(preset, router):
     targets = make_targets(data, hidden)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         out = model(targets.input_ids)
-    estimate = estimate_flops_per_byte(config, n, **_realised(out.metrics, config.num_levels))
+    estimate = realised_flops_per_byte(config, n, out.metrics)
     assert counter.get_total_flops() / (2 * n) == pytest.approx(estimate, rel=0.1)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         units = model.units(targets.input_ids)
-    estimate = estimate_units_flops_per_byte(
-        config, n, **_realised(units.metrics, config.num_levels)
-    )
+    estimate = realised_flops_per_byte(config, n, units.metrics, units=True)
     assert counter.get_total_flops() / (2 * n) == pytest.approx(estimate, rel=0.1)
 
 

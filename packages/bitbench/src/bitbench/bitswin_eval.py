@@ -75,6 +75,9 @@ class BitSwinEval:
                 "was given: evaluate the run directory (its table/ or config table_codes)"
             )
         self._last_unmasked: tuple[str, np.ndarray] | None = None
+        # What the forwards actually ran, per byte: distinct bit patterns, unit slots per level
+        # (the hierarchy's cost depends on them; bitswin.flops).
+        self._ran: list[tuple[float, list[float]]] = []
 
     @classmethod
     def from_dir(cls, model_dir: str | Path, *, device: str = "cpu", **kwargs: Any) -> BitSwinEval:
@@ -105,7 +108,24 @@ class BitSwinEval:
         return int(self.model.num_parameters())
 
     def flops_per_byte(self, seq_len_bytes: int) -> float:
-        return float(estimate_flops_per_byte(self.config, seq_len_bytes))
+        """Forward FLOPs per byte at rows of ``seq_len_bytes``: with the mean distinct bit
+        patterns and unit slots per byte of the forwards run so far (bitswin's upper bound
+        before any)."""
+        if not self._ran:
+            return float(estimate_flops_per_byte(self.config, seq_len_bytes))
+        patterns = float(np.mean([p for p, _ in self._ran]))
+        slots = [
+            max(1, math.ceil(float(np.mean(level)) * seq_len_bytes))
+            for level in zip(*(s for _, s in self._ran), strict=True)
+        ]
+        return float(
+            estimate_flops_per_byte(
+                self.config,
+                seq_len_bytes,
+                bit_patterns_per_byte=min(1.0, patterns),
+                unit_slots=slots or None,
+            )
+        )
 
     # --- forward passes -------------------------------------------------------------------
 
@@ -123,7 +143,11 @@ class BitSwinEval:
         """One forward of shown ids long [b, 8L] (codes from the shown bytes only)."""
         inputs = model_inputs(input_ids, doc_starts, self.codes).to(self.device)
         with autocast(self.device, self.precision):
-            return forward(self.model, inputs, return_attention=return_attention)
+            out = forward(self.model, inputs, return_attention=return_attention)
+        m, n = out.metrics, input_ids.shape[1] // 8
+        slots = [float(m[k]) / n for k in ("word_slots", "phrase_slots") if k in m]
+        self._ran.append((float(m.get("bit_patterns_per_byte", 1.0)), slots))
+        return out
 
     @staticmethod
     def _as_tensor(windows: np.ndarray) -> torch.Tensor:

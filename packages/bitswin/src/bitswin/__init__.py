@@ -4,7 +4,11 @@ __version__ = "0.2.0"
 
 from bitswin.config import FORMAT_VERSION, ROUTERS, BitSwinConfig, LossWeights
 from bitswin.errors import BitswinError
-from bitswin.flops import estimate_flops_per_byte, estimate_units_flops_per_byte
+from bitswin.flops import (
+    estimate_flops_per_byte,
+    estimate_units_flops_per_byte,
+    realised_flops_per_byte,
+)
 from bitswin.model import BitSwinModel, BitSwinOutput, BitSwinUnits
 
 __all__ = [
@@ -19,4 +23,5 @@ __all__ = [
     "__version__",
     "estimate_flops_per_byte",
     "estimate_units_flops_per_byte",
+    "realised_flops_per_byte",
 ]

@@ -20,9 +20,9 @@ import torch
 
 from bitswin.config import BitSwinConfig
 from bitswin.dense_reference import DenseBitTransformer, dense_flops_per_bit
-from bitswin.flops import estimate_flops_per_byte
+from bitswin.flops import estimate_flops_per_byte, realised_flops_per_byte
 from bitswin.memtrack import peak_memory_bytes
-from bitswin.model import BitSwinModel, BitSwinOutput
+from bitswin.model import BitSwinModel
 
 # bitswin 0.1's `tiny` training config (depths 1/1/1/1, widths 64/128/128/128, windows
 # 8/64/256/1024 bits: per-byte stages after the 8:1 merge): forward FLOPs per byte at 256
@@ -203,7 +203,9 @@ def model_bench(quick: bool = False, device: str | None = None) -> dict[str, Any
             )
         )
         if dev.type == "cuda":
-            flops = 3 * _realised_flops_per_byte(swin, _Targets(n // 8, dev, n)) * n / 8
+            with torch.no_grad():
+                metrics = swin(_Targets(n // 8, dev, n).input_ids).metrics
+            flops = 3 * realised_flops_per_byte(config, n // 8, metrics) * n / 8
             achieved = flops / t
             rows.append(_row(case, "model FLOP/s (bf16)", achieved / 1e12, "TFLOP/s"))
             peak_flops = next(
@@ -268,20 +270,6 @@ def model_bench(quick: bool = False, device: str | None = None) -> dict[str, Any
         "reference: its tiny training config, 2.99 MFLOP/byte"
     )
     return {"name": "model", "rows": rows, "notes": notes}
-
-
-def _realised_flops_per_byte(model: BitSwinModel, targets: _Targets) -> float:
-    """Forward FLOPs per byte of one forward, with its own distinct patterns and unit slots."""
-    with torch.no_grad():
-        out: BitSwinOutput = model(targets.input_ids)
-    m = out.metrics
-    slots = [int(m[k]) for k in ("word_slots", "phrase_slots") if k in m]
-    return estimate_flops_per_byte(
-        model.config,
-        targets.byte_targets.shape[1],
-        bit_patterns_per_byte=float(m["bit_patterns_per_byte"]),
-        unit_slots=slots or None,
-    )
 
 
 def _tiny_flops_row(dev: torch.device) -> dict[str, Any]:

@@ -18,7 +18,8 @@ Both are in every forward's ``metrics`` (``bit_patterns_per_byte``, ``word_slots
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from bitswin.config import BitSwinConfig
 from bitswin.errors import BitswinError
@@ -135,3 +136,23 @@ def estimate_units_flops_per_byte(
     """Forward FLOPs per byte of `BitSwinModel.units` (bit stage, byte encoder, routers and the
     encoders between them)."""
     return _estimate(config, seq_len_bytes, bit_patterns_per_byte, unit_slots, True)
+
+
+def realised_counts(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of the estimators for what one forward actually ran, from its
+    ``metrics`` (``bit_patterns_per_byte``, ``word_slots``, ``phrase_slots``)."""
+    slots = [int(float(metrics[k])) for k in ("word_slots", "phrase_slots") if k in metrics]
+    patterns = metrics.get("bit_patterns_per_byte")
+    return {
+        "bit_patterns_per_byte": None if patterns is None else float(patterns),
+        "unit_slots": slots or None,
+    }
+
+
+def realised_flops_per_byte(
+    config: BitSwinConfig, seq_len_bytes: int, metrics: Mapping[str, Any], units: bool = False
+) -> float:
+    """Forward FLOPs per byte of the forward (or, with ``units``, the ``model.units`` pass)
+    whose ``metrics`` are given."""
+    estimate = estimate_units_flops_per_byte if units else estimate_flops_per_byte
+    return estimate(config, seq_len_bytes, **realised_counts(metrics))

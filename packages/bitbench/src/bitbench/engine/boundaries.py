@@ -12,6 +12,10 @@ Training (word and phrase masks, the encoding table), ``bitlab eval`` (boundary 
 Then, for every source: a unit starts only at a character start, scored by the whole character
 (bitmask.char_level_scores); a document start always starts a unit (scored above everything
 else in its row); padding never does.
+
+``model_units`` is the other half: the unit starts a hierarchical bitswin itself computes with
+(its routers, ``BitSwinModel.units``: bit stage, byte encoder, routers and word encoder only),
+per level, for word and phrase masks built from the model's own units.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 
 import torch
 from bitmask import char_level_scores
+from bitswin import realised_flops_per_byte
 
 from bitbench.engine.codes import TableCodes
 from bitbench.engine.inputs import forward, model_inputs, shown_ids
@@ -34,7 +39,8 @@ LN2 = math.log(2.0)
 class BoundaryScores:
     scores: torch.Tensor  # float32 [B, L], higher = a unit starts
     attentions: tuple[torch.Tensor, ...] | None  # per stage, when asked (bitswin layout)
-    passes: int  # forwards run (for the FLOP count)
+    passes: int  # forwards run
+    flops: float  # forward FLOPs of those passes, as they ran (bitswin.realised_flops_per_byte)
 
 
 def passes_of(source: str) -> int:
@@ -64,6 +70,8 @@ def boundary_scores(
     the plain module (put in eval mode for the call, then restored)."""
     passes = passes_of(source)
     device = windows.device
+    b, n = windows.shape
+    flops = 0.0
     was_training = model.training
     model.eval()
     try:
@@ -71,10 +79,10 @@ def boundary_scores(
         if source == "model":
             inputs = model_inputs(shown_ids(windows, pad=pad), doc_starts, codes)
             out = forward(model, inputs, return_attention=return_attention)
+            flops += realised_flops_per_byte(model.config, n, out.metrics) * b * n
             raw = out.boundary.float()  # [B, L]
             attentions = out.attentions
         else:
-            b, n = windows.shape
             odd = (torch.arange(n, device=device) % 2).bool().expand(b, -1)  # [B, L]
             raw = torch.zeros(b, n, device=device)
             for hide in (odd, ~odd):
@@ -83,6 +91,7 @@ def boundary_scores(
                     shown_ids(windows, hidden_bytes=hidden, pad=pad), doc_starts, codes
                 )
                 out = forward(model, inputs, return_attention=return_attention and not attentions)
+                flops += realised_flops_per_byte(model.config, n, out.metrics) * b * n
                 attentions = attentions or out.attentions
                 raw = torch.where(hide, _entropy_bits(out.byte_logits), raw)
     finally:
@@ -94,4 +103,47 @@ def boundary_scores(
     if pad is not None:
         floor = scores.amin(dim=1, keepdim=True) - 1.0
         scores = torch.where(pad.to(device, torch.bool), floor.expand_as(scores), scores)
-    return BoundaryScores(scores, attentions, passes)
+    return BoundaryScores(scores, attentions, passes, flops)
+
+
+@dataclass(frozen=True)
+class ModelUnits:
+    starts: tuple[torch.Tensor, ...]  # per unit level (word, phrase): bool [B, L] unit starts
+    metrics: dict[str, torch.Tensor]  # bytes_per_word_unit, words_per_phrase_unit, ...
+    flops: float  # forward FLOPs of the pass, as it ran
+
+
+def has_units(model: torch.nn.Module) -> bool:
+    """Whether ``model`` computes with units of its own (a bitswin with word / phrase levels)."""
+    config = getattr(model, "config", None)
+    return bool(getattr(config, "num_levels", 0)) and getattr(config, "router", "none") != "none"
+
+
+@torch.no_grad()
+def model_units(
+    model: torch.nn.Module,
+    windows: torch.Tensor,
+    doc_starts: torch.Tensor | None = None,
+    *,
+    pad: torch.Tensor | None = None,
+    codes: TableCodes | None = None,
+) -> ModelUnits:
+    """The units ``model`` computes with on the unmasked bytes ``windows`` uint8 [B, L]
+    (``BitSwinModel.units``; see the module docstring). ``model`` is the plain module."""
+    if not has_units(model):
+        raise BitbenchError(
+            "this model has no unit levels of its own (a bitswin with 3-4 stages and a router "
+            "other than 'none'): use boundary_scores"
+        )
+    was_training = model.training
+    model.eval()
+    try:
+        inputs = model_inputs(shown_ids(windows, pad=pad), doc_starts, codes)
+        units = model.units(
+            inputs.input_ids, segment_ids=inputs.segment_ids, code_ids=inputs.code_ids
+        )
+    finally:
+        model.train(was_training)
+    b, n = windows.shape
+    flops = realised_flops_per_byte(model.config, n, units.metrics, units=True) * b * n
+    return ModelUnits(tuple(units.unit_starts), dict(units.metrics), flops)

@@ -4,12 +4,20 @@ One step: word and phrase units for the masks (below), masks for the micro-batch
 curriculum (``make_masks`` with the global sample ids: a pure function of (seed, sample, step)),
 one forward of the masked batch with its targets, the model's weighted task losses.
 
-Units of the word and phrase masks (``boundary_source``): ``model`` (the model's own unit-start
-scores on the unmasked bytes, one extra no-grad forward) or ``entropy`` (the byte head's entropy,
-two), both by :func:`bitbench.engine.boundary_scores`; the live model, or a frozen snapshot
-refreshed every ``boundary_refresh_every`` steps (saved in checkpoints so resume stays exact).
-Before the word phase no units are needed and the prior (``boundary_prior``) is used;
-``whitespace`` / ``class`` use bitcodec's priors throughout (ablations).
+Units of the word and phrase masks (``boundary_source``): ``model`` (the units the model itself
+computes with: its routers' word and phrase starts on the unmasked bytes, from the no-grad
+``units`` pass of :func:`bitbench.engine.model_units` - bit stage, byte encoder, routers, word
+encoder - run only on the windows whose mixture level is word or phrase; models without unit
+levels fall back to their unit-start scores, one forward) or ``entropy`` (the byte head's
+entropy, two forwards), the scores by :func:`bitbench.engine.boundary_scores`; the live model,
+or a frozen snapshot refreshed every ``boundary_refresh_every`` steps (saved in checkpoints so
+resume stays exact). Before the word phase no units are needed and the prior
+(``boundary_prior``) is used; ``whitespace`` / ``class`` use bitcodec's priors throughout.
+
+FLOPs: each pass as it ran (``bitswin.realised_flops_per_byte`` on its distinct bit patterns and
+unit slots), the training forward 3x, no-grad passes 1x. ``planned_flops`` (the step count a
+``--max-flops`` budget buys) plans with PLAN_PATTERNS distinct patterns per byte and unit slots
+PLAN_SLOTS x items / target.
 
 Validation is DESIGN.md's: on fixed windows, ``bpb`` is the mean -log2 p(true byte) over the
 bytes hidden by a fixed-seed 15% byte mask, and ``acc_<level>`` are accuracies under a fixed-seed
@@ -24,12 +32,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from bitmask import Curriculum, MaskedBatch, make_masks
-from bitswin import BitSwinModel, estimate_flops_per_byte
+from bitmask import Curriculum, MaskedBatch, make_masks, window_levels
+from bitswin import (
+    BitSwinModel,
+    estimate_flops_per_byte,
+    estimate_units_flops_per_byte,
+    realised_flops_per_byte,
+)
 from enctable import AdaptiveEncodingTable
 
 from bitbench.bitswin_eval import BitSwinEval
-from bitbench.engine.boundaries import boundary_scores, passes_of
+from bitbench.engine.boundaries import boundary_scores, has_units, model_units, passes_of
 from bitbench.engine.codes import TableCodes
 from bitbench.engine.inputs import forward, model_inputs
 from bitbench.engine.modules import unwrap
@@ -42,6 +55,19 @@ EVAL_BYTE_RATE = 0.15
 EVAL_CHUNK = 32  # validation windows per forward
 LEVELS = ("bit", "byte", "word", "phrase")
 GRAD_PASS = 3.0  # a forward with backward costs about three forwards
+# Planning (--max-flops): measured on tiny Shakespeare, 16 x 256 bytes: 0.008-0.06 distinct
+# bit patterns per byte (bit masks add patterns), unit slots 1.2-1.35 x items / target.
+PLAN_PATTERNS = 0.05
+PLAN_SLOTS = 1.3
+UNIT_METRICS = (
+    "bytes_per_word_unit",
+    "words_per_phrase_unit",
+    "bytes_per_phrase_unit",
+    "forced_word_fraction",
+    "forced_phrase_fraction",
+    "bit_patterns_per_byte",
+    "loss_ratio",
+)
 
 
 class BitSwinTask(TaskBase):
@@ -96,20 +122,49 @@ class BitSwinTask(TaskBase):
 
     # -- FLOPs -----------------------------------------------------------------------------------
 
+    def _plan_per_byte(self, units: bool = False) -> float:
+        """Planned forward FLOPs per byte (of the units pass with ``units``)."""
+        c, n = self.model_config, self.spec.seq_len
+        slots, items = [], n
+        for target in c.unit_targets or ():
+            items = (
+                n
+                if c.router == "none"
+                else max(1, min(items, math.ceil(PLAN_SLOTS * items / target)))
+            )
+            slots.append(items)
+        estimate = estimate_units_flops_per_byte if units else estimate_flops_per_byte
+        patterns = PLAN_PATTERNS if c.bit_unique else None
+        return estimate(c, n, bit_patterns_per_byte=patterns, unit_slots=slots or None)
+
     def _forward_flops(self, n_windows: int) -> float:
-        per_byte = estimate_flops_per_byte(self.model_config, self.spec.seq_len)
-        return float(per_byte) * n_windows * self.spec.seq_len
+        return self._plan_per_byte() * n_windows * self.spec.seq_len
+
+    def _own_units(self) -> bool:
+        """Word / phrase units from the model's routers (else from its unit-start scores)."""
+        return self.options.boundary_source == "model" and has_units(self.model)
 
     def _needs_units(self, rates: dict[str, float]) -> bool:
         model_based = self.options.boundary_source in ("model", "entropy")
         return model_based and (rates.get("word", 0.0) > 0 or rates.get("phrase", 0.0) > 0)
 
+    def _units_share(self, rates: dict[str, float]) -> float:
+        """Expected share of windows that need units (the level mixture draws word/phrase)."""
+        cfg = self.mask_config
+        active = [lv for lv in LEVELS if rates.get(lv, 0.0) > 0]
+        if not cfg.level_mixture or len(active) < 2:
+            return 1.0
+        weights = {lv: cfg.mix_weight(lv) for lv in active}
+        total = sum(weights.values()) or float(len(active))
+        return sum(weights.get(lv, 0.0) for lv in ("word", "phrase")) / total
+
     def _table_due(self, step: int) -> bool:
         """Whether step ``step`` (0-based) feeds the encoding table (rank 0 only)."""
         return self.table is not None and (step + 1) % self.options.table_update_every == 0
 
-    def _boundary_passes(self, step: int, rates: dict[str, float], is_main: bool) -> int:
-        if self._needs_units(rates):
+    def _score_passes(self, step: int, rates: dict[str, float], is_main: bool) -> int:
+        """Forwards of unit-start scores this step (units for masks, or the table's feed)."""
+        if self._needs_units(rates) and not self._own_units():
             return passes_of(self.options.boundary_source)
         if is_main and self._table_due(step):
             source = self.options.boundary_source
@@ -119,15 +174,14 @@ class BitSwinTask(TaskBase):
     def planned_flops(self, total_steps: int) -> float:
         curriculum = Curriculum(setup.mask_config(self.spec, self.options, total_steps))
         forward_cost = self._forward_flops(self.spec.batch_size)
+        units_cost = self._plan_per_byte(units=True) * self.spec.batch_size * self.spec.seq_len
         total = 0.0
         for step in range(total_steps):
             rates = self._rates(step, curriculum)
-            passes = self._boundary_passes(step, rates, is_main=False)
-            total += forward_cost * (GRAD_PASS + passes)
-            if self._table_due(step) and not self._needs_units(rates):  # rank 0's micro-batch
-                total += self._forward_flops(self.spec.batch_size) * self._boundary_passes(
-                    step, rates, is_main=True
-                )
+            total += forward_cost * GRAD_PASS
+            if self._needs_units(rates) and self._own_units():
+                total += units_cost * self._units_share(rates)
+            total += forward_cost * self._score_passes(step, rates, is_main=False)
         return total
 
     # -- boundaries ------------------------------------------------------------------------------
@@ -145,7 +199,8 @@ class BitSwinTask(TaskBase):
             self._snapshot_step = step - step % k
         return self._snapshot
 
-    def _scores(self, model, windows, doc_starts, step: int) -> torch.Tensor:
+    def _scores(self, model, windows, doc_starts, step: int):
+        """BoundaryScores (unit-start scores and the FLOPs of their passes)."""
         source = self.options.boundary_source
         return boundary_scores(
             self._boundary_model(model, step),
@@ -153,9 +208,51 @@ class BitSwinTask(TaskBase):
             doc_starts,
             source=source if source in ("model", "entropy") else "model",
             codes=self.codes,
-        ).scores
+        )
 
     # -- TrainTask -------------------------------------------------------------------------------
+
+    def _mask_units(
+        self,
+        model: torch.nn.Module,
+        windows: torch.Tensor,
+        doc_starts: torch.Tensor,
+        step: int,
+        sample_index: torch.Tensor,
+        rates: dict[str, float],
+    ) -> tuple[Any, torch.Tensor | None, float, dict[str, float]]:
+        """(boundaries, phrase_boundaries, FLOPs, metrics) for this step's word/phrase masks."""
+        source = self.options.boundary_source
+        if not self._needs_units(rates):
+            prior = source if source in ("whitespace", "class") else self.options.boundary_prior
+            return prior, None, 0.0, {}
+        if not self._own_units():
+            scores = self._scores(model, windows, doc_starts, step)
+            return scores.scores, None, scores.flops, {}
+        b, n = windows.shape
+        levels = window_levels(
+            b,
+            self.mask_config,
+            **self._when(step),
+            seed=self.spec.seed,
+            sample_index=sample_index,
+            device=windows.device,
+        )
+        rows = torch.nonzero((levels < 0) | (levels >= 2)).flatten()  # windows masking units
+        word = torch.zeros(b, n, dtype=torch.bool, device=windows.device)
+        phrase = torch.zeros_like(word) if self.model_config.num_levels > 1 else None
+        if rows.numel() == 0:
+            return word, phrase, 0.0, {}
+        units = model_units(
+            self._boundary_model(model, step), windows[rows], doc_starts[rows], codes=self.codes
+        )
+        word[rows] = units.starts[0]
+        if phrase is not None:
+            phrase[rows] = units.starts[1]
+        metrics = {
+            f"clean_{k}": float(units.metrics[k]) for k in UNIT_METRICS if k in units.metrics
+        }
+        return word, phrase, units.flops, metrics
 
     def loss(
         self,
@@ -168,17 +265,18 @@ class BitSwinTask(TaskBase):
     ) -> TaskLoss:
         rates = self._rates(step)
         is_main = self.spec.is_main
-        scores = None
-        boundaries: str | torch.Tensor = self.options.boundary_source
-        if self._needs_units(rates):
-            scores = self._scores(model, windows, doc_starts, step)
-            boundaries = scores
-        elif boundaries not in ("whitespace", "class"):
-            boundaries = self.options.boundary_prior  # bootstrap: no units before the word phase
-        passes = self._boundary_passes(step, rates, is_main)
+        boundaries, phrase, flops, unit_metrics = self._mask_units(
+            model, windows, doc_starts, step, sample_index, rates
+        )
         if is_main and self._table_due(step):
+            scores = (
+                boundaries
+                if isinstance(boundaries, torch.Tensor) and boundaries.is_floating_point()
+                else None
+            )
             if scores is None:
-                scores = self._scores(model, windows, doc_starts, step)
+                fed = self._scores(model, windows, doc_starts, step)
+                scores, flops = fed.scores, flops + fed.flops
             assert self.table is not None
             self.table.update_tables(
                 windows.cpu().numpy(), scores.float().cpu().numpy(), step=step + 1
@@ -188,6 +286,7 @@ class BitSwinTask(TaskBase):
             self.mask_config,
             **self._when(step),
             boundaries=boundaries,
+            phrase_boundaries=phrase,
             seed=self.spec.seed,
             sample_index=sample_index,
             corruption=self.corruption,
@@ -195,9 +294,12 @@ class BitSwinTask(TaskBase):
         out = forward(model, model_inputs(masked.input_ids, doc_starts, self.codes), targets=masked)
         metrics: dict[str, float | torch.Tensor] = {f"loss_{k}": v for k, v in out.losses.items()}
         for key, value in out.metrics.items():
-            if key.startswith("acc_") or key == "bpb_hidden":
+            if key.startswith("acc_") or key == "bpb_hidden" or key in UNIT_METRICS:
                 metrics[key] = value
-        flops = self._forward_flops(windows.shape[0]) * (GRAD_PASS + passes)
+        metrics.update(unit_metrics)
+        n = windows.shape[1]
+        per_byte = realised_flops_per_byte(self.model_config, n, out.metrics)
+        flops += per_byte * windows.shape[0] * n * GRAD_PASS
         return TaskLoss(loss=out.loss, metrics=metrics, phase=masked.phase, flops=flops)
 
     def log_metrics(self, step: int) -> dict[str, float]:

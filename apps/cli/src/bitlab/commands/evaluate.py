@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from bitlab.commands.segment import SegmenterFlags, segmenter_options
 from bitlab.output import emit, stderr
 
 
@@ -34,6 +35,7 @@ def settings_args(
     text_bytes: int | None = None,
     table_windows: int | None = None,
     gold_lines: int | None = None,
+    segmenter: SegmenterFlags | None = None,
 ) -> list[str]:
     """The non-default evaluation options, as command-line words (for the reproduce line)."""
     from bitbench.evaluate import EvalSettings
@@ -51,7 +53,7 @@ def settings_args(
     ):
         if value is not None and value != default:
             words += [flag, str(value)]
-    return words
+    return words + (segmenter.args() if segmenter is not None else [])
 
 
 def make_settings(
@@ -62,10 +64,15 @@ def make_settings(
     text_bytes: int | None,
     table_windows: int | None = None,
     gold_lines: int | None = None,
+    segmenter: SegmenterFlags | None = None,
 ) -> Any:
     from bitbench.evaluate import EvalSettings
 
     extra: dict[str, Any] = {} if text_bytes is None else {"text_bytes": text_bytes}
+    if segmenter is not None:
+        extra.update(
+            segmenter=segmenter.decode_options(), rules=segmenter.rules, signal=segmenter.signal
+        )
     if table_windows is not None:
         extra["table_windows"] = table_windows
     if gold_lines is not None:
@@ -83,7 +90,8 @@ def _summary(metrics: dict[str, Any], written: dict[str, Path]):
         table.add_column("value", justify="right")
         for key in (
             "bpb", "acc_bit", "acc_byte", "acc_word", "acc_phrase", "boundary_precision",
-            "boundary_recall", "boundary_f1", "word_f1", "consistency_auc", "flops_per_byte",
+            "boundary_recall", "boundary_f1", "word_precision", "word_recall", "word_f1",
+            "oov_rate", "oov_recall", "iv_recall", "consistency_auc", "flops_per_byte",
         ):  # fmt: skip
             if key in metrics:
                 table.add_row(key, fmt(metrics[key]))
@@ -103,6 +111,9 @@ def _summary(metrics: dict[str, Any], written: dict[str, Path]):
     return render
 
 
+SEG = segmenter_options()
+
+
 def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_command(
@@ -115,7 +126,12 @@ def register(app: typer.Typer) -> None:
         gold_seg: Path | None = typer.Option(
             None,
             "--gold-seg",
-            help="Gold-segmented file (words separated by spaces) for boundary F1.",
+            help="Gold-segmented file (words separated by spaces): boundary F1, SIGHAN word P/R/F.",
+        ),
+        word_list: Path | None = typer.Option(
+            None,
+            "--dict",
+            help="Training word list (one per line) for --gold-seg: OOV rate, OOV/IV recall.",
         ),
         windows: int = typer.Option(64, "--windows", help="Val windows to evaluate."),
         seq_len: int = typer.Option(512, "--seq-len", help="Bytes per window."),
@@ -136,6 +152,13 @@ def register(app: typer.Typer) -> None:
         gold_lines: int | None = typer.Option(
             None, "--gold-lines", help="Use only the first N lines of --gold-seg."
         ),
+        decoder: str = SEG["decoder"],
+        max_word_chars: int = SEG["max_word_chars"],
+        length_prior: float = SEG["length_prior"],
+        prior_mean: float = SEG["prior_mean"],
+        rules: str = SEG["rules"],
+        signal: str = SEG["signal"],
+        unit_bytes: float | None = SEG["unit_bytes"],
         out: Path | None = typer.Option(None, "--out", help="Output directory (default RUN/eval)."),
         device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda."),
         as_json: bool = typer.Option(False, "--json", help="Print metrics.json to stdout."),
@@ -143,14 +166,19 @@ def register(app: typer.Typer) -> None:
         """Measure a run: accuracies per level, bpb, boundary F1, table vs BPE, consistency, FLOPs."""
         from bitbench.evaluate import STAGES, default_out_dir, evaluate_run, write_outputs
 
+        segmenter = SegmenterFlags(
+            decoder, max_word_chars, length_prior, prior_mean, rules, signal, unit_bytes
+        )
+        segmenter.check()
         settings = make_settings(
-            windows, seq_len, seed, threshold, text_bytes, table_windows, gold_lines
+            windows, seq_len, seed, threshold, text_bytes, table_windows, gold_lines, segmenter
         )
         words = ["bitlab", "eval", str(run)]
         words += ["--corpus", str(corpus)] if corpus else []
         words += ["--gold-seg", str(gold_seg)] if gold_seg else []
+        words += ["--dict", str(word_list)] if word_list else []
         words += settings_args(
-            windows, seq_len, seed, threshold, text_bytes, table_windows, gold_lines
+            windows, seq_len, seed, threshold, text_bytes, table_windows, gold_lines, segmenter
         )
         words += ["--out", str(out)] if out else []
         out_dir = out if out is not None else default_out_dir(run)
@@ -167,6 +195,7 @@ def register(app: typer.Typer) -> None:
                 settings=settings,
                 device=device,
                 progress=step,
+                word_list=word_list,
             )
             bar.update(task, completed=len(STAGES), description="eval: writing report")
             written = write_outputs(evaluation, out_dir, shlex.join(words))

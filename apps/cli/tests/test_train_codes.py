@@ -11,8 +11,9 @@ TEXT = b"the cat sat on the mat and the dog sat on the log " * 40
 
 
 def _task(tmp_path: Path):
-    from bitlab.training.bitswin_task import BitSwinTask
+    from bitbench.tasks import BitSwinTask
     from bitlab.training.config import TrainConfig
+    from bitlab.training.setup import task_spec
     from enctable import AdaptiveEncodingTable
     from enctable.priors import whitespace_starts
 
@@ -21,7 +22,7 @@ def _task(tmp_path: Path):
     table.update_tables(data, whitespace_starts(data[0]).astype(np.float32)[None, :], step=1)
     table.save(tmp_path / "table")
     config = TrainConfig(
-        model="bitswin",
+        task="bitswin",
         model_config={
             "depths": [1, 1],
             "widths": [16, 32],
@@ -32,7 +33,7 @@ def _task(tmp_path: Path):
         table_mode="fixed",
         table_code_level=2,
     )
-    return BitSwinTask(config, steps_per_epoch=10.0)
+    return BitSwinTask(task_spec(config.replace(steps_per_epoch=10), None, total_steps=100))
 
 
 def test_codes_depend_only_on_what_is_shown(tmp_path: Path) -> None:
@@ -49,7 +50,7 @@ def test_codes_depend_only_on_what_is_shown(tmp_path: Path) -> None:
     for rows in (true, other):
         bits = torch.from_numpy(batch_bytes_to_bits(rows).astype(np.int64))  # [1, 512]
         ids.append(bits.masked_fill(hidden.repeat_interleave(8, dim=1), MASK_ID))
-    codes_true, codes_other = task.code_ids(ids[0]), task.code_ids(ids[1])
+    codes_true, codes_other = task.codes(ids[0]), task.codes(ids[1])
     # Inputs that differ only in hidden bytes get identical codes: nothing leaks ...
     assert torch.equal(codes_true, codes_other)
     # ... hidden bytes have no code, and shown units still carry multi-byte codes (>= 256).
@@ -57,8 +58,7 @@ def test_codes_depend_only_on_what_is_shown(tmp_path: Path) -> None:
     assert (codes_true[0, 8:] >= 256).any()
     # Had the codes come from the true bytes, "cat" and "dog" would differ somewhere.
     plain = [
-        task.code_ids(torch.from_numpy(batch_bytes_to_bits(r).astype(np.int64)))
-        for r in (true, other)
+        task.codes(torch.from_numpy(batch_bytes_to_bits(r).astype(np.int64))) for r in (true, other)
     ]
     assert not torch.equal(plain[0], plain[1])
 
@@ -69,6 +69,6 @@ def test_unmasked_input_gets_codes_everywhere(tmp_path: Path) -> None:
     task = _task(tmp_path)
     rows = np.frombuffer(TEXT[:64], dtype=np.uint8)[None, :]
     ids = torch.from_numpy(batch_bytes_to_bits(rows).astype(np.int64))
-    codes = task.code_ids(ids)
+    codes = task.codes(ids)
     assert codes.shape == (1, 64)
     assert (codes >= 0).all()

@@ -108,14 +108,33 @@ def test_resolved_config_round_trips(tmp_path) -> None:
 
 
 def test_defaults_are_valid() -> None:
-    assert TrainConfig().model == "bitswin"
+    assert TrainConfig().task == "bitswin"
 
 
-def test_switching_the_model_drops_the_shipped_model_table() -> None:
-    # tiny.toml's [model_config] is written for bitswin; a baseline must not inherit it.
-    tiny = load_config("tiny")
-    assert tiny.model == "bitswin" and tiny.model_config
-    byte = load_config("tiny", ["model=byte"])
-    assert byte.model == "byte" and byte.model_config == {}
-    kept = load_config("tiny", ["model=bpe", "model.width=64"])
+def test_switching_the_task_drops_a_shipped_model_table(monkeypatch) -> None:
+    # A shipped config's [model] table is written for bitswin; a baseline must not inherit it.
+    from bitlab.training import config as config_module
+
+    doc = {"task": "bitswin", "model": {"depths": [1, 1]}}
+    monkeypatch.setattr(config_module, "read_toml", lambda path: doc)
+    assert load_config("tiny").model_config == {"depths": [1, 1]}
+    byte = load_config("tiny", ["task=byte"])
+    assert byte.task == "byte" and byte.model_config == {}
+    kept = load_config("tiny", ["task=bpe", "model.width=64"])
     assert kept.model_config == {"width": 64}
+
+
+def test_files_and_flags_of_the_old_spelling_are_read(tmp_path) -> None:
+    # Run directories written before `task` existed say `model = "byte"` and [model_config].
+    old = tmp_path / "config.toml"
+    old.write_text('model = "byte"\nseq_len = 64\n[model_config]\nd_model = 32\n')
+    cfg = load_config(str(old))
+    assert cfg.task == "byte" and cfg.model_config == {"d_model": 32}
+    assert load_config("tiny", ["model=bpe"]).task == "bpe"
+    written = TrainConfig(task="byte", model_config={"d_model": 32}).to_toml()
+    assert 'task = "byte"' in written and "[model]" in written
+
+
+def test_unknown_task_names_the_registered_kinds() -> None:
+    with pytest.raises(UserError, match="bitswin, byte, bpe"):
+        TrainConfig(task="bytes")

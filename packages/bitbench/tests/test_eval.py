@@ -244,13 +244,19 @@ class _PairCodes:
         data = bytes(np.asarray(data, dtype=np.uint8))
         return np.array([1000 + data[i] for i in range(0, len(data), 2)], dtype=np.int64)
 
-    def pieces(self, codes, level):
-        return [b"xx"] * len(codes)  # every unit is 2 bytes (test data has even length)
+    def lookup(self, level):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(code_len=np.full(1300, 2, dtype=np.int64))  # every unit: 2 bytes
+
+    def code_space(self, level):
+        return 1300
 
 
 def test_table_codes_never_reveal_hidden_bytes():
     import torch
-    from bitbench.bitswin_eval import BitSwinEval, build_input_ids
+    from bitbench.bitswin_eval import BitSwinEval
+    from bitbench.engine import shown_ids
     from bitswin import BitSwinConfig, BitSwinModel
 
     torch.manual_seed(0)
@@ -264,8 +270,8 @@ def test_table_codes_never_reveal_hidden_bytes():
     hidden_bits = torch.zeros(1, 64, dtype=torch.bool)
     hidden_bits[0, 8 * 2 + 5] = True  # one bit of 'c'
     pad = torch.tensor([[False] * 6 + [True] * 2])
-    ids = build_input_ids(w, hidden_bits=hidden_bits, pad=pad)
-    codes = model.code_ids(w, ids)[0].tolist()
+    ids = shown_ids(w, hidden_bits=hidden_bits, pad=pad)
+    codes = model.codes(ids)[0].tolist()
     a, e = 1000 + ord("a"), 1000 + ord("e")
     assert codes == [a, a, -1, -1, e, e, -1, -1]  # 'cd' has a hidden bit, 'gh' is padding
     bits, covered = model.masked_bits(
@@ -286,11 +292,11 @@ def test_entropy_boundary_runs_score_by_prediction_entropy(lab):
     assert not np.allclose(scores, head.boundary_scores(windows))
     # byte 3 is hidden in the odd pass: its score is the byte head's entropy there
     import torch
-    from bitbench.bitswin_eval import build_input_ids
+    from bitbench.engine import shown_ids
 
     hide = torch.zeros(2, 64, dtype=torch.bool)
     hide[:, 1::2] = True
-    out = entropy._forward(build_input_ids(torch.from_numpy(windows), hidden_bytes=hide))
+    out = entropy._forward(shown_ids(torch.from_numpy(windows), hidden_bytes=hide))
     logp = torch.log_softmax(out.byte_logits.float(), -1)
     bits = float(-(logp.exp() * logp).sum(-1)[0, 3] / np.log(2))
     assert scores[0, 3] == pytest.approx(bits, rel=1e-4)

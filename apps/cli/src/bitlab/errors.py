@@ -39,3 +39,16 @@ def user_error_types() -> tuple[type[BaseException], ...]:
 
 def is_user_error(exc: BaseException) -> bool:
     return isinstance(exc, user_error_types())
+
+
+def in_flag_terms(exc: BaseException, flags: dict[str, str]) -> BaseException:
+    """A library's user error re-worded for the command line: a message that begins with a
+    config key that has its own flag names the flag (``table_codes 'x' ...`` becomes
+    ``--table (table_codes) 'x' ...``). Other errors come back unchanged."""
+    if not is_user_error(exc):
+        return exc
+    message = str(exc)
+    for key, flag in flags.items():
+        if message.startswith(f"{key} ") or message.startswith(f"{key}:"):
+            return UserError(f"{flag} ({key}){message[len(key) :]}")
+    return exc

@@ -1,148 +1,69 @@
-"""Run directories (written by ``bitlab train``, docs/interfaces.md "Run directory") and the model
-inside them, loaded as an ``EvalModel``.
+"""A run directory's model loaded as an ``EvalModel``: ``load_run(run_dir)``.
 
-``load_run`` dispatches on ``RUN/model/config.json``'s ``model_type``: ``bitswin`` becomes a
-``BitSwinEval`` (bitbench.bitswin_eval), ``byte_mlm`` / ``bpe_mlm`` go to
-``bitbench.baselines.load_baseline``. A model directory itself (with config.json) is accepted too.
+``load_model`` asks the task-kind registry (:mod:`bitbench.engine.registry`, built-in kinds in
+:mod:`bitbench.tasks`) which kind wrote ``RUN/model/config.json``'s ``model_type`` and lets that
+kind load it. A model directory itself (with config.json) is accepted too. Reading the rest of a
+run directory is :mod:`bitbench.rundir` (its names are re-exported here).
 """
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
+import torch
 
+from bitbench.engine.protocols import EvalModel
+from bitbench.engine.registry import kind_of_model_type
 from bitbench.errors import BitbenchError
+from bitbench.rundir import (
+    RunInfo,
+    boundary_source,
+    code_table_of,
+    count_params,
+    find_setting,
+    inspect_run,
+    read_metrics_log,
+    read_run_config,
+    target_unit_bytes,
+)
 
-try:
-    import tomllib
-except ImportError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
-
-log = logging.getLogger(__name__)
-
-BITSWIN_TYPES = ("bitswin",)
-BASELINE_TYPES = ("byte_mlm", "bpe_mlm")
-
-
-@runtime_checkable
-class EvalModel(Protocol):
-    """What bitbench needs of any model (docs/interfaces.md "Evaluation (bitbench)").
-
-    Optional extras, used when present: ``num_params: int``; ``byte_states(windows uint8[N, L])
-    -> float32[N, L, D]`` (per-byte representations, for the consistency score).
-    """
-
-    kind: str
-
-    def masked_bits(
-        self, windows: np.ndarray, *, rate: float = 0.15, seed: int = 0
-    ) -> tuple[float, int]: ...
-
-    def features(self, texts: list[bytes]) -> np.ndarray: ...
-
-    def flops_per_byte(self, seq_len_bytes: int) -> float: ...
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """Where the parts of a run live. ``run_dir`` is the model dir's parent for a ``RUN/model``
-    layout, or the model dir itself when a bare model directory was given."""
-
-    run_dir: Path
-    model_dir: Path
-    model_type: str
-    model_config: dict[str, Any]
-
-    @property
-    def metrics_path(self) -> Path:
-        return self.run_dir / "metrics.jsonl"
-
-    @property
-    def table_dir(self) -> Path | None:
-        path = self.run_dir / "table"
-        return path if path.is_dir() else None
-
-    @property
-    def config_path(self) -> Path:
-        return self.run_dir / "config.toml"
-
-    @property
-    def kind(self) -> str:
-        return {"bitswin": "bitswin", "byte_mlm": "byte", "bpe_mlm": "bpe"}.get(
-            self.model_type, self.model_type
-        )
-
-
-def _read_model_config(model_dir: Path) -> dict[str, Any]:
-    path = model_dir / "config.json"
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise BitbenchError(
-            f"'{path}' is not valid JSON ({exc.msg} at line {exc.lineno}): re-save the model"
-        ) from exc
-    except OSError as exc:
-        raise BitbenchError(f"cannot read '{path}': {exc.strerror}") from exc
-    if not isinstance(raw, dict):
-        raise BitbenchError(f"'{path}' is not a JSON object: re-save the model")
-    return raw
-
-
-def inspect_run(run_dir: str | Path) -> RunInfo:
-    """Find the model of a run directory and its type, or say what is wrong."""
-    run_dir = Path(run_dir)
-    if not run_dir.exists():
-        raise BitbenchError(
-            f"run directory '{run_dir}' does not exist: pass the --out of bitlab train"
-        )
-    if not run_dir.is_dir():
-        raise BitbenchError(
-            f"'{run_dir}' is a file, not a run directory: pass the --out of bitlab train"
-        )
-    if (run_dir / "model" / "config.json").is_file():
-        model_dir, base = run_dir / "model", run_dir
-    elif (run_dir / "config.json").is_file():
-        model_dir, base = run_dir, run_dir
-        if (run_dir.parent / "metrics.jsonl").is_file() and run_dir.name == "model":
-            base = run_dir.parent
-    else:
-        raise BitbenchError(
-            f"'{run_dir}' has no model/config.json: it is not a finished bitlab run (train it to "
-            "the end, or pass a directory written by save_pretrained)"
-        )
-    config = _read_model_config(model_dir)
-    model_type = config.get("model_type")
-    if model_type not in BITSWIN_TYPES + BASELINE_TYPES:
-        raise BitbenchError(
-            f"'{model_dir / 'config.json'}' has model_type {model_type!r}: bitbench evaluates "
-            f"{', '.join(BITSWIN_TYPES + BASELINE_TYPES)} models"
-        )
-    return RunInfo(
-        run_dir=base, model_dir=model_dir, model_type=str(model_type), model_config=config
-    )
+__all__ = [
+    "EvalModel",
+    "RunInfo",
+    "boundary_source",
+    "check_device",
+    "code_table_of",
+    "count_params",
+    "find_setting",
+    "inspect_run",
+    "load_model",
+    "load_run",
+    "read_metrics_log",
+    "read_run_config",
+    "resolve_device",
+    "target_unit_bytes",
+]
 
 
 def load_run(run_dir: str | Path, *, device: str = "cpu") -> EvalModel:
-    """The run's model as an EvalModel (bitswin adapter, or a baseline's own)."""
-    info = inspect_run(run_dir)
-    return load_model(info, device=device)
+    """The run's model as an EvalModel."""
+    return load_model(inspect_run(run_dir), device=device)
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; anything else as given."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
 
 
 def check_device(device: str) -> None:
     """A clear error for a device this machine does not have (instead of torch's traceback)."""
-    import torch
-
     try:
-        dev = torch.device(device)
+        dev = torch.device(resolve_device(device))
     except RuntimeError as exc:
         raise BitbenchError(
-            f"device '{device}' is not a torch device: use cpu, cuda or cuda:N"
+            f"device '{device}' is not a torch device: use auto, cpu, cuda or cuda:N"
         ) from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise BitbenchError(
@@ -156,139 +77,4 @@ def check_device(device: str) -> None:
 
 def load_model(info: RunInfo, *, device: str = "cpu") -> EvalModel:
     check_device(device)
-    if info.model_type in BITSWIN_TYPES:
-        from bitbench.bitswin_eval import BitSwinEval
-
-        table, level = code_table_of(info)
-        return BitSwinEval.from_dir(
-            info.model_dir,
-            device=device,
-            target_unit_bytes=target_unit_bytes(info),
-            code_table=table,
-            code_level=level,
-            boundary_source=boundary_source(info),
-        )
-    try:
-        from bitbench.baselines import load_baseline
-    except ImportError as exc:  # the baselines package is not installed / importable
-        raise BitbenchError(
-            f"run '{info.run_dir}' holds a {info.model_type} baseline but bitbench.baselines "
-            f"cannot be imported ({exc}): reinstall bitbench"
-        ) from exc
-    return load_baseline(info.model_dir, device=device)
-
-
-def boundary_source(info: RunInfo) -> str:
-    """Where the run's units came from: "entropy" (byte-prediction entropy) or the boundary head
-    ("model"; also used for runs trained on whitespace / class priors)."""
-    return (
-        "entropy"
-        if find_setting(read_run_config(info), "boundary_source") == "entropy"
-        else "model"
-    )
-
-
-def code_table_of(info: RunInfo) -> tuple[Any, int]:
-    """(table, level) whose codes the model takes as input, or (None, 0) for a model without
-    codes. Adaptive runs use their final RUN/table; fixed ones the table named by ``table_codes``
-    in RUN/config.toml (as written, or relative to the run directory)."""
-    if int(info.model_config.get("code_vocab_size") or 0) <= 0:
-        return None, 0
-    from enctable import AdaptiveEncodingTable
-
-    config = read_run_config(info)
-    level = int(find_setting(config, "table_code_level") or 2)
-    mode = find_setting(config, "table_mode") or "fixed"
-    named = find_setting(config, "table_codes") or ""
-    candidates = []
-    if mode == "adaptive" and info.table_dir is not None:
-        candidates.append(info.table_dir)
-    if named:
-        candidates += [Path(named), info.run_dir / named]
-    if info.table_dir is not None:
-        candidates.append(info.table_dir)
-    for path in candidates:
-        if Path(path).is_dir():
-            return AdaptiveEncodingTable.load(path), level
-    raise BitbenchError(
-        f"the model in '{info.model_dir}' takes encoding-table codes but its table was not found "
-        f"(table_codes = {named!r}, no {info.run_dir / 'table'}): put the table back there"
-    )
-
-
-# --- what the trainer left beside the model ---------------------------------------------------
-
-
-def read_metrics_log(path: str | Path) -> list[dict[str, Any]]:
-    """The JSON objects of a metrics.jsonl ([] when missing). A torn last line (a run killed
-    mid-write) is skipped; a bad line elsewhere is an error naming the line."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    records: list[dict[str, Any]] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if number == len(lines):
-                log.warning("%s: skipping a torn last line", path)
-                continue
-            raise BitbenchError(
-                f"'{path}' line {number} is not JSON ({exc.msg}): fix or remove that line"
-            ) from exc
-        if isinstance(record, dict):
-            records.append(record)
-    return records
-
-
-def read_run_config(info: RunInfo) -> dict[str, Any]:
-    """RUN/config.toml as a dict ({} when the run has none)."""
-    path = info.config_path
-    if not path.is_file():
-        return {}
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise BitbenchError(f"'{path}' is not valid TOML ({exc}): fix the file") from exc
-
-
-def _walk(tree: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            yield from _walk(value, f"{prefix}.{key}" if prefix else str(key))
-    else:
-        yield prefix, tree
-
-
-def count_params(model: Any) -> int | None:
-    """``model.num_params`` when the EvalModel has it, else the parameters of its torch module
-    (``model.model``) when there is one, else None."""
-    value = getattr(model, "num_params", None)
-    if value is not None:
-        return int(value)
-    module = getattr(model, "model", None)
-    if module is not None and hasattr(module, "parameters"):
-        return int(sum(p.numel() for p in module.parameters()))
-    return None
-
-
-def find_setting(tree: dict[str, Any], *names: str) -> Any:
-    """The first value whose dotted path ends with one of ``names`` (in the order of names)."""
-    flat = list(_walk(tree))
-    for name in names:
-        for path, value in flat:
-            if path == name or path.endswith("." + name):
-                return value
-    return None
-
-
-def target_unit_bytes(info: RunInfo, default: float = 5.0) -> float:
-    """The mean unit length the run trained its units towards (bitmask's ``target_unit_bytes``)."""
-    value = find_setting(read_run_config(info), "target_unit_bytes")
-    try:
-        return float(value) if value is not None else default
-    except (TypeError, ValueError):
-        return default
+    return kind_of_model_type(info.model_type).load_eval(info, resolve_device(device))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from enctable import AdaptiveEncodingTable
 
 from bitbench.bpe_reference import MIN_VOCAB, bpe_stats, train_byte_bpe
 from bitbench.compression import table_level_stats
@@ -28,6 +29,27 @@ def load_table(table_dir: Path) -> Any:
     return AdaptiveEncodingTable.load(table_dir)
 
 
+def feed_table(
+    table: Any,
+    model: Any,
+    windows: np.ndarray,
+    doc_starts: np.ndarray | None,
+    *,
+    step: int,
+    attention: bool = True,
+) -> None:
+    """One batch of unmasked windows uint8 [B, L] through the model's boundary scores (and its
+    last byte stage's attention maps, when asked and the model gives them) into ``table``."""
+    part = np.ascontiguousarray(windows)
+    if attention and hasattr(model, "boundary_with_attention"):
+        scores, maps = model.boundary_with_attention(part, doc_starts=doc_starts)
+        if maps.ndim != 4 or maps.shape[2] != part.shape[1]:
+            maps = None  # not a byte-level banded map
+    else:
+        scores, maps = model.boundary_scores(part, doc_starts=doc_starts), None
+    table.update_tables(part, np.asarray(scores, dtype=np.float64), maps, step=step)
+
+
 def grow_table(
     model: Any,
     windows: np.ndarray,
@@ -39,21 +61,14 @@ def grow_table(
 ) -> Any:
     """A fresh AdaptiveEncodingTable fed with the model's boundary scores (and its last stage's
     attention maps, when the model gives them) over ``windows``."""
-    from enctable import AdaptiveEncodingTable
-
     table = AdaptiveEncodingTable(
         levels=4,
         max_size=max_size,
         target_unit_bytes=float(getattr(model, "target_unit_bytes", 6.0)),
     )
     for step, start in enumerate(range(0, windows.shape[0], batch), start=1):
-        part = np.ascontiguousarray(windows[start : start + batch])
         starts = None if doc_starts is None else doc_starts[start : start + batch]
-        if hasattr(model, "boundary_with_attention"):  # as the trainer grows it: with attention
-            scores, maps = model.boundary_with_attention(part, doc_starts=starts)
-        else:
-            scores, maps = model.boundary_scores(part, doc_starts=starts), None
-        table.update_tables(part, np.asarray(scores, dtype=np.float64), maps, step=step)
+        feed_table(table, model, windows[start : start + batch], starts, step=step)
         if tick is not None:
             tick()
     return table

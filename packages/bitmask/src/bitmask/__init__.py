@@ -11,6 +11,7 @@
 from bitcodec.tokens import BIT0, BIT1, BIT_VOCAB_SIZE, MASK_ID, PAD_ID
 
 from bitmask.batch import IGNORE_INDEX, MaskedBatch
+from bitmask.bits import bit_ids, bytes_to_bits
 from bitmask.config import LEVELS, RATE_RANGES, CorruptionConfig, Level, MaskConfig
 from bitmask.curriculum import PHASE_NAMES, Curriculum, CurriculumState
 from bitmask.errors import BitmaskError
@@ -37,6 +38,8 @@ __all__ = [
     "MaskConfig",
     "MaskedBatch",
     "__version__",
+    "bit_ids",
+    "bytes_to_bits",
     "char_level_scores",
     "make_masks",
 ]

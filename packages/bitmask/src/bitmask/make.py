@@ -15,6 +15,7 @@ from bitcodec.tokens import MASK_ID, PAD_ID
 from bitmask import corruption as corrupt_ops
 from bitmask import levels
 from bitmask.batch import IGNORE_INDEX, MaskedBatch
+from bitmask.bits import bytes_to_bits
 from bitmask.config import LEVELS, CorruptionConfig, Level, MaskConfig
 from bitmask.curriculum import Curriculum, phase_of
 from bitmask.errors import BitmaskError
@@ -23,24 +24,6 @@ from bitmask.hashrng import sample_keys, time_code
 from bitmask.units import segment
 
 log = logging.getLogger(__name__)
-
-_BIT_TABLES: dict[str, torch.Tensor] = {}
-
-
-def _bit_table(device: torch.device) -> torch.Tensor:
-    """uint8 [256, 8]: the bits of every byte value, MSB first (one copy per device)."""
-    table = _BIT_TABLES.get(str(device))
-    if table is None:
-        values = torch.arange(256)
-        table = ((values[:, None] >> torch.arange(7, -1, -1)) & 1).to(torch.uint8).to(device)
-        _BIT_TABLES[str(device)] = table
-    return table
-
-
-def bytes_to_bits(data: torch.Tensor) -> torch.Tensor:
-    """Long [B, L] bytes -> uint8 [B, 8L] bits, MSB first (a table lookup)."""
-    bits = _bit_table(data.device)[data]  # [B, L, 8]
-    return bits.reshape(data.shape[0], 8 * data.shape[1])  # [B, 8L]
 
 
 def _check_bytes(byte_batch: torch.Tensor) -> torch.Tensor:

@@ -39,31 +39,13 @@ def _has_setting(key: str) -> bool:
 def _build_config(grid, overrides: dict[str, Any], run_dir: Path, corpus: str):
     """The run's TrainConfig, with its [model]/[mask]/[corruption] tables checked now (the
     trainer would only find a bad table key when the run starts)."""
+    from bitbench.engine import check_spec
+
     from bitlab.training import load_config
-    from bitlab.training.bitswin_task import (
-        build_corruption,
-        build_mask_config,
-        build_model_config,
-    )
+    from bitlab.training.setup import task_spec
 
     cfg = load_config(grid.config, _override_strings(overrides), corpus=corpus, out=str(run_dir))
-    if cfg.model == "bitswin":
-        build_model_config(cfg.model_preset, dict(cfg.model_config))
-        build_mask_config(cfg)
-        build_corruption(cfg)
-    else:
-        from bitbench.baselines.config import (
-            BPE_PRESETS,
-            BYTE_PRESETS,
-            BpeMLMConfig,
-            ByteMLMConfig,
-            config_from_dict,
-        )
-
-        cls, presets = (
-            (ByteMLMConfig, BYTE_PRESETS) if cfg.model == "byte" else (BpeMLMConfig, BPE_PRESETS)
-        )
-        config_from_dict(cls, {"preset": cfg.model_preset, **cfg.model_config}, presets)
+    check_spec(task_spec(cfg, None, total_steps=cfg.max_steps))
     return cfg
 
 

@@ -21,15 +21,19 @@ KINDS = ("byte", "bpe")
 def _render(result: dict[str, Any]):
     def render(console) -> None:
         val = result.get("val") or {}
-        status = {"ok": "finished", "time": "stopped at --max-minutes"}.get(
-            result["status"], result["status"]
-        )
+        status = {
+            "ok": "finished",
+            "time": "stopped at --max-minutes",
+            "flops": "stopped at --max-flops",
+        }.get(result["status"], result["status"])
         line = (
             f"[bold]{result['kind']} baseline {status}[/] at step {result['step']} "
             f"in {result['elapsed_s']:.0f} s"
         )
         if "bpb" in val:
             line += f"; validation bpb {val['bpb']:.4f}"
+        if result.get("train_flops"):
+            line += f"; {result['train_flops']:.3g} training FLOPs"
         console.print(line)
         accs = "  ".join(f"{k} {v:.3f}" for k, v in val.items() if k.startswith("acc_"))
         if accs:
@@ -45,24 +49,24 @@ def _render(result: dict[str, Any]):
 
 
 def baseline_config(kind: str, source: str, overrides: list[str], **fields: Any):
-    """The TrainConfig of a baseline run: ``source`` (shipped name or TOML) with model=kind."""
+    """The TrainConfig of a baseline run: ``source`` (shipped name or TOML) with task=kind."""
     from bitlab.errors import UserError
     from bitlab.training import load_config
-    from bitlab.training.config import parse_override
+    from bitlab.training.config import LEGACY_KEYS, parse_override
 
     if kind not in KINDS:
         raise UserError(f"--kind '{kind}' is not a baseline: use --kind byte or --kind bpe")
     for text in overrides:
         key, value = parse_override(text)
-        if key == "model" and value != kind:
+        if LEGACY_KEYS.get(key, key) == "task" and value != kind:
             raise UserError(
-                f"--set model={value} contradicts --kind {kind}: drop the --set (use "
+                f"--set {key}={value} contradicts --kind {kind}: drop the --set (use "
                 "`bitlab train` for bitswin runs)"
             )
     from bitlab.training.config import apply_overrides
 
-    cfg = load_config(source, [*overrides, f"model={kind}"], **fields)
-    if load_config(source).model != kind:
+    cfg = load_config(source, [*overrides, f"task={kind}"], **fields)
+    if load_config(source).task != kind:
         # The file's [model] table was written for another model (the shipped configs describe
         # bitswin): keep only the model.* keys given here.
         own = apply_overrides({}, [t for t in overrides if t.strip().startswith("model.")])
@@ -104,6 +108,9 @@ def register(app: typer.Typer) -> None:
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly."),
         max_steps: int = typer.Option(None, "--max-steps", help="Optimizer steps."),
         max_minutes: float = typer.Option(None, "--max-minutes", help="Stop after N minutes."),
+        max_flops: float = typer.Option(
+            None, "--max-flops", help="Training FLOP budget (every forward counted)."
+        ),
         gpus: int = typer.Option(0, "--gpus", help="Local CUDA workers (NCCL)."),
         nproc: int = typer.Option(0, "--nproc", help="Local CPU workers (gloo)."),
         nnodes: int = typer.Option(1, "--nnodes", help="Machines taking part."),
@@ -120,7 +127,7 @@ def register(app: typer.Typer) -> None:
         from bitlab.training.launcher import LaunchOptions
 
         fields: dict[str, Any] = {"corpus": corpus, "out": out, "max_steps": max_steps,
-                                  "max_minutes": max_minutes}  # fmt: skip
+                                  "max_minutes": max_minutes, "max_flops": max_flops}  # fmt: skip
         if resume:
             if not out:
                 raise UserError("--resume needs --out RUN (the run directory to continue)")

@@ -101,36 +101,6 @@ def _render_summary(title: str, levels: list[dict[str, Any]]):
 
 
 # ------------------------------------------------------------------------------ build
-def _feed(
-    table: Any,
-    model: Any,
-    windows: Any,
-    doc_starts: Any,
-    attention: bool,
-    device: str,
-    step: int,
-) -> None:
-    """One batch through the model (unmasked bits in) and into the table."""
-    import numpy as np
-    import torch
-    from bitcodec import batch_bytes_to_bits
-
-    bits = torch.from_numpy(batch_bytes_to_bits(windows).astype(np.int64)).to(device)  # [B, 8L]
-    segments = torch.from_numpy(np.cumsum(doc_starts, axis=1)).to(device)  # [B, L]
-    with torch.no_grad():
-        out = model(bits, segment_ids=segments, return_attention=attention)
-    scores = out.boundary.float().cpu().numpy().astype(np.float64)  # [B, L]
-    # a document start is always a unit start, whatever the model says
-    top = scores.max(axis=1, keepdims=True) + 1.0
-    scores = np.where(doc_starts, top, scores)
-    maps = None
-    if attention and out.attentions:
-        last = out.attentions[-1].float().cpu().numpy()  # [B, depth, L, 2W-1] byte stage
-        if last.ndim == 4 and last.shape[2] == windows.shape[1]:
-            maps = last
-    table.update_tables(windows, scores, attention_maps=maps, step=step)
-
-
 def _build(
     run: Path,
     corpus: str,
@@ -149,8 +119,9 @@ def _build(
 ) -> dict[str, Any]:
     import numpy as np
     import torch
+    from bitbench.runs import load_run
+    from bitbench.tables import feed_table
     from bitcodec.corpus_reader import open_corpus
-    from bitswin import BitSwinModel
     from enctable import AdaptiveEncodingTable
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -158,8 +129,12 @@ def _build(
         raise UserError("--batches and --batch-size must be >= 1 and --seq-len >= 8")
     if out.exists() and not overwrite:
         raise UserError(f"--out '{out}' already exists: pass --overwrite or choose another path")
-    model_dir = _model_dir(run)
-    model = BitSwinModel.from_pretrained(model_dir, map_location=device).eval()
+    _model_dir(run)  # a clear error when the run has no model
+    model = load_run(run, device=device)  # with the run's table codes and unit settings
+    if not hasattr(model, "boundary_scores"):
+        raise UserError(
+            f"run '{run}' holds a {model.kind} model without unit boundaries: use a bitswin run"
+        )
     store = open_corpus(corpus)
     source = store.split(split)
     table = AdaptiveEncodingTable(
@@ -178,7 +153,7 @@ def _build(
         task = progress.add_task("feeding the table", total=batches)
         for step in range(1, batches + 1):
             windows, doc_starts = source.sample_windows(batch_size, seq_len, rng)
-            _feed(table, model, windows, doc_starts, attention, device, step)
+            feed_table(table, model, windows, doc_starts, step=step, attention=attention)
             progress.advance(task)
     sample, _ = source.sample_windows(min(8, batches * batch_size), seq_len, rng)
     stats = table.stats(sample=sample.reshape(-1))

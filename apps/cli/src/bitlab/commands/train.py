@@ -10,16 +10,31 @@ import typer
 
 from bitlab.output import emit
 
+# Config keys that have a flag of their own: library messages naming the key name the flag.
+FLAGS = {
+    "table_codes": "--table",
+    "table_mode": "--table-mode",
+    "max_steps": "--max-steps",
+    "max_minutes": "--max-minutes",
+    "max_flops": "--max-flops",
+    "corpus": "--corpus",
+    "out": "--out",
+}
+
 
 def _render(result: dict[str, Any]):
     def render(console) -> None:
         val = result.get("val") or {}
-        status = {"ok": "finished", "time": "stopped at --max-minutes"}.get(
-            result["status"], result["status"]
-        )
+        status = {
+            "ok": "finished",
+            "time": "stopped at --max-minutes",
+            "flops": "stopped at --max-flops",
+        }.get(result["status"], result["status"])
         line = f"[bold]{status}[/] at step {result['step']} in {result['elapsed_s']:.0f} s"
         if "bpb" in val:
             line += f"; validation bpb {val['bpb']:.4f}"
+        if result.get("train_flops"):
+            line += f"; {result['train_flops']:.3g} training FLOPs"
         console.print(line)
         accs = "  ".join(f"{k} {v:.3f}" for k, v in val.items() if k.startswith("acc_"))
         if accs:
@@ -63,6 +78,12 @@ def register(app: typer.Typer) -> None:
         max_minutes: float = typer.Option(
             None, "--max-minutes", help="Stop after this many minutes."
         ),
+        max_flops: float = typer.Option(
+            None,
+            "--max-flops",
+            help="Training FLOP budget (every forward counted): the run stops there and its "
+            "schedule and curriculum span the steps it buys (config max_flops).",
+        ),
         gpus: int = typer.Option(0, "--gpus", help="Local CUDA workers (NCCL)."),
         nproc: int = typer.Option(0, "--nproc", help="Local CPU workers (gloo)."),
         nnodes: int = typer.Option(1, "--nnodes", help="Machines taking part."),
@@ -74,7 +95,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Train a model with the masking curriculum; checkpoints resume exactly."""
-        from bitlab.errors import UserError
+        from bitlab.errors import UserError, in_flag_terms
         from bitlab.training import load_config, run_training
         from bitlab.training.launcher import LaunchOptions
 
@@ -83,6 +104,7 @@ def register(app: typer.Typer) -> None:
             "out": out,
             "max_steps": max_steps,
             "max_minutes": max_minutes,
+            "max_flops": max_flops,
             "table_codes": table,
             "table_mode": table_mode,
         }
@@ -110,8 +132,14 @@ def register(app: typer.Typer) -> None:
             rdzv_id=rdzv_id,
             max_restarts=max_restarts,
         )
-        result = run_training(
-            cfg, resume=resume, init=init, launch=launch, progress=not no_progress
-        )
+        try:
+            result = run_training(
+                cfg, resume=resume, init=init, launch=launch, progress=not no_progress
+            )
+        except Exception as exc:
+            translated = in_flag_terms(exc, FLAGS)
+            if translated is exc:
+                raise
+            raise translated from None
         if os.environ.get("RANK", "0") == "0":
             emit(result.to_dict(), as_json, _render(result.to_dict()))

@@ -18,7 +18,6 @@ Layout of one checkpoint (written by the loop through :func:`write_checkpoint`):
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -27,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bitlab.errors import UserError
+from bitbench import fileio
 
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.json"
@@ -129,38 +128,23 @@ def remove_checkpoints_after(run_dir: Path, step: int) -> None:
 # -- JSON and tensors ----------------------------------------------------------------------------
 
 
+DAMAGED = "the checkpoint is damaged, use an older one"
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    fileio.write_json_atomic(path, obj, sort_keys=True)
 
 
 def read_json(path: Path) -> Any:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(
-            f"cannot read '{path}': {exc}: the checkpoint is damaged, use an older one"
-        ) from None
+    return fileio.read_json(path, fix=DAMAGED)
 
 
 def save_tensors(path: Path, tensors: dict[str, Any]) -> None:
-    from safetensors.torch import save_file
-
-    clean = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    save_file(clean, str(path))
+    fileio.save_tensors(path, tensors)
 
 
 def load_tensors(path: Path) -> dict[str, Any]:
-    from safetensors.torch import load_file
-
-    try:
-        return load_file(str(path))
-    except (OSError, ValueError, RuntimeError) as exc:  # safetensors raises several kinds
-        raise UserError(
-            f"cannot read '{path}': {exc}: the checkpoint is damaged, use an older one"
-        ) from None
+    return fileio.load_tensors(path, fix=DAMAGED)
 
 
 # -- optimizer state without pickle --------------------------------------------------------------

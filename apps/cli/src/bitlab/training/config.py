@@ -6,6 +6,10 @@ of overrides are TOML literals (``lr=1e-3``, ``compile=true``, ``corpus="data/c.
 that is not a TOML literal is taken as a string, so ``device=cpu`` works). Dotted keys reach the
 pass-through tables: ``model.width=192`` (the task's model config) and ``mask.word_start=10``
 (bitmask's MaskConfig). Unknown keys and wrong types are rejected with the closest valid key.
+
+``task`` names what is trained (a kind of :mod:`bitbench.engine.registry`: bitswin, byte,
+bpe...); files written before it was named so spell it ``model = "..."`` with the model table
+as ``[model_config]``: both are still read.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from bitbench.engine.registry import task_kinds
+
 from bitlab.errors import UserError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 # Keys whose values must be one of a fixed set.
 CHOICES: dict[str, tuple[str, ...]] = {
-    "model": ("bitswin", "byte", "bpe"),
     "boundary_source": ("model", "entropy", "whitespace", "class"),
     "boundary_prior": ("whitespace", "class"),
     "curriculum_unit": ("step", "epoch"),
@@ -36,13 +41,15 @@ CHOICES: dict[str, tuple[str, ...]] = {
 
 # Pass-through tables: their contents are checked by the package that reads them.
 TABLE_KEYS: tuple[str, ...] = ("model_config", "mask", "corruption")
-# The TOML spelling of the pass-through tables ([model] is the model config; "model" the kind).
+# The TOML spelling of the pass-through tables ([model] is the model config).
 TOML_TABLE_NAMES: dict[str, str] = {
     "model": "model_config",
-    "model_config": "model_config",
+    "model_config": "model_config",  # files written before the task key existed
     "mask": "mask",
     "corruption": "corruption",
 }
+# Flat keys of older files and command lines, read as their new names.
+LEGACY_KEYS: dict[str, str] = {"model": "task"}
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ class TrainConfig:
     seed: int = 0  # every random draw is a function of (seed, step, sample)
     corpus: str = ""  # bitcodec corpus store (path or fsspec URL)
     out: str = ""  # run directory
-    model: str = "bitswin"  # task: bitswin | byte | bpe (baselines, bitbench)
+    task: str = "bitswin"  # what is trained: a registered task kind (bitswin | byte | bpe ...)
     model_preset: str = "tiny"  # size preset of the model (tiny | base | large)
     # -- batch ---------------------------------------------------------------------------------
     batch_size: int = 32  # windows per optimizer step, over all workers (global)
@@ -74,6 +81,9 @@ class TrainConfig:
     # -- budget --------------------------------------------------------------------------------
     max_steps: int = 2000  # optimizer steps (also the length of the lr schedule and curriculum)
     max_minutes: float = 0.0  # stop earlier after this many minutes of training (0 = no limit)
+    # a FLOP budget (0 = none): the run stops at this many training FLOPs (every forward
+    # counted), and the lr schedule and curriculum are laid over the steps it buys (<= max_steps)
+    max_flops: float = 0.0
     # -- checkpoints, evaluation, logging ------------------------------------------------------
     checkpoint_every: int = 200  # steps between checkpoints (the final step always gets one)
     keep_checkpoints: int = 3  # how many of the newest checkpoints to keep
@@ -82,7 +92,7 @@ class TrainConfig:
     eval_seed: int = 0  # seed of the validation windows and the evaluation mask
     log_every: int = 10  # steps between metrics.jsonl rows
     tensorboard: bool = False  # also write TensorBoard events to RUN/tensorboard (if installed)
-    # -- curriculum and boundaries -------------------------------------------------------------
+    # -- bitswin task: curriculum and boundaries ----------------------------------------------
     curriculum_unit: str = "step"  # step: the epoch curriculum compressed onto max_steps
     steps_per_epoch: int = 0  # curriculum_unit=epoch: steps per epoch (0 = one pass of the corpus)
     boundary_source: str = (
@@ -92,7 +102,7 @@ class TrainConfig:
     boundary_refresh_every: int = (
         1  # steps between refreshes of the boundary model (1 = live model)
     )
-    # -- encoding table ------------------------------------------------------------------------
+    # -- bitswin task: encoding table ----------------------------------------------------------
     table_enabled: bool = True  # grow an adaptive encoding table from the model's boundaries
     table_update_every: int = 500  # steps between table updates (appendix B: 500)
     table_max_size: int = 10000  # entries per level
@@ -116,15 +126,11 @@ class TrainConfig:
     # -- conversions -----------------------------------------------------------------------------
 
     def to_toml_dict(self) -> dict[str, Any]:
-        """The config as a TOML document: flat keys, then the [model_config] and [mask] tables.
-
-        TOML cannot hold a key ``model`` (the task kind) and a table ``[model]`` at once, so files
-        written here name the model overrides ``[model_config]``; hand-written files may use
-        ``[model]`` when they leave the kind at its default.
-        """
+        """The config as a TOML document: flat keys, then the [model], [mask] and [corruption]
+        tables."""
         data = dataclasses.asdict(self)
         doc = {k: v for k, v in data.items() if k not in TABLE_KEYS}
-        doc["model_config"] = dict(self.model_config)
+        doc["model"] = dict(self.model_config)
         doc["mask"] = dict(self.mask)
         doc["corruption"] = dict(self.corruption)
         return doc
@@ -185,6 +191,11 @@ def _example(name: str) -> str:
 
 
 def _check_values(cfg: TrainConfig) -> None:
+    kinds = task_kinds()
+    if cfg.task not in kinds:
+        close = difflib.get_close_matches(cfg.task, kinds, n=1, cutoff=0.4)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise UserError(f"config key 'task' = {cfg.task!r} is not one of {', '.join(kinds)}{hint}")
     for name, choices in CHOICES.items():
         value = getattr(cfg, name)
         if value not in choices:
@@ -216,6 +227,7 @@ def _check_values(cfg: TrainConfig) -> None:
         "weight_decay",
         "grad_clip",
         "max_minutes",
+        "max_flops",
     )
     for name in non_negative:
         if getattr(cfg, name) < 0:
@@ -255,6 +267,8 @@ def _from_toml_dict(doc: dict[str, Any], origin: str) -> dict[str, Any]:
     """Map a TOML document onto TrainConfig field values (tables renamed, unknown keys caught)."""
     values: dict[str, Any] = {}
     for key, value in doc.items():
+        if key in LEGACY_KEYS and not isinstance(value, dict):
+            key = LEGACY_KEYS[key]
         if key in ("model", "model_config") and isinstance(value, dict):
             values.setdefault("model_config", {}).update(value)
         elif key in ("mask", "corruption") and isinstance(value, dict):
@@ -332,23 +346,23 @@ def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, A
                 if not isinstance(node, dict):
                     raise UserError(f"--set {key}: '{part}' is not a table")
             node[leaf] = value
-        elif key in FIELD_NAMES and key not in TABLE_KEYS:
-            values[key] = value
+        elif LEGACY_KEYS.get(key, key) in FIELD_NAMES and key not in TABLE_KEYS:
+            values[LEGACY_KEYS.get(key, key)] = value
         else:
             raise _unknown_key(key)
     return values
 
 
 def _drop_foreign_model_table(
-    values: dict[str, Any], overrides: list[str], model: str | None
+    values: dict[str, Any], overrides: list[str], task: str | None
 ) -> dict[str, Any]:
-    """A shipped config's [model] table is written for its own model (bitswin): when the user
-    switches the model (``--set model=byte``), that table would not fit, so it is dropped."""
+    """A shipped config's [model] table is written for its own task (bitswin): when the user
+    switches the task (``--set task=byte``), that table would not fit, so it is dropped."""
     for text in overrides:
         key, value = parse_override(text)
-        if key == "model":
-            model = value
-    if model is not None and model != values.get("model", "bitswin"):
+        if LEGACY_KEYS.get(key, key) == "task":
+            task = value
+    if task is not None and task != values.get("task", "bitswin"):
         values = {k: v for k, v in values.items() if k != "model_config"}
     return values
 
@@ -368,7 +382,7 @@ def load_config(
         path = resolve_config_path(str(source))
         values = _from_toml_dict(read_toml(path), str(path))
         if str(source) in shipped_configs():
-            values = _drop_foreign_model_table(values, list(overrides), fields.get("model"))
+            values = _drop_foreign_model_table(values, list(overrides), fields.get("task"))
     values = apply_overrides(values, list(overrides))
     for key, value in fields.items():
         if value is None:

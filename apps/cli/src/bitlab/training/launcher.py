@@ -36,8 +36,10 @@ class LaunchOptions:
 
 @dataclass
 class TrainResult:
-    status: str  # "ok" | "time" (stopped by max_minutes)
+    status: str  # "ok" | "time" (stopped by max_minutes) | "flops" (stopped by max_flops)
     step: int
+    total_steps: int = 0  # the schedule's length (max_steps, or what max_flops buys)
+    train_flops: float = 0.0  # every forward counted, all ranks
     val: dict[str, float] = field(default_factory=dict)
     elapsed_s: float = 0.0
     run_dir: str = ""
@@ -94,7 +96,7 @@ def _check_launch(config: TrainConfig, launch: LaunchOptions) -> tuple[TrainConf
 
 def preflight(config: TrainConfig, *, resume: bool, init: str | None) -> None:
     """Corpus, run directory and --init checks, before any worker starts."""
-    from bitlab.training.loop import open_splits, resume_point
+    from bitlab.training.setup import open_splits, resume_point
 
     open_splits(config)
     resume_point(Path(config.out), resume)
@@ -140,6 +142,8 @@ def _to_result(raw: dict[str, Any], world: int, digests: list[str] | None = None
     return TrainResult(
         status=raw["status"],
         step=int(raw["step"]),
+        total_steps=int(raw.get("total_steps", 0)),
+        train_flops=float(raw.get("train_flops", 0.0)),
         val=dict(raw.get("val") or {}),
         elapsed_s=float(raw["elapsed_s"]),
         run_dir=raw["run_dir"],

@@ -76,3 +76,11 @@ def bpe_mlm_flops_per_byte(config: BpeMLMConfig, seq_len_bytes: int) -> float:
     head = 2 * config.d_model * config.vocab_size
     per_token = config.n_layers * per_block + head
     return float(per_token / config.bytes_per_token)
+
+
+def bpe_mlm_forward_flops(config: BpeMLMConfig, batch: int, tokens: int, predicted: int) -> float:
+    """Forward FLOPs of one call on ``batch`` rows of ``tokens`` tokens (full attention) whose
+    vocabulary head runs at ``predicted`` selected tokens."""
+    per_block = block_flops_per_position(config.d_model, config.ffn_mult, tokens)
+    head = 2 * config.d_model * config.vocab_size
+    return float(batch * tokens * config.n_layers * per_block + predicted * head)

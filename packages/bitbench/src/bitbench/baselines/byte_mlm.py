@@ -124,3 +124,13 @@ def byte_mlm_flops_per_byte(config: ByteMLMConfig, seq_len_bytes: int) -> float:
     per_block = block_flops_per_position(config.d_model, config.ffn_mult, keys)
     head = 2 * config.d_model * 256
     return float(config.n_layers * per_block + head)
+
+
+def byte_mlm_forward_flops(config: ByteMLMConfig, batch: int, length: int, predicted: int) -> float:
+    """Forward FLOPs of one call on ``batch`` rows of ``length`` bytes (padded to whole
+    windows) whose head runs at ``predicted`` selected bytes."""
+    padded = -(-length // config.window) * config.window
+    per_block = block_flops_per_position(config.d_model, config.ffn_mult, 3 * config.window)
+    return float(
+        batch * padded * config.n_layers * per_block + predicted * 2 * config.d_model * 256
+    )

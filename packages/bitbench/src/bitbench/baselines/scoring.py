@@ -30,14 +30,18 @@ class MaskedScore:
     units: int
     covered_bytes: int
     correct: int
+    rows: int = 0  # the forward's input shape [rows, positions] (for its FLOPs)
+    positions: int = 0
 
     @property
     def bpb(self) -> float:
         return self.bits / max(self.covered_bytes, 1)
 
 
-def _score(logits: torch.Tensor, targets: torch.Tensor, unit_bytes: torch.Tensor) -> MaskedScore:
-    """logits [M, V], targets long [M], unit_bytes long [M]."""
+def _score(
+    logits: torch.Tensor, targets: torch.Tensor, unit_bytes: torch.Tensor, shape: torch.Size
+) -> MaskedScore:
+    """logits [M, V], targets long [M], unit_bytes long [M]; ``shape`` of the input ids."""
     nll_each = F.cross_entropy(logits.float(), targets, reduction="none")  # [M]
     nll = nll_each.mean() if nll_each.numel() else nll_each.sum()
     with torch.no_grad():
@@ -49,6 +53,8 @@ def _score(logits: torch.Tensor, targets: torch.Tensor, unit_bytes: torch.Tensor
         units=int(targets.numel()),
         covered_bytes=int(unit_bytes.sum()),
         correct=correct,
+        rows=int(shape[0]),
+        positions=int(shape[1]),
     )
 
 
@@ -91,7 +97,7 @@ def score_bytes(
     )
     _, logits = model(masked.input_ids, segments, masked.selected)  # [M, 256]
     targets = ids[masked.selected]  # [M]
-    return _score(logits, targets, torch.ones_like(targets))
+    return _score(logits, targets, torch.ones_like(targets), ids.shape)
 
 
 def tokenize_batch(
@@ -142,4 +148,4 @@ def score_tokens(
     )
     _, logits = model(masked.input_ids, segment_ids, masked.selected)  # [M, V]
     targets = token_ids[masked.selected]  # [M]
-    return _score(logits, targets, token_bytes[targets])
+    return _score(logits, targets, token_bytes[targets], token_ids.shape)

@@ -14,15 +14,14 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from bitbench.baselines.bpe_mlm import BpeMLM
-from bitbench.baselines.byte_mlm import ByteMLM
+from bitbench.baselines.bpe_mlm import BpeMLM, bpe_mlm_forward_flops
+from bitbench.baselines.byte_mlm import ByteMLM, byte_mlm_forward_flops
 from bitbench.baselines.config import (
     BPE_PRESETS,
     BYTE_PRESETS,
@@ -47,6 +46,7 @@ from bitbench.baselines.weights import (
     unwrap,
     write_json_atomic,
 )
+from bitbench.engine.protocols import TaskBase, TaskLoss, TaskSpec
 from bitbench.errors import BitbenchError
 
 log = logging.getLogger(__name__)
@@ -54,15 +54,6 @@ log = logging.getLogger(__name__)
 VALIDATION_SEED = 1234
 VALIDATION_CHUNK = 32
 KINDS = ("byte", "bpe")
-
-
-@dataclass(frozen=True)
-class TaskLoss:
-    """What a task's ``loss`` returns to the trainer (the TrainTask protocol's TaskLoss)."""
-
-    loss: torch.Tensor
-    metrics: dict[str, float | torch.Tensor] = field(default_factory=dict)
-    phase: int = 1
 
 
 def _model_device(model: torch.nn.Module) -> torch.device:
@@ -83,7 +74,7 @@ def _summary(scores: list[MaskedScore], unit: str) -> dict[str, float]:
     }
 
 
-class _MaskedLMTask:
+class _MaskedLMTask(TaskBase):
     """What the byte and BPE tasks share: the training loss and the fixed-seed validation over
     one masked-unit scorer, ``_score`` (a MaskedScore for a batch of byte windows)."""
 
@@ -111,7 +102,20 @@ class _MaskedLMTask:
             train=True,
         )
         metrics = {"bpb": score.bpb, f"acc_{self.unit}": score.correct / max(score.units, 1)}
-        return TaskLoss(loss=score.nll, metrics=metrics, phase=1)
+        flops = 3.0 * self._forward_flops(score.rows, score.positions, score.units)
+        return TaskLoss(loss=score.nll, metrics=metrics, phase=1, flops=flops)
+
+    def _forward_flops(self, rows: int, positions: int, predicted: int) -> float:
+        """Forward FLOPs of one call on [rows, positions] inputs predicting ``predicted`` units."""
+        raise NotImplementedError
+
+    def _window_flops(self) -> float:
+        """Forward FLOPs of one training window at the expected shapes."""
+        raise NotImplementedError
+
+    def planned_flops(self, total_steps: int) -> float:
+        """A forward with backward (3x) of every window of every step."""
+        return 3.0 * self._window_flops() * self.batch_size * total_steps
 
     @torch.no_grad()
     def validate(
@@ -144,10 +148,20 @@ class ByteTask(_MaskedLMTask):
     kind = "byte"
     unit = "byte"
 
-    def __init__(self, config: ByteMLMConfig, *, seed: int) -> None:
+    def __init__(
+        self, config: ByteMLMConfig, *, seed: int, batch_size: int = 1, seq_len: int = 256
+    ) -> None:
         self.config = config
         self.seed = seed
+        self.batch_size, self.seq_len = batch_size, seq_len
         self.model: torch.nn.Module = ByteMLM(config)
+
+    def _forward_flops(self, rows: int, positions: int, predicted: int) -> float:
+        return byte_mlm_forward_flops(self.config, rows, positions, predicted)
+
+    def _window_flops(self) -> float:
+        predicted = round(self.config.mask_rate * self.seq_len)
+        return byte_mlm_forward_flops(self.config, 1, self.seq_len, predicted)
 
     def _score(self, model, windows, doc_starts, *, sample_index, step, seed, train):
         return score_bytes(
@@ -173,7 +187,15 @@ class BpeTask(_MaskedLMTask):
     kind = "bpe"
     unit = "token"
 
-    def __init__(self, config: BpeMLMConfig, tokenizer, *, seed: int) -> None:
+    def __init__(
+        self,
+        config: BpeMLMConfig,
+        tokenizer,
+        *,
+        seed: int,
+        batch_size: int = 1,
+        seq_len: int = 256,
+    ) -> None:
         if tokenizer.get_vocab_size() != config.vocab_size:
             raise BitbenchError(
                 f"tokenizer has {tokenizer.get_vocab_size()} entries but the model config says "
@@ -182,9 +204,20 @@ class BpeTask(_MaskedLMTask):
         self.config = config
         self.tokenizer = tokenizer
         self.seed = seed
+        self.batch_size, self.seq_len = batch_size, seq_len
         self.model: torch.nn.Module = BpeMLM(config)
         self._token_bytes = torch.from_numpy(token_byte_lengths(tokenizer))
         self._token_bytes_on: dict[torch.device, torch.Tensor] = {}
+
+    def _forward_flops(self, rows: int, positions: int, predicted: int) -> float:
+        return bpe_mlm_forward_flops(self.config, rows, positions, predicted)
+
+    def _window_flops(self) -> float:
+        tokens = min(
+            self.config.max_positions, math.ceil(self.seq_len / self.config.bytes_per_token)
+        )
+        predicted = round(self.config.mask_rate * tokens)
+        return bpe_mlm_forward_flops(self.config, 1, tokens, predicted)
 
     def _bytes_table(self, device: torch.device) -> torch.Tensor:
         if device not in self._token_bytes_on:
@@ -289,13 +322,16 @@ def make_baseline_task(
     run_dir: Path,
     seed: int,
     total_steps: int,
+    batch_size: int = 1,
+    seq_len: int = 256,
 ) -> ByteTask | BpeTask:
     """Build the TrainTask of baseline ``kind`` ("byte" or "bpe") from the ``[model]`` table."""
     del total_steps  # constant masking rate: no schedule depends on the run length
     model_config = {k: v for k, v in dict(model_config or {}).items() if k != "kind"}
     torch.manual_seed(seed)  # identical initial weights on every rank and every rerun
     if kind == "byte":
-        return ByteTask(config_from_dict(ByteMLMConfig, model_config, BYTE_PRESETS), seed=seed)
+        config = config_from_dict(ByteMLMConfig, model_config, BYTE_PRESETS)
+        return ByteTask(config, seed=seed, batch_size=batch_size, seq_len=seq_len)
     if kind == "bpe":
         config = config_from_dict(BpeMLMConfig, model_config, BPE_PRESETS)
         tokenizer = prepare_tokenizer(config, train_split, Path(run_dir), seed)
@@ -309,5 +345,28 @@ def make_baseline_task(
             config, vocab_size=tokenizer.get_vocab_size(), bytes_per_token=bytes_per_token
         )
         torch.manual_seed(seed)
-        return BpeTask(config, tokenizer, seed=seed)
+        return BpeTask(config, tokenizer, seed=seed, batch_size=batch_size, seq_len=seq_len)
     raise BitbenchError(f"baseline kind {kind!r} is unknown: use one of {list(KINDS)}")
+
+
+def build_baseline_task(spec: TaskSpec) -> ByteTask | BpeTask:
+    """The registry's factory: ``make_baseline_task`` from a TaskSpec."""
+    return make_baseline_task(
+        spec.kind,
+        {"preset": spec.preset, **dict(spec.model)},
+        train_split=spec.train_split,
+        run_dir=spec.run_dir,
+        seed=spec.seed,
+        total_steps=spec.total_steps,
+        batch_size=spec.batch_size,
+        seq_len=spec.seq_len,
+    )
+
+
+def check_baseline_spec(spec: TaskSpec) -> None:
+    """The [model] settings of a baseline spec are valid (raises BitbenchError)."""
+    raw = {"preset": spec.preset, **dict(spec.model)}
+    if spec.kind == "byte":
+        config_from_dict(ByteMLMConfig, raw, BYTE_PRESETS)
+    else:
+        config_from_dict(BpeMLMConfig, raw, BPE_PRESETS)

@@ -15,22 +15,12 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from bitbench.engine.modules import unwrap
 from bitbench.errors import BitbenchError
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 TOKENIZER_NAME = "tokenizer.json"
-
-
-def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    """The plain module inside DDP/FSDP (``.module``) or torch.compile (``._orig_mod``)."""
-    while True:
-        if hasattr(model, "_orig_mod"):
-            model = model._orig_mod
-        elif hasattr(model, "module") and isinstance(model.module, torch.nn.Module):
-            model = model.module
-        else:
-            return model
 
 
 def _atomic(path: Path, write) -> None:

@@ -1,0 +1,60 @@
+"""What drives a model, below both the trainer (apps/cli) and bitbench's measurements.
+
+- :mod:`.protocols`: TrainTask, TaskLoss, TaskSpec, EvalModel (the contracts, in code);
+- :mod:`.registry`: the task kinds (``register_task``), built-ins in :mod:`bitbench.tasks`;
+- :mod:`.inputs`: the one input path of a bitswin model (bit ids, segment ids, table codes);
+- :mod:`.codes`: table codes from the shown bytes only;
+- :mod:`.boundaries`: the one boundary-score recipe;
+- :mod:`.precision`: autocast for every kind; :mod:`.modules`: unwrapping DDP/compile.
+"""
+
+from bitbench.engine.boundaries import BOUNDARY_SOURCES, BoundaryScores, boundary_scores
+from bitbench.engine.codes import TableCodes
+from bitbench.engine.inputs import ModelInputs, forward, model_inputs, segment_ids, shown_ids
+from bitbench.engine.modules import model_device, unwrap
+from bitbench.engine.precision import autocast
+from bitbench.engine.protocols import (
+    EvalModel,
+    HasBoundaries,
+    HasByteStates,
+    TaskBase,
+    TaskLoss,
+    TaskSpec,
+    TrainTask,
+)
+from bitbench.engine.registry import (
+    TaskKind,
+    build_task,
+    check_spec,
+    register_task,
+    task_kind,
+    task_kinds,
+)
+
+__all__ = [
+    "BOUNDARY_SOURCES",
+    "BoundaryScores",
+    "EvalModel",
+    "HasBoundaries",
+    "HasByteStates",
+    "ModelInputs",
+    "TableCodes",
+    "TaskBase",
+    "TaskKind",
+    "TaskLoss",
+    "TaskSpec",
+    "TrainTask",
+    "autocast",
+    "boundary_scores",
+    "build_task",
+    "check_spec",
+    "forward",
+    "model_device",
+    "model_inputs",
+    "register_task",
+    "segment_ids",
+    "shown_ids",
+    "task_kind",
+    "task_kinds",
+    "unwrap",
+]

@@ -1,0 +1,71 @@
+"""Writes that matter are atomic (temp file in the same directory + rename), reads of damaged
+files are one clear error: the one home for JSON, text and tensor files of runs and checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.torch import load_file, save_file
+
+from bitbench.errors import BitbenchError
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def write_atomic(path: str | Path, write: Callable[[str], None]) -> None:
+    """``write(tmp_path)`` fills a temporary sibling of ``path``, which then replaces ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def write_json_atomic(path: str | Path, obj: Any, *, sort_keys: bool = False) -> None:
+    text = json.dumps(obj, indent=2, sort_keys=sort_keys, default=_json_default) + "\n"
+    write_text_atomic(path, text)
+
+
+def read_json(path: str | Path, *, fix: str = "the file is damaged: write it again") -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BitbenchError(f"cannot read '{path}': {exc}: {fix}") from None
+
+
+def save_tensors(path: str | Path, tensors: dict[str, Any]) -> None:
+    clean = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    write_atomic(path, lambda tmp: save_file(clean, tmp))
+
+
+def load_tensors(
+    path: str | Path, *, fix: str = "the file is damaged: write it again"
+) -> dict[str, Any]:
+    try:
+        return load_file(str(path))
+    except (OSError, ValueError, RuntimeError) as exc:  # safetensors raises several kinds
+        raise BitbenchError(f"cannot read '{path}': {exc}: {fix}") from None

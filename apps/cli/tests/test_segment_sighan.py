@@ -80,3 +80,12 @@ def test_official_scorer_agrees_with_eval(files, sighan_scorer, capsys):
     assert metrics["predicted_words"] == official["predicted_words"]
     for key in ("word_precision", "word_recall", "word_f1", "oov_rate", "oov_recall", "iv_recall"):
         assert metrics[key] == pytest.approx(official[key], abs=0.005), key
+
+
+def test_cli_defaults_are_the_library_defaults():
+    from bitbench.seg_decode import DecodeOptions
+    from bitlab.commands.segment import SegmenterFlags
+
+    flags, options = SegmenterFlags(), DecodeOptions()
+    assert flags.decode_options() == options
+    assert flags.args() == []  # nothing non-default to print in a reproduce line

@@ -72,7 +72,14 @@ def test_pmi_is_low_inside_words_and_zero_across():
     pmi = sig["pmi"][0, firsts]
     # word-internal characters: both directions lean by 2 bits -> -2; word starts: 0
     assert pmi.tolist() == [0, -2, 0, -2, 0, -2, 0, 0, -2, -2]
-    assert set(sig["surprisal"][0, firsts].tolist()) == {1.0}
+    assert set(sig["surprisal"][0, firsts[1:]].tolist()) == {1.0}
+    # lean: + where a character leans right (a word starts), - where it leans left
+    lean = sig["lean"][0, firsts]
+    # (纪, last: only e = b(纪's left pair 新世) - b(世纪) = 0, both inside 新世纪)
+    assert np.sign(lean).tolist() == [0, -1, 1, -1, 1, -1, 1, 1, -1, 0]
+    only = FakeMasked()
+    mask_signals(only.hidden_byte_bits, w, np.zeros(w.shape, bool), stride=4, names=["lean"])
+    assert only.calls == 4  # pair passes only
     assert (sig["pmi"][0][(w[0] & 0xC0) == 0x80] == 0).all()
 
 
@@ -108,3 +115,14 @@ def test_combined_signals_and_errors():
         make_scorer(HeadOnly(), "pmi")
     with pytest.raises(BitbenchError, match="stride"):
         mask_signals(model.hidden_byte_bits, np.zeros((1, 3), np.uint8), np.zeros((1, 3), bool), 2)
+
+
+def test_which_models_can_segment():
+    from bitbench.evaluate import can_segment
+
+    class Baseline:  # masked byte scores, no boundary head
+        def hidden_byte_bits(self, windows, hidden, *, doc_starts=None, pad=None):
+            return np.zeros(windows.shape, np.float32)
+
+    assert can_segment(FakeMasked(), "pmi+head") and can_segment(Baseline(), "lean")
+    assert not can_segment(Baseline(), "head") and not can_segment(object(), "pmi")

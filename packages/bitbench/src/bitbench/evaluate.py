@@ -226,7 +226,7 @@ def evaluate_run(
     rows = None
     if gold_words is not None:
         rows = segmented_rows([gold_starts(words) for words in gold_words], settings.seq_len)
-        if is_bitswin:
+        if can_segment(model, settings.signal):
             seg = _segmented_metrics(model, gold_words, settings, dictionary)
             metrics.update(seg.metrics)
             metrics["boundary_gold"] = "segmented"
@@ -302,6 +302,16 @@ def _table_metrics(
         bpe_train_bytes=settings.bpe_train_bytes,
     )
     return {"source": source, "levels": rows}, codes
+
+
+def can_segment(model: Any, signal: str) -> bool:
+    """Does the model give what the signal reads (the boundary head, or masked byte scores)?"""
+    from bitbench.seg_signals import MASK_SIGNALS, parse_signal
+
+    parts = parse_signal(signal)
+    head_ok = "head" not in parts or hasattr(model, "boundary_scores")
+    masks_ok = not any(p in MASK_SIGNALS for p in parts) or hasattr(model, "hidden_byte_bits")
+    return head_ok and masks_ok
 
 
 def _segmented_metrics(

@@ -31,7 +31,7 @@ import numpy as np
 from bitbench.errors import BitbenchError
 from bitbench.segment import ByteScorer, score_in_windows, score_sequences
 
-MASK_SIGNALS = ("pmi", "surprisal")
+MASK_SIGNALS = ("pmi", "lean", "surprisal")
 SIGNALS = ("head", *MASK_SIGNALS)
 DEFAULT_STRIDE = 4
 
@@ -72,9 +72,11 @@ def mask_signals(
     windows: np.ndarray,
     pad: np.ndarray,
     stride: int = DEFAULT_STRIDE,
+    names: Sequence[str] = MASK_SIGNALS,
 ) -> dict[str, np.ndarray]:
-    """float32 [M, W] per signal (``pmi``, ``surprisal``) at the first byte of every character
-    (0 elsewhere, and ``pmi`` 0 at a row's first character, which has no neighbour before it)."""
+    """float32 [M, W] per signal in ``names`` at the first byte of every character (0 elsewhere,
+    and at a row's first character, which has no neighbour before it). Only the passes the
+    signals need are run: pairs for ``pmi`` and ``lean``, singles for ``pmi`` and ``surprisal``."""
     if stride < 3:
         raise BitbenchError(
             f"stride is {stride}: use >= 3 (with 2, a pair pass would hide every character)"
@@ -88,28 +90,61 @@ def mask_signals(
     pair_right = np.zeros_like(single)  # b(x_t | t-1, t hidden)
     pair_left = np.zeros_like(single)  # b(x_{t-1} | t-1, t hidden), stored at t
     cls = np.where(real, index % stride, -1)  # [M, W] each byte's character class mod stride
+    need_single = any(n in ("pmi", "surprisal") for n in names)
+    need_pairs = any(n in ("pmi", "lean") for n in names)
     for r in range(stride):
-        hide = real & (cls == r)
-        bits = _char_bits(hidden_byte_bits(windows, hide, pad=pad), index, n_chars)
-        single[:, r::stride] = bits[:, r::stride]
-        hide_pair = real & ((cls == r) | (cls == (r - 1) % stride))
-        bits = _char_bits(hidden_byte_bits(windows, hide_pair, pad=pad), index, n_chars)
-        pair_right[:, r::stride] = bits[:, r::stride]
-        left = bits[:, (r - 1) % stride :: stride]  # characters t - 1 of this pass
-        first = r if r >= 1 else stride  # t of the first pair whose t - 1 >= 0
-        pair_left[:, first::stride] = left[:, : pair_left[:, first::stride].shape[1]]
-    fwd = pair_right - single
-    bwd = np.zeros_like(single)
-    bwd[:, 1:] = pair_left[:, 1:] - single[:, :-1]
-    pmi = (fwd + bwd) / 2.0
-    pmi[:, 0] = 0.0  # no neighbour before the first character
+        if need_single:
+            hide = real & (cls == r)
+            bits = _char_bits(hidden_byte_bits(windows, hide, pad=pad), index, n_chars)
+            single[:, r::stride] = bits[:, r::stride]
+        if need_pairs:
+            hide_pair = real & ((cls == r) | (cls == (r - 1) % stride))
+            bits = _char_bits(hidden_byte_bits(windows, hide_pair, pad=pad), index, n_chars)
+            pair_right[:, r::stride] = bits[:, r::stride]
+            left = bits[:, (r - 1) % stride :: stride]  # characters t - 1 of this pass
+            first = r if r >= 1 else stride  # t of the first pair whose t - 1 >= 0
+            pair_left[:, first::stride] = left[:, : pair_left[:, first::stride].shape[1]]
+    per_char: dict[str, np.ndarray] = {}
+    if "pmi" in names:
+        pmi = pair_right - single
+        pmi[:, 1:] += pair_left[:, 1:] - single[:, :-1]
+        per_char["pmi"] = -pmi / 2.0
+    if "surprisal" in names:
+        per_char["surprisal"] = single
+    if "lean" in names:
+        per_char["lean"] = _lean(pair_left, pair_right, index)
     rows, cols = np.nonzero(starts)
     out = {}
-    for name, per_char in (("pmi", -pmi), ("surprisal", single)):
+    for name, values_per_char in per_char.items():
+        values_per_char[:, 0] = 0.0  # no neighbour before a row's first character
         values = np.zeros(windows.shape, dtype=np.float32)
-        values[rows, cols] = per_char[rows, index[rows, cols]]
+        values[rows, cols] = values_per_char[rows, index[rows, cols]]
         out[name] = values
     return out
+
+
+def _lean(pair_left: np.ndarray, pair_right: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Does character t lean on its right neighbour rather than its left one (and t - 1 on its
+    left rather than its right)? From the pair passes only, so both sides of every comparison
+    have two characters hidden:
+
+        d_t = b(x_t | t, t+1 hidden) - b(x_t | t-1, t hidden)
+        e_t = b(x_{t-1} | t-2, t-1 hidden) - b(x_{t-1} | t-1, t hidden)
+
+    averaged over the terms a row has (float64 [M, chars]); high = a word starts at t."""
+    m, n = pair_left.shape
+    n_row = index.max(axis=1) + 1 if index.size else np.zeros(m, dtype=np.int64)  # [M]
+    col = np.arange(n)[None, :]
+    total = np.zeros((m, n))
+    count = np.zeros((m, n))
+    if n >= 3:
+        d_ok = (col[:, 1:-1] + 1) < n_row[:, None]  # t + 1 exists
+        total[:, 1:-1] += np.where(d_ok, pair_left[:, 2:] - pair_right[:, 1:-1], 0.0)
+        count[:, 1:-1] += d_ok
+        e_ok = col[:, 2:] < n_row[:, None]  # t exists (t >= 2: t - 2 exists)
+        total[:, 2:] += np.where(e_ok, pair_right[:, 1:-1] - pair_left[:, 2:], 0.0)
+        count[:, 2:] += e_ok
+    return total / np.maximum(count, 1.0)
 
 
 def standardise(scores: list[np.ndarray], sequences: Sequence[bytes]) -> list[np.ndarray]:
@@ -140,13 +175,14 @@ def make_scorer(
         if "head" in parts:
             per_signal["head"] = score_sequences(model, sequences, seq_len)
         if needs_masks:
+            wanted = [name for name in MASK_SIGNALS if name in parts]
 
             def rows(windows: np.ndarray, pad: np.ndarray) -> np.ndarray:
-                found = mask_signals(model.hidden_byte_bits, windows, pad, stride)
-                return np.stack([found[name] for name in MASK_SIGNALS], axis=-1)  # [M, W, C]
+                found = mask_signals(model.hidden_byte_bits, windows, pad, stride, wanted)
+                return np.stack([found[name] for name in wanted], axis=-1)  # [M, W, C]
 
             stacked = score_in_windows(rows, sequences, seq_len)
-            for c, name in enumerate(MASK_SIGNALS):
+            for c, name in enumerate(wanted):
                 per_signal[name] = [
                     np.ascontiguousarray(x[:, c]) if x.ndim == 2 else x for x in stacked
                 ]

@@ -25,7 +25,7 @@ class SegmenterFlags:
 
     decoder: str = "dp"
     max_word_chars: int = 4
-    length_prior: float = 1.0
+    length_prior: float = 2.0
     prior_mean: float = 1.6
     rules: str = "all"
     signal: str = "head"
@@ -56,16 +56,18 @@ class SegmenterFlags:
     def args(self) -> list[str]:
         """The non-default options as command-line words (for reproduce lines)."""
         words: list[str] = []
-        for flag, value, default in (
-            ("--decoder", self.decoder, "dp"),
-            ("--max-word-chars", self.max_word_chars, 4),
-            ("--length-prior", self.length_prior, 1.0),
-            ("--prior-mean", self.prior_mean, 1.6),
-            ("--rules", self.rules, "all"),
-            ("--signal", self.signal, "head"),
-            ("--unit-bytes", self.unit_bytes, None),
+        d = SegmenterFlags()
+        for flag, name in (
+            ("--decoder", "decoder"),
+            ("--max-word-chars", "max_word_chars"),
+            ("--length-prior", "length_prior"),
+            ("--prior-mean", "prior_mean"),
+            ("--rules", "rules"),
+            ("--signal", "signal"),
+            ("--unit-bytes", "unit_bytes"),
         ):
-            if value is not None and value != default:
+            value = getattr(self, name)
+            if value is not None and value != getattr(d, name):
                 words += [flag, str(value)]
         return words
 
@@ -76,20 +78,29 @@ SIGNAL_HELP = "Which model score decides the cuts (bitbench.seg_signals)."
 
 
 def segmenter_options() -> dict[str, Any]:
-    """The typer options of SegmenterFlags (shared by segment and eval)."""
+    """The typer options of SegmenterFlags (shared by segment and eval), defaulting to its fields."""
+    d = SegmenterFlags()
     return {
-        "decoder": typer.Option("dp", "--decoder", help=DECODER_HELP),
+        "decoder": typer.Option(d.decoder, "--decoder", help=DECODER_HELP),
         "max_word_chars": typer.Option(
-            4, "--max-word-chars", help="dp: longest word (a digit or Latin run counts as one)."
+            d.max_word_chars,
+            "--max-word-chars",
+            help="dp: longest word (a digit or Latin run counts as one).",
         ),
         "length_prior": typer.Option(
-            1.0, "--length-prior", help="dp: weight of the word-length prior (0 = none)."
+            d.length_prior, "--length-prior", help="dp: weight of the word-length prior (0 = none)."
         ),
-        "prior_mean": typer.Option(1.6, "--prior-mean", help="dp: mean word length of the prior."),
-        "rules": typer.Option("all", "--rules", help=RULES_HELP),
-        "signal": typer.Option("head", "--signal", help=SIGNAL_HELP),
+        "prior_mean": typer.Option(
+            d.prior_mean,
+            "--prior-mean",
+            help="dp: mean word length of the prior (no effect when the centre is searched).",
+        ),
+        "rules": typer.Option(d.rules, "--rules", help=RULES_HELP),
+        "signal": typer.Option(d.signal, "--signal", help=SIGNAL_HELP),
         "unit_bytes": typer.Option(
-            None, "--unit-bytes", help="Mean word length to calibrate to (default: the run's)."
+            d.unit_bytes,
+            "--unit-bytes",
+            help="Mean word length to calibrate to (default: the run's).",
         ),
     }
 

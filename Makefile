@@ -7,7 +7,7 @@ PACKAGES := packages/bitcodec packages/bitmask packages/bitswin packages/enctabl
 PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 PYTEST_ARGS ?=
 
-.PHONY: install test demo bench lint clean
+.PHONY: install test demo bench lint clean gpu-check
 
 install: $(STAMP)
 
@@ -30,6 +30,14 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/bitlab bench all
+
+# On a machine with a CUDA GPU: its own python with torch (and the other dependencies, e.g. from
+# carried wheels) is enough; the packages run from their src/ folders. Results: gpu-check-out/.
+empty :=
+space := $(empty) $(empty)
+GPU_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
+gpu-check:
+	PYTHONPATH=$(subst $(space),:,$(addsuffix /src,$(PACKAGES))) $(GPU_PYTHON) -m bitlab.gpu_check --out gpu-check-out
 
 lint: $(STAMP)
 	$(BIN)/ruff check packages apps tests

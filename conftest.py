@@ -26,6 +26,18 @@ def shared_data() -> Path:
     return path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Reference BPEs and other caches go to a per-session folder, never to ~/.cache."""
+    old = os.environ.get("BITLAB_CACHE")
+    os.environ["BITLAB_CACHE"] = str(tmp_path_factory.mktemp("bitlab-cache"))
+    yield
+    if old is None:
+        os.environ.pop("BITLAB_CACHE", None)
+    else:
+        os.environ["BITLAB_CACHE"] = old
+
+
 @pytest.fixture
 def sighan_scorer() -> Path:
     """The official SIGHAN 2005 scoring script (../shared/tools/sighan/score, Perl, or

@@ -3,6 +3,7 @@ which another process reads with plain zarr."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 BITLAB = [sys.executable, "-m", "bitlab"]
 # One document per line, small chunks and a checkpoint after every file: the kill lands between
@@ -120,3 +122,33 @@ def test_sigkill_then_resume_gives_the_same_bytes_and_offsets(tmp_path: Path) ->
     total = sum(len(bytes.fromhex(b[s]["bytes"])) for s in ("train", "val"))
     assert total == sum(map(len, lines))
     assert len(b["train"]["offsets"]) + len(b["val"]["offsets"]) - 2 == len(lines)
+
+
+def test_mixed_real_files_then_an_idempotent_rerun(tmp_path: Path) -> None:
+    """A folder as researchers have them, through the installed command in a fresh process:
+    a Hub-style Parquet shard, a C4-style .json.gz of JSON lines, a CSV, a TSV, a NUL-holding
+    file; then the same command with --resume changes nothing."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    data = tmp_path / "data"
+    (data / "hub" / "data").mkdir(parents=True)
+    pq.write_table(pa.table({"text": ["parquet one", "parquet two"]}),
+                   data / "hub" / "data" / "train-00000-of-00001.parquet")  # fmt: skip
+    c4 = "".join(json.dumps({"text": f"c4 {i}", "url": "u"}) + "\n" for i in range(3))
+    (data / "c4-train.00000-of-01024.json.gz").write_bytes(gzip.compress(c4.encode()))
+    (data / "reviews.csv").write_text('text,label\n"good, really",1\nbad,0\n')
+    (data / "sst.tsv").write_text("text\tlabel\nfine film\t1\n")
+    (data / "blob.bin").write_bytes(b"\x00\x01\x02 binary")
+    out = tmp_path / "mix.zarr"
+    args = ["prepare-corpus", str(data), "--out", str(out), "--val-fraction", "0", "--json"]
+    done = _run(args)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["skipped_binary_files"] == [{"path": str(data / "blob.bin"), "size": 10}]
+    docs = _read_with_zarr(out)
+    text = bytes.fromhex(docs["train"]["bytes"])
+    assert text == b"c4 0c4 1c4 2good, reallybadfine filmparquet oneparquet two"
+    again = _run([*args, "--resume"])
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["unchanged"] is True
+    assert _read_with_zarr(out) == docs

@@ -144,3 +144,70 @@ def test_builtin_pydocs_small(tmp_path: Path, capsys) -> None:
     )
     summary = json.loads(capsys.readouterr().out)
     assert 0 < summary["total_bytes"] <= 50_000 and summary["capped_at_max_bytes"]
+
+
+def test_cli_phrases_library_settings_as_flags() -> None:
+    from bitcodec.errors import BitcodecError
+    from bitlab.commands.corpus import cli_message
+
+    exc = BitcodecError(
+        "input 'x' looks binary",
+        "pass binary='skip' to leave it out or binary='keep' to take its raw bytes",
+    )
+    assert cli_message(exc) == (
+        "input 'x' looks binary: pass --binary skip to leave it out or --binary keep to take "
+        "its raw bytes"
+    )
+    assert cli_message(BitcodecError("p", "pass resume=True or overwrite=True")) == (
+        "p: pass --resume or --overwrite"
+    )
+    assert cli_message(BitcodecError("p", "fix it, or pass strict_utf8=False")) == (
+        "p: fix it, or drop --strict-utf8"
+    )
+    assert cli_message(BitcodecError("p", "pass field= an index, or header=True")) == (
+        "p: pass --field an index, or --header"
+    )
+    assert cli_message(
+        BitcodecError("unfinished", "rerun that prepare-corpus with resume=True")
+    ) == ("unfinished: rerun that `bitlab prepare-corpus` with --resume")
+
+
+def _hub_parquet(root: Path) -> Path:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    f = root / "datasets--org--name" / "data" / "train-00000-of-00001.parquet"
+    f.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"text": ["hub row one", "hub row two"], "label": [0, 1]}), f)
+    return f
+
+
+def test_parquet_binary_files_and_rerun_through_the_cli(tmp_path: Path, capsys) -> None:
+    f = _hub_parquet(tmp_path)
+    out = tmp_path / "hub.zarr"
+    assert invoke(["prepare-corpus", str(f), "--field", "text", "--out", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total_docs"] == 2
+    # a NUL-holding file named on the command line: one line naming it and the flag
+    bad = tmp_path / "hostile.txt"
+    bad.write_bytes(b"looks like text \x00 but")
+    assert invoke(["prepare-corpus", str(bad), "--out", str(tmp_path / "b.zarr")]) == 2
+    err = capsys.readouterr().err
+    assert "hostile.txt' looks binary" in err and "--binary skip" in err and "--binary keep" in err
+    assert "binary=" not in err and err.count("\n") == 1
+    # found in a directory: skipped, and the summary names it with its size
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "ok.txt").write_text("fine text")
+    (folder / "hostile.txt").write_bytes(bad.read_bytes())
+    assert invoke(["prepare-corpus", str(folder), "--out", str(tmp_path / "c.zarr")]) == 0
+    shown = capsys.readouterr().out
+    assert "1 input files look binary and were skipped" in " ".join(shown.split())
+    assert f"{folder / 'hostile.txt'} (21 bytes)" in shown
+    assert invoke(["corpus", "info", str(tmp_path / "c.zarr")]) == 0
+    assert "hostile.txt (21 bytes)" in capsys.readouterr().out
+    # --resume on the complete store: nothing changes; other inputs: named, exit 2
+    args = ["prepare-corpus", str(f), "--field", "text", "--out", str(out), "--resume"]
+    assert invoke(args) == 0
+    assert "nothing changed" in " ".join(capsys.readouterr().out.split())
+    assert invoke([*args[:-1], "--resume", "--field", "label"]) == 2
+    err = capsys.readouterr().err
+    assert "field was 'text', now 'label'" in err and "--overwrite" in err

@@ -158,3 +158,59 @@ def test_gold_seg_not_utf8(lab, capsys):
     bad.write_bytes("caf\xe9 au lait\n".encode("latin-1"))
     assert invoke(["eval", str(lab["run"]), "--gold-seg", str(bad)]) == 2
     assert "not UTF-8" in _one_error_line(capsys)
+
+
+def _hf_dir(path: Path) -> Path:
+    """A tiny randomly initialised BertForMaskedLM and its own WordPiece tokenizer (which drops
+    whitespace), saved like any Hugging Face model: no network involved."""
+    transformers = pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=False)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(
+        [" ".join(WORDS) + " ."] * 20,
+        trainers.WordPieceTrainer(vocab_size=120, special_tokens=specials, show_progress=False),
+    )
+    fast = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+        sep_token="[SEP]", mask_token="[MASK]",
+    )  # fmt: skip
+    config = transformers.BertConfig(
+        vocab_size=fast.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=128,
+    )  # fmt: skip
+    transformers.BertForMaskedLM(config).save_pretrained(path)
+    fast.save_pretrained(path)
+    return path
+
+
+def test_eval_of_a_local_hugging_face_masked_lm(lab, capsys):
+    hf = _hf_dir(lab["root"] / "hf-model")
+    out = lab["root"] / "hf-eval"
+    code = invoke(["eval", str(hf), "--corpus", str(lab["corpus"]), *FAST, "--protocol", "words",
+                   "--out", str(out), "--json"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["kind"] == "hf" and metrics["protocol"] == "words"
+    assert 0.0 < metrics["bpb"] < 30.0 and metrics["hidden_digest"]
+    # the same corpus and seed hide the same bytes for the bitswin run
+    own = lab["root"] / "swin-eval"
+    assert invoke(["eval", str(lab["run"]), "--corpus", str(lab["corpus"]), *FAST, "-p", "words",
+                   "--out", str(own)]) == 0  # fmt: skip
+    assert (
+        json.loads((own / "metrics.json").read_text())["hidden_digest"] == metrics["hidden_digest"]
+    )
+    assert (
+        "--protocol words" not in metrics["command"]
+        or metrics["command"].endswith("--json") is False
+    )
+
+
+def test_eval_rejects_an_unknown_protocol(lab, capsys):
+    code = invoke(["eval", str(lab["run"]), "--corpus", str(lab["corpus"]), *FAST,
+                   "--protocol", "sentences"])  # fmt: skip
+    assert code != 0
+    assert "protocol 'sentences' is unknown" in capsys.readouterr().err

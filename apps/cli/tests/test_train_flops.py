@@ -31,6 +31,7 @@ KINDS = {
         "model.tokenizer_sample_bytes=20000",
     ),
 }
+KINDS["hf-bert"] = KINDS["bpe"]
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from bitbench.baselines import (
     ByteMLMConfig,
     load_baseline,
     make_baseline_task,
-    train_bpe,
+    train_reference_bpe,
 )
 from bitbench.baselines.config import BYTE_MASK_ID, BYTE_PAD_ID
 from bitbench.baselines.masking import hash_uniform, mask_units
@@ -37,13 +37,17 @@ class FakeSplit:
     """A CorpusSplit stand-in: contiguous windows of one byte string (one document)."""
 
     def __init__(self, data: bytes) -> None:
-        self.data = np.frombuffer(data, dtype=np.uint8)
+        self._data = np.frombuffer(data, dtype=np.uint8)
         self.num_bytes = len(data)
         self.num_docs = 1
+        self.offsets = np.array([0, len(data)], dtype=np.int64)
+
+    def data(self) -> np.ndarray:
+        return self._data
 
     def sample_windows(self, n: int, length: int, rng: np.random.Generator):
         starts = rng.integers(0, self.num_bytes - length + 1, size=n)
-        windows = np.stack([self.data[s : s + length] for s in starts])
+        windows = np.stack([self._data[s : s + length] for s in starts])
         doc_starts = np.zeros_like(windows, dtype=bool)
         return windows, doc_starts
 
@@ -175,7 +179,7 @@ def test_byte_model_learns_from_context_on_a_tiny_corpus():
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return train_bpe([TEXT[i : i + 500] for i in range(0, len(TEXT), 500)], 400)
+    return train_reference_bpe([TEXT[i : i + 500] for i in range(0, len(TEXT), 500)], 400)
 
 
 def test_bpe_model_learns_on_a_tiny_corpus(tmp_path):
@@ -205,7 +209,10 @@ def test_bpe_bpb_is_bits_over_covered_bytes_on_a_hand_made_case(tokenizer):
                          seed=0, sample_index=torch.arange(4), step=0, train=False)  # fmt: skip
     sel = mask_units(ids_t, ids_t != 0, rate=0.3, mask_id=1, random_low=2, random_high=V, seed=0,
                      sample_index=torch.arange(4), step=0, mask_prob=1.0, random_prob=0.0).selected  # fmt: skip
-    covered = sum(len(tokenizer.decode([int(t)]).encode("latin-1")) for t in ids_t[sel])
+    from bitbench.bpe_reference import byte_symbols
+
+    reverse = {ch: b for b, ch in enumerate(byte_symbols())}  # ByteLevel: one symbol per byte
+    covered = sum(len(bytes(reverse[c] for c in tokenizer.id_to_token(int(t)))) for t in ids_t[sel])
     assert score.units == int(sel.sum())
     assert score.covered_bytes == covered
     assert score.bits == pytest.approx(score.units * math.log2(V))

@@ -31,7 +31,7 @@ WORDS = [
     "over",
     "hill",
 ]
-SMALL = EvalSettings(windows=4, seq_len=64, text_bytes=3000, table_windows=4, bpe_train_bytes=20000)
+SMALL = EvalSettings(windows=4, seq_len=64, text_bytes=3000, table_windows=4)
 
 
 def make_corpus(path: Path, docs: int = 160, seed: int = 0) -> Path:
@@ -300,3 +300,63 @@ def test_entropy_boundary_runs_score_by_prediction_entropy(lab):
     logp = torch.log_softmax(out.byte_logits.float(), -1)
     bits = float(-(logp.exp() * logp).sum(-1)[0, 3] / np.log(2))
     assert scores[0, 3] == pytest.approx(bits, rel=1e-4)
+
+
+def _baseline_run(path: Path, kind: str, corpus: Path) -> Path:
+    from bitbench.baselines import make_baseline_task
+    from bitcodec.corpus_reader import open_corpus
+
+    sizes = {"d_model": 32, "n_layers": 1, "n_heads": 2}
+    task = make_baseline_task(
+        kind,
+        sizes if kind == "byte" else {**sizes, "vocab_size": 400},
+        train_split=open_corpus(corpus).train,
+        run_dir=path,
+        seed=0,
+        total_steps=1,
+    )
+    task.save_pretrained(task.model, path / "model")
+    (path / "metrics.jsonl").write_text(json.dumps({"kind": "val", "step": 1, "bpb": 8.0}) + "\n")
+    (path / "config.toml").write_text("batch_size = 4\nseq_len = 64\n")
+    return path
+
+
+def test_every_kind_hides_the_same_bytes(lab):
+    pytest.importorskip("transformers")
+    runs = {"bitswin": lab["run"]}
+    for kind in ("byte", "bpe", "hf-bert"):
+        runs[kind] = _baseline_run(lab["root"] / f"run-{kind}", kind, lab["corpus"])
+    settings = EvalSettings(windows=3, seq_len=64, text_bytes=2000, table_windows=2)
+    got = {
+        k: evaluate_run(r, corpus=lab["corpus"], settings=settings).metrics for k, r in runs.items()
+    }
+    for protocol in ("words", "tokens", "bytes"):
+        digests = {k: m["protocols"][protocol]["hidden_digest"] for k, m in got.items()}
+        assert len(set(digests.values())) == 1, digests
+    assert len({m["hidden_digest"] for m in got.values()}) == 1  # "bpb" is words for all
+    for kind, m in got.items():
+        assert m["kind"] == kind and m["protocol"] == "words"
+        assert 0 < m["bpb"] < 20 and 0 < m["bpb_one_pass"] < 20
+        assert m["bpb_tokens"] is not None
+        assert (m["bpb_bytes"] is None) == (kind in ("bpe", "hf-bert"))  # BPE reports "-"
+        assert m["flops_per_byte"] > 0
+
+
+def test_consistency_is_read_against_an_untrained_control(lab):
+    """The lab run is an untrained model built with seed 0, so it *is* its own control: a
+    metric that can fail shows no margin for it, however high the AUC itself is."""
+    m = evaluate_run(lab["run"], corpus=lab["corpus"], settings=SMALL).metrics
+    assert m["consistency_auc"] is not None and m["consistency_auc_raw"] is not None
+    assert m["consistency_auc"] == pytest.approx(m["consistency_auc_control"])
+
+
+def test_words_protocol_uses_gold_words_with_gold_seg(lab, tmp_path):
+    gold = tmp_path / "gold.txt"
+    gold.write_text("the cat sat on a mat\nred sun over big hill\n" * 6, encoding="utf-8")
+    settings = EvalSettings(windows=2, seq_len=64, text_bytes=2000, table_windows=2,
+                            protocols=("words", "bytes"))  # fmt: skip
+    m = evaluate_run(lab["run"], corpus=lab["corpus"], gold_seg=gold, settings=settings).metrics
+    words = m["protocols"]["words"]
+    assert words["units"] == "gold words" and words["text"] == "gold lines"
+    assert m["protocols"]["bytes"]["text"] == "val windows" and "tokens" not in m["protocols"]
+    assert words["hidden_bytes"] > 0 and m["bpb"] == words["bpb"]

@@ -113,3 +113,13 @@ def test_flops_arithmetic():
     assert format_flops(2.5e15) == "2.5 PFLOP"
     with pytest.raises(BitbenchError, match="steps"):
         training_flops(-1, 1, 1, 1.0)
+
+
+def test_consistency_auc_centres_a_shared_offset():
+    rng = np.random.default_rng(0)
+    labels = [i % 5 for i in range(60)]
+    signal = rng.normal(size=(5, 8))[labels] * 0.1 + rng.normal(size=(60, 8)) * 0.1
+    shifted = signal + 50.0  # one direction every vector shares: all cosines near 1
+    centred = consistency_auc(shifted, labels)
+    assert centred == pytest.approx(consistency_auc(signal, labels))  # the offset is removed
+    assert consistency_auc(shifted, labels, centre=False) != pytest.approx(centred)

@@ -107,6 +107,6 @@ def test_plots_write_pngs_or_nothing(tmp_path):
     assert plot_rank_frequency(codes, tmp_path / "r.png").read_bytes()[:8] == PNG
     rows = [{"name": "a", "kind": "bitswin", "bpb": 2.0, "train_flops": 1e12},
             {"name": "b", "kind": "bpe", "bpb": None, "train_flops": 1e12}]  # fmt: skip
-    assert plot_bpb_vs_flops(rows, tmp_path / "f.png").read_bytes()[:8] == PNG
-    assert plot_bpb_vs_flops(rows[1:], tmp_path / "g.png") is None
+    assert plot_bpb_vs_flops(rows, [], tmp_path / "f.png").read_bytes()[:8] == PNG
+    assert plot_bpb_vs_flops(rows[1:], [], tmp_path / "g.png") is None
     assert not list(tmp_path.glob(".*"))  # no temp files left

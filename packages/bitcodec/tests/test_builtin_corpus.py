@@ -61,5 +61,5 @@ def test_prepare_builtin_with_a_cap_is_deterministic(tmp_path: Path) -> None:
     assert ca.train.data().tobytes() == cb.train.data().tobytes()
     text = ca.train.data().tobytes().decode("utf-8", "replace")
     assert text.count(" the ") > 50  # prose, not code
-    with pytest.raises(BitcodecError, match="--builtin takes no inputs"):
+    with pytest.raises(BitcodecError, match="a built-in corpus takes no inputs"):
         prepare_corpus(["x.txt"], tmp_path / "c.zarr", opts)

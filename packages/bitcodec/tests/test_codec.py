@@ -125,7 +125,9 @@ def test_unaligned_buffers_use_the_portable_kernels(offset: int) -> None:
 def test_parallel_kernels_match_serial(data: bytes) -> None:
     src = np.frombuffer(data, dtype=np.uint8)
     out64 = np.empty(src.size, dtype=np.uint64)
-    K.bytes_to_bits_lut64_parallel(src, K.LUT64, out64)
+    K.bytes_to_bits_swar(src, out64)
+    assert np.array_equal(out64.view(np.uint8), R.bytes_to_bits_ref(data))
+    K.bytes_to_bits_swar_parallel(src, out64)
     bits = out64.view(np.uint8)
     assert np.array_equal(bits, R.bytes_to_bits_ref(data))
     packed = np.empty(src.size, dtype=np.uint8)
@@ -140,14 +142,14 @@ def test_public_functions_take_the_parallel_path_above_the_threshold(monkeypatch
     monkeypatch.setattr(codec, "PARALLEL_MIN_BYTES", 1)
     monkeypatch.setattr(codec, "PARALLEL_MIN_THREADS", 1)
     calls: list[str] = []
-    for name in ("bytes_to_bits_lut64_parallel", "bits_to_bytes_word_parallel"):
+    for name in ("bytes_to_bits_swar_parallel", "bits_to_bytes_word_parallel"):
         kernel = getattr(K, name)
         monkeypatch.setattr(K, name, lambda *a, _k=kernel, _n=name: calls.append(_n) or _k(*a))
     data = np.random.default_rng(2).integers(0, 256, size=(3, 70_000), dtype=np.uint8)
     bits = batch_bytes_to_bits(data)
     assert np.array_equal(bits, np.unpackbits(data, axis=1))
     assert np.array_equal(batch_bits_to_bytes(bits), data)
-    assert calls == ["bytes_to_bits_lut64_parallel", "bits_to_bytes_word_parallel"]
+    assert calls == ["bytes_to_bits_swar_parallel", "bits_to_bytes_word_parallel"]
     bits[2, 12345] = 2
     with pytest.raises(BitcodecError, match=r"\[row, column\] \[2, 12345\]"):
         batch_bits_to_bytes(bits)
@@ -237,3 +239,23 @@ def test_invalid_utf8_strict_names_the_offset() -> None:
         bits_to_text(bits, errors="nonsense")
     with pytest.raises(BitcodecError, match="not a codec error handler"):
         bits_to_text(text_to_bits("valid"), errors="nonsense")
+
+
+def test_swar_kernel_on_every_byte_value() -> None:
+    src = np.arange(256, dtype=np.uint8)
+    out64 = np.empty(256, dtype=np.uint64)
+    K.bytes_to_bits_swar(src, out64)
+    assert np.array_equal(out64.view(np.uint8).reshape(256, 8), K.LUT8)
+
+
+@pytest.mark.parametrize("n", [4095, 4096, 4097, 70_001, 5 << 20])
+def test_bits_to_bytes_fills_a_real_bytes_object(n: int) -> None:
+    data = np.random.default_rng(n).integers(0, 256, size=n, dtype=np.uint8)
+    out = bits_to_bytes(np.unpackbits(data))
+    assert type(out) is bytes and len(out) == n
+    assert out == R.bits_to_bytes_ref(np.unpackbits(data))
+    assert hash(out) == hash(bytes(bytearray(out)))  # a normal, hashable, immutable bytes
+    bad = np.unpackbits(data)
+    bad[-1] = 5
+    with pytest.raises(BitcodecError, match="value 5"):
+        bits_to_bytes(bad)

@@ -82,7 +82,7 @@ def test_dedup_removes_exact_duplicates(tmp_path: Path) -> None:
 def test_existing_out_and_leftover_partial_need_a_flag(tmp_path: Path) -> None:
     out = tmp_path / "c.zarr"
     _write(out, _docs(5))
-    with pytest.raises(BitcodecError, match="already exists: pass --overwrite"):
+    with pytest.raises(BitcodecError, match="already exists: pass overwrite=True"):
         CorpusWriter(out)
     _write(out, _docs(7, seed=2), overwrite=True)
     assert open_corpus(out).num_docs == 7
@@ -95,7 +95,7 @@ def test_existing_out_and_leftover_partial_need_a_flag(tmp_path: Path) -> None:
     w = CorpusWriter(tmp_path / "d.zarr")
     w.add(b"x")
     w.checkpoint()  # killed here: the partial store stays
-    with pytest.raises(BitcodecError, match="pass --resume"):
+    with pytest.raises(BitcodecError, match="pass resume=True"):
         CorpusWriter(tmp_path / "d.zarr")
     with pytest.raises(BitcodecError, match="unfinished"):
         open_corpus(tmp_path / "d.zarr")

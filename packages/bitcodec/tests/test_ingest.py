@@ -14,9 +14,11 @@ import zstandard
 from bitcodec.corpus_reader import open_corpus
 from bitcodec.corpus_writer import partial_path
 from bitcodec.errors import BitcodecError
+from bitcodec.formats import split_name
 from bitcodec.ingest import PrepareOptions, prepare_corpus
-from bitcodec.ingest_split import text_documents
-from bitcodec.sources import Task, expand_inputs, kind_of, make_tasks, read_task
+from bitcodec.ingest_split import ReadOptions, text_documents
+from bitcodec.readers import read_all
+from bitcodec.sources import Task, expand_inputs, make_tasks
 
 
 def _all_docs(store: Path) -> list[bytes]:
@@ -33,11 +35,13 @@ def _run(inputs, out: Path, **kw) -> dict:
     )
 
 
-def test_kind_of_names() -> None:
-    assert kind_of("a/x.jsonl.zst") == ("jsonl", "zst")
-    assert kind_of("x.JSON.gz") == ("json", "gz")
-    assert kind_of("x.md") == ("text", None)
-    assert kind_of("x.txt.bz2") == ("text", "bz2")
+def test_format_from_names() -> None:
+    assert split_name("a/x.jsonl.zst") == ("jsonl", "zst")
+    assert split_name("x.JSON.gz") == ("json", "gz")
+    assert split_name("x.md") == ("text", None)
+    assert split_name("x.txt.bz2") == ("text", "bz2")
+    assert split_name("d/train-00000-of-00001.parquet") == ("parquet", None)
+    assert split_name("x.tsv") == ("tsv", None) and split_name("x.csv.gz") == ("csv", "gz")
 
 
 @pytest.mark.parametrize(
@@ -65,14 +69,14 @@ def test_pieces_give_the_same_documents_as_whole_files(tmp_path: Path, mode: str
     f = tmp_path / "x.txt"
     f.write_bytes(data)
     files = expand_inputs([str(f)])
-    from bitcodec.ingest_split import SplitOptions
-
-    opts = SplitOptions(split_on=mode)
-    whole = read_task(Task(files[0]), opts)
+    opts = ReadOptions(split_on=mode, block_bytes=1 << 20)
+    whole = read_all(Task(files[0]), opts)
     for piece in (7, 50, 333):
         tasks = make_tasks(files, mode, piece_bytes=piece)
         assert len(tasks) > 1
-        results = [read_task(t, opts) for t in tasks]
+        results = [
+            read_all(t, ReadOptions(split_on=mode, block_bytes=piece // 3 + 1)) for t in tasks
+        ]
         assert b"".join(r.data for r in results) == whole.data
         assert np.concatenate([r.lengths for r in results]).tolist() == whole.lengths.tolist()
 
@@ -100,7 +104,7 @@ def test_formats_compressions_dirs_globs_and_stdin(tmp_path: Path) -> None:
         b"alpha \xff raw\n", b"j1", "j2 é".encode(), b"j3", b"z1", "z2 é".encode(), b"z3",
         b"x1", b"x2", b"bzipped", b"# beta\n", b"q1", b"q2", b"from stdin",
     ]  # fmt: skip
-    assert result["skipped_binary_files"] == 1
+    assert result["skipped_binary_files"] == [{"path": str(src / "g.bin"), "size": 8}]
     assert result["input_files"] == 10
 
 
@@ -156,7 +160,7 @@ def _write(path: Path, data: bytes) -> Path:
         (
             lambda d: [_write(d / "nf.jsonl", b'{"body": "x"}\n')],
             {},
-            r"nf.jsonl:1: no field 'text' .*keys: body.*--field",
+            r"nf.jsonl:1: no field 'text' .*keys: body.*field=",
         ),
         (
             lambda d: [_write(d / "num.jsonl", b'{"text": 3}\n')],
@@ -177,7 +181,7 @@ def _write(path: Path, data: bytes) -> Path:
         (
             lambda d: [_write(d / "s.txt", b"x")],
             {"split_on": "words"},
-            "unknown --split-on 'words'",
+            "unknown split_on 'words'",
         ),
     ],
 )
@@ -213,13 +217,15 @@ def test_resume_refuses_changed_inputs(tmp_path: Path, monkeypatch) -> None:
     def boom(*args, **kwargs):
         raise KeyboardInterrupt  # an interruption after the first checkpoint
 
-    monkeypatch.setattr(ingest, "_add_result", boom)
+    monkeypatch.setattr(ingest._Run, "add", boom)
     with pytest.raises(KeyboardInterrupt):
         _run([f], out, split_on="line")
     monkeypatch.undo()
     assert partial_path(out).is_dir()  # kept for --resume
     _write(tmp_path / "a.txt", b"one\ntwo\nthree\n")
-    with pytest.raises(BitcodecError, match="input files changed"):
+    with pytest.raises(
+        BitcodecError, match=r"input files changed \(changed: .*a.txt \(size 8 -> 14\)"
+    ):
         prepare_corpus(
             [str(f)], out, PrepareOptions(split_on="line", val_fraction=0.0), resume=True
         )
@@ -227,3 +233,25 @@ def test_resume_refuses_changed_inputs(tmp_path: Path, monkeypatch) -> None:
         prepare_corpus([str(f)], out, PrepareOptions(val_fraction=0.0), resume=True)
     prepare_corpus([str(f)], out, PrepareOptions(split_on="line", val_fraction=0.0), overwrite=True)
     assert _all_docs(out) == [b"one", b"two", b"three"]
+
+
+def test_compression_found_by_magic_number_without_a_suffix(tmp_path: Path) -> None:
+    f = _write(tmp_path / "noext", gzip.compress(b"hidden gzip text"))
+    g = _write(tmp_path / "data.bin", zstandard.ZstdCompressor().compress(b'{"text": "z"}\n'))
+    _run([f], tmp_path / "a.zarr")
+    _run([g], tmp_path / "b.zarr", format="jsonl")
+    assert _all_docs(tmp_path / "a.zarr") == [b"hidden gzip text"]
+    assert _all_docs(tmp_path / "b.zarr") == [b"z"]
+
+
+def test_an_error_in_a_reader_process_is_the_same_one_line(tmp_path: Path) -> None:
+    good = _write(tmp_path / "a.jsonl", b"".join(b'{"text": "ok %d"}\n' % i for i in range(500)))
+    bad = _write(tmp_path / "b.jsonl.gz", gzip.compress(b'{"text": "fine"}\n{"text": oops}\n'))
+    out = tmp_path / "c.zarr"
+    with pytest.raises(BitcodecError, match=r"b.jsonl.gz:2: not valid JSON"):
+        _run([good, bad], out, workers=2, parallel_min_bytes=0)
+    assert not out.exists() and not partial_path(out).exists()
+    fixed = _write(tmp_path / "b.jsonl.gz", gzip.compress(b'{"text": "fine"}\n' * 300))
+    # many small parts through the readers, each reader at most 2 parts ahead: order kept
+    _run([good, fixed], out, workers=2, parallel_min_bytes=0, part_bytes=500, block_bytes=300)
+    assert _all_docs(out) == [b"ok %d" % i for i in range(500)] + [b"fine"] * 300

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from bitbench.bpe_reference import bpe_stats, train_byte_bpe
+from bitbench.bpe_reference import NUM_SPECIAL, bpe_stats, train_reference_bpe
 from bitbench.compression import table_level_stats
 
 ROW_LEN = 1024
@@ -200,7 +200,7 @@ def table_bench(quick: bool) -> dict[str, Any]:
                 stats, _ = table_level_stats(table, held, level, vocab)
                 key = (corpus.name, vocab)
                 if key not in bpe_cache:
-                    bpe_cache[key] = train_byte_bpe([corpus.train], vocab)
+                    bpe_cache[key] = train_reference_bpe([corpus.train], vocab + NUM_SPECIAL)
                 bstats, _ = bpe_stats(bpe_cache[key], held)
                 target = ">= BPE" if level == 2 else None
                 met = stats.bytes_per_code >= bstats.bytes_per_code if level == 2 else None

@@ -82,6 +82,20 @@ class BitSwinEval:
             BitSwinModel.from_pretrained(model_dir, map_location=device), device=device, **kwargs
         )
 
+    def untrained(self) -> BitSwinEval:
+        """The same model with freshly initialised weights (seed 0): the consistency control."""
+        torch.manual_seed(0)
+        return BitSwinEval(
+            BitSwinModel(self.config),
+            device=str(self.device),
+            batch_size=self.batch_size,
+            target_unit_bytes=self.target_unit_bytes,
+            code_table=None if self.codes is None else self.codes.table,
+            code_level=2 if self.codes is None else self.codes.level,
+            boundary_source=self.boundary_source,
+            precision=self.precision,
+        )
+
     @property
     def config(self) -> Any:
         return self.model.config
@@ -163,17 +177,37 @@ class BitSwinEval:
         """Sum of -log2 p(true byte) over a fixed-seed ``rate`` byte mask, and the masked count."""
         w = self._as_tensor(windows)
         pad_t = self._pad_tensor(pad, tuple(w.shape))
-        hidden = self._masks(w, pad_t, seed=seed, rates={"byte": rate}).mask_byte & ~pad_t
-        total_bits, total_bytes = 0.0, 0
+        hidden = (self._masks(w, pad_t, seed=seed, rates={"byte": rate}).mask_byte & ~pad_t).numpy()
+        bits = self.hidden_byte_bits(windows, hidden, doc_starts=doc_starts, pad=pad)
+        return float(bits.sum(dtype=np.float64)), int(hidden.sum())
+
+    @torch.no_grad()
+    def hidden_byte_bits(
+        self,
+        windows: np.ndarray,
+        hidden: np.ndarray,
+        *,
+        doc_starts: np.ndarray | None = None,
+        pad: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """float32 [N, L]: -log2 p(true byte | every byte not hidden) at the ``hidden`` bytes
+        (bool [N, L]), 0 elsewhere; one forward with them all hidden (bitbench.protocol_scores).
+        The model is fed through the engine's one input path: nothing it sees (bits, segment
+        ids, table codes) depends on a hidden byte's value."""
+        w = self._as_tensor(windows)
+        pad_t = self._pad_tensor(pad, tuple(w.shape))
+        hide = torch.as_tensor(np.asarray(hidden, dtype=bool)) & ~pad_t  # [N, L]
+        out = np.zeros(tuple(w.shape), dtype=np.float32)
         for sl in self._chunks(w.shape[0]):
-            ids = shown_ids(w[sl], hidden_bytes=hidden[sl], pad=pad_t[sl])
-            out = self._forward(ids, _rows(doc_starts, sl))
-            logp = torch.log_softmax(out.byte_logits.float(), dim=-1)  # [b, L, 256]
-            true_logp = logp.gather(-1, w[sl].long().to(logp.device).unsqueeze(-1))[..., 0]
-            sel = hidden[sl].to(logp.device)
-            total_bits += float(-true_logp[sel].sum()) / LN2
-            total_bytes += int(sel.sum())
-        return total_bits, total_bytes
+            if not bool(hide[sl].any()):
+                continue
+            ids = shown_ids(w[sl], hidden_bytes=hide[sl], pad=pad_t[sl])
+            res = self._forward(ids, _rows(doc_starts, sl))
+            logp = torch.log_softmax(res.byte_logits.float(), dim=-1)  # [b, L, 256]
+            true = logp.gather(-1, w[sl].long().to(logp.device).unsqueeze(-1))[..., 0]  # [b, L]
+            bits = (-true / LN2).masked_fill(~hide[sl].to(true.device), 0.0)
+            out[sl] = bits.cpu().numpy()
+        return out
 
     def byte_states(
         self,

@@ -232,32 +232,68 @@ def word_occurrences(rows: GoldRows) -> list[tuple[int, int, int]]:
 
 
 def evaluate_consistency(
-    model: Any, rows: GoldRows, *, max_occurrences: int = 2000, seed: int = 0
-) -> float | None:
-    """Consistency AUC over gold word occurrences, or None when the model exposes no per-byte
-    states or the text has no repeated word."""
-    if not hasattr(model, "byte_states"):
-        return None
+    model: Any,
+    rows: GoldRows,
+    *,
+    max_occurrences: int = 2000,
+    seed: int = 0,
+    control: Any = None,
+) -> dict[str, float | None]:
+    """``consistency_auc`` over gold word occurrences (centred vectors), the uncentred
+    ``consistency_auc_raw``, and ``consistency_auc_control``: the same for ``control`` (the same
+    configuration untrained, ``untrained_like``). A value is None when the model exposes no
+    per-byte states or the text has no repeated word. See bitbench.consistency for how to read
+    them: only the margin above the control is consistency the bytes alone do not give."""
+    out: dict[str, float | None] = dict.fromkeys(
+        ("consistency_auc", "consistency_auc_raw", "consistency_auc_control")
+    )
     occurrences = word_occurrences(rows)
-    if not occurrences:
-        return None
+    if not hasattr(model, "byte_states") or not occurrences:
+        return out
+    labels = [rows.windows[row, s:e].tobytes() for row, s, e in occurrences]
+
+    def auc(of: Any, centre: bool) -> float | None:
+        vectors = _pooled_occurrences(of, rows, occurrences)
+        try:
+            return consistency_auc(
+                vectors,
+                labels,
+                max_occurrences=max_occurrences,
+                rng=np.random.default_rng(seed),
+                centre=centre,
+            )
+        except BitbenchError:
+            return None  # no repeated unit, or a single distinct unit: nothing to compare
+
+    out["consistency_auc"] = auc(model, True)
+    out["consistency_auc_raw"] = auc(model, False)
+    if control is not None and hasattr(control, "byte_states"):
+        out["consistency_auc_control"] = auc(control, True)
+    return out
+
+
+def _pooled_occurrences(
+    model: Any, rows: GoldRows, occurrences: list[tuple[int, int, int]]
+) -> np.ndarray:
+    """float64 [K, D]: each occurrence's mean byte state."""
     states = np.asarray(model.byte_states(rows.windows, pad=rows.pad, doc_starts=rows.doc_starts))
     vectors = np.zeros((len(occurrences), states.shape[-1]))
-    labels: list[bytes] = []
     by_row: dict[int, list[int]] = {}
     for idx, (row, _, _) in enumerate(occurrences):
         by_row.setdefault(row, []).append(idx)
     for row, idxs in by_row.items():
         spans = [(occurrences[i][1], occurrences[i][2]) for i in idxs]
         vectors[idxs] = pool_units(states[row], spans)
-    for row, s, e in occurrences:
-        labels.append(rows.windows[row, s:e].tobytes())
-    try:
-        return consistency_auc(
-            vectors, labels, max_occurrences=max_occurrences, rng=np.random.default_rng(seed)
-        )
-    except BitbenchError:
-        return None  # no repeated unit, or a single distinct unit: nothing to compare
+    return vectors
+
+
+def untrained_like(model: Any) -> Any:
+    """The same EvalModel with freshly initialised weights (seed 0): the consistency control
+    (what identical bytes alone give), or None when the kind cannot be rebuilt."""
+    rebuild = getattr(model, "untrained", None)
+    if callable(rebuild):
+        return rebuild()
+    return None
 
 
 # --- samples for the boundary plot (plots.plot_boundary_view): one mark per character ---------

@@ -1,17 +1,30 @@
-"""The token-encoding bar for the encoding table: a byte-level BPE (Hugging Face ``tokenizers``)
-trained on the same split with the same vocabulary size, measured like a table level.
+"""The one reference BPE of bitbench: byte-level BPE with Hugging Face's ``ByteLevel``
+pre-tokenizer (GPT-2's), trained on a corpus's train split, cached on disk.
 
-Byte-level BPE maps every byte to one of 256 printable symbols first, so nothing is out of
-vocabulary; its pre-tokenizer splits GPT-2 style (words with their leading space, digits,
-punctuation runs), so tokens never cross those pieces. Texts are given as bytes; they are
-decoded as UTF-8 with replacement for training (byte-level BPE works on strings), while byte
-counts always use the original bytes.
+It is used everywhere a BPE appears: the ``tokens`` / ``words`` evaluation protocols
+(bitbench.protocols), the ``bpe`` and ``hf-bert`` baselines, and the encoding-table comparison.
+``reference_bpe(train_split, vocab_size)`` is a deterministic function of the split's first
+``REFERENCE_TRAIN_BYTES`` bytes and the vocabulary size; the trained tokenizer is kept in a cache
+keyed by a digest of exactly those bytes (``$BITLAB_CACHE`` or ``~/.cache/bitlab``), so it is
+trained once per corpus and size.
+
+The vocabulary holds ``[PAD]`` = 0 and ``[MASK]`` = 1, the 256 byte symbols and the merges; a
+token stands for ``len(token)`` bytes (one symbol per byte). Encoding is exact on any bytes:
+``ByteLevel`` works on strings, so each piece is cut into maximal valid UTF-8 runs (encoded by the
+tokenizer) and single invalid bytes (their byte symbol), and ``[PAD]``/``[MASK]`` written in the
+text are ordinary text, never the special ids (``encode_special_tokens``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import logging
-from collections.abc import Iterable, Iterator
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,30 +34,67 @@ from bitbench.errors import BitbenchError
 
 log = logging.getLogger(__name__)
 
-MIN_VOCAB = 256 + 1  # the byte alphabet plus at least one merge
+PAD_TOKEN = "[PAD]"
+MASK_TOKEN = "[MASK]"
+SPECIAL_TOKENS = (PAD_TOKEN, MASK_TOKEN)
+PAD_TOKEN_ID = 0
+MASK_TOKEN_ID = 1
+NUM_SPECIAL = len(SPECIAL_TOKENS)
+MIN_VOCAB = NUM_SPECIAL + 256 + 1  # specials, the byte alphabet and at least one merge
+REFERENCE_VOCAB = 8192  # the protocols' reference size (= the bpe baseline's default)
+REFERENCE_TRAIN_BYTES = 32 << 20  # train bytes the reference reads (the split's first ones)
+RECIPE = "bitbench-reference-bpe-v1"  # part of the cache key: bump when training changes
 
 
-def _texts_as_str(texts: Iterable[bytes], max_bytes: int | None) -> Iterator[str]:
-    seen = 0
+@lru_cache(maxsize=1)
+def byte_symbols() -> tuple[str, ...]:
+    """GPT-2's byte -> printable character table (what ``ByteLevel`` maps byte b to)."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    table: dict[int, str] = {b: chr(b) for b in printable}
+    extra = 0
+    for b in range(256):
+        if b not in table:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return tuple(table[b] for b in range(256))
+
+
+def utf8_runs(data: bytes) -> list[tuple[int, int, bool]]:
+    """[start, end, valid) pieces of ``data``: maximal valid UTF-8 runs and single bad bytes."""
+    view = memoryview(data)
+    out: list[tuple[int, int, bool]] = []
+    pos, n = 0, len(data)
+    while pos < n:
+        try:
+            str(view[pos:], "utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start > 0:
+                out.append((pos, pos + exc.start, True))
+            stop = pos + max(exc.end, exc.start + 1)
+            out.extend((b, b + 1, False) for b in range(pos + exc.start, stop))
+            pos = stop
+            continue
+        out.append((pos, n, True))
+        break
+    return out
+
+
+def _valid_strings(texts: Iterable[bytes]) -> Iterator[str]:
     for text in texts:
-        if max_bytes is not None and seen >= max_bytes:
-            return
-        if max_bytes is not None:
-            text = text[: max_bytes - seen]
-        seen += len(text)
-        yield text.decode("utf-8", errors="replace")
+        for start, end, valid in utf8_runs(text):
+            if valid:
+                yield text[start:end].decode("utf-8")
 
 
-def train_byte_bpe(
-    texts: Iterable[bytes], vocab_size: int, *, max_bytes: int | None = 32 << 20
-) -> Any:
-    """Train a byte-level BPE tokenizer with ``vocab_size`` entries (256 byte symbols included)."""
+def train_reference_bpe(texts: Iterable[bytes], vocab_size: int) -> Any:
+    """Train the byte-level BPE (``vocab_size`` entries: 2 specials, 256 bytes, merges) on
+    ``texts``. Merges never cross a piece, an invalid byte or a pre-token (GPT-2 split)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     if vocab_size < MIN_VOCAB:
         raise BitbenchError(
-            f"BPE vocabulary size {vocab_size} is below {MIN_VOCAB}: byte-level BPE needs the 256 "
-            "byte symbols plus merges; compare against a table level with more codes"
+            f"BPE vocabulary size {vocab_size} is below {MIN_VOCAB}: byte-level BPE needs 2 "
+            "specials, the 256 byte symbols and at least one merge"
         )
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -54,29 +104,195 @@ def train_byte_bpe(
         min_frequency=2,
         show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        special_tokens=[],
+        special_tokens=list(SPECIAL_TOKENS),
     )
-    tokenizer.train_from_iterator(_texts_as_str(texts, max_bytes), trainer=trainer)
-    log.info("trained byte-level BPE: %d entries", tokenizer.get_vocab_size())
+    tokenizer.train_from_iterator(_valid_strings(texts), trainer=trainer)
+    return _prepared(tokenizer, "the freshly trained BPE")
+
+
+def _prepared(tokenizer: Any, what: str) -> Any:
+    """Check that ``tokenizer`` is a reference BPE and make specials in text plain text."""
+    import json
+
+    pre = json.loads(tokenizer.to_str()).get("pre_tokenizer") or {}
+    if pre.get("type") != "ByteLevel":
+        raise BitbenchError(
+            f"{what} is not a byte-level (ByteLevel) BPE but {pre.get('type')!r}: it was made by "
+            "an earlier bitbench's Latin-1 tokenizer, which bitbench no longer reads; retrain the "
+            "run (`bitlab baseline train --kind bpe`)"
+        )
+    if tokenizer.token_to_id(PAD_TOKEN) != PAD_TOKEN_ID or (
+        tokenizer.token_to_id(MASK_TOKEN) != MASK_TOKEN_ID
+    ):
+        raise BitbenchError(f"{what} lacks {PAD_TOKEN} = 0 and {MASK_TOKEN} = 1: retrain it")
+    tokenizer.encode_special_tokens = True  # "[MASK]" in the text is text (not serialised)
+    return tokenizer
+
+
+def save_tokenizer(tokenizer: Any, path: Path) -> None:
+    """Write tokenizer.json atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tokenizer-", suffix=".json")
+    os.close(fd)
+    try:
+        tokenizer.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_tokenizer(path: Path) -> Any:
+    """A saved reference BPE (tokenizer.json), checked."""
+    from tokenizers import Tokenizer
+
+    path = Path(path)
+    if not path.is_file():
+        raise BitbenchError(f"tokenizer file '{path}' does not exist: train the BPE baseline first")
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises its own Exception type
+        raise BitbenchError(f"tokenizer file '{path}' cannot be read ({exc}): re-train it") from exc
+    return _prepared(tokenizer, f"tokenizer file '{path}'")
+
+
+def _tables(tokenizer: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(id of each byte's symbol int64 [256], bytes per token id int64 [V]), kept on the
+    tokenizer object after the first call."""
+    cached = getattr(tokenizer, "_bitbench_tables", None)
+    if cached is None:
+        ids = [tokenizer.token_to_id(s) for s in byte_symbols()]
+        if any(i is None for i in ids):
+            raise BitbenchError("the BPE lacks some of the 256 byte symbols: retrain it")
+        cached = (np.asarray(ids, dtype=np.int64), token_byte_lengths(tokenizer))
+        tokenizer._bitbench_tables = cached
+    return cached
+
+
+def encode_pieces(tokenizer: Any, pieces: Sequence[bytes]) -> list[np.ndarray]:
+    """Token ids (int64) of each piece, exact on any bytes: valid UTF-8 runs go through the
+    tokenizer, every invalid byte is its byte symbol (tokens never cross an invalid byte)."""
+    symbol_ids = _tables(tokenizer)[0]
+    runs = [utf8_runs(p) for p in pieces]
+    texts = [
+        p[a:b].decode("utf-8") for p, rs in zip(pieces, runs, strict=True) for a, b, ok in rs if ok
+    ]
+    encoded = iter(tokenizer.encode_batch(texts, add_special_tokens=False) if texts else [])
+    out: list[np.ndarray] = []
+    for piece, rs in zip(pieces, runs, strict=True):
+        parts = [
+            np.asarray(next(encoded).ids, dtype=np.int64)
+            if ok
+            else symbol_ids[piece[a : a + 1][0]][None]
+            for a, _, ok in rs
+        ]
+        out.append(np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64))
+    return out
+
+
+def token_byte_lengths(tokenizer: Any) -> np.ndarray:
+    """int64 [V]: bytes each token id stands for (0 for the specials)."""
+    lengths = np.zeros(tokenizer.get_vocab_size(), dtype=np.int64)
+    for token, idx in tokenizer.get_vocab().items():
+        lengths[idx] = 0 if token in SPECIAL_TOKENS else len(token)
+    return lengths
+
+
+def token_starts(tokenizer: Any, data: bytes) -> np.ndarray:
+    """bool [len(data)]: True at the first byte of every token of ``data`` (one piece)."""
+    lengths = _tables(tokenizer)[1][encode_pieces(tokenizer, [data])[0]]
+    starts = np.zeros(len(data), dtype=bool)
+    starts[np.cumsum(lengths) - lengths] = True
+    return starts
+
+
+# --- the cached reference of a corpus ----------------------------------------------------------
+
+
+def cache_root() -> Path:
+    """Where reference BPEs are kept: $BITLAB_CACHE, else ~/.cache/bitlab."""
+    env = os.environ.get("BITLAB_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "bitlab"
+
+
+def train_documents(split: Any, max_bytes: int = REFERENCE_TRAIN_BYTES) -> list[bytes]:
+    """The split's first ``max_bytes`` bytes as documents (the last one may be cut)."""
+    end = min(int(split.num_bytes), int(max_bytes))
+    if end <= 0:
+        raise BitbenchError("the train split is empty: prepare a corpus with some text in it")
+    data = np.asarray(split.data()[:end])
+    offsets = np.asarray(split.offsets, dtype=np.int64)
+    cuts = [0, *offsets[(offsets > 0) & (offsets < end)].tolist(), end]
+    return [data[a:b].tobytes() for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def documents_digest(docs: Sequence[bytes]) -> str:
+    """blake2b of the recipe, each document's length and bytes (the cache key)."""
+    h = hashlib.blake2b(RECIPE.encode(), digest_size=16)
+    for doc in docs:
+        h.update(len(doc).to_bytes(8, "little"))
+        h.update(doc)
+    return h.hexdigest()
+
+
+_MEMORY: dict[tuple[str, int], Any] = {}
+
+
+def reference_bpe(
+    split: Any,
+    vocab_size: int = REFERENCE_VOCAB,
+    *,
+    max_bytes: int = REFERENCE_TRAIN_BYTES,
+    cache_dir: str | Path | None = None,
+) -> Any:
+    """The reference BPE of a train split (a bitcodec CorpusSplit): from memory, from the disk
+    cache, or trained now and cached (atomic write; concurrent ranks write the same file)."""
+    docs = train_documents(split, max_bytes)
+    key = (documents_digest(docs), int(vocab_size))
+    if key in _MEMORY:
+        return _MEMORY[key]
+    root = Path(cache_dir) if cache_dir is not None else cache_root()
+    path = root / "reference-bpe" / f"{key[0]}-v{key[1]}.json"
+    tokenizer = None
+    if path.is_file():
+        try:
+            tokenizer = load_tokenizer(path)
+        except BitbenchError as exc:  # a damaged cache entry: train again
+            log.warning("ignoring the cached BPE %s: %s", path, exc)
+    if tokenizer is None:
+        log.info(
+            "training the %d-entry reference BPE on %d train bytes", vocab_size, sum(map(len, docs))
+        )
+        tokenizer = train_reference_bpe(docs, vocab_size)
+        try:
+            save_tokenizer(tokenizer, path)
+        except OSError as exc:  # a read-only home: keep it in memory only
+            log.warning("could not cache the reference BPE at %s: %s", path, exc)
+    _MEMORY[key] = tokenizer
     return tokenizer
 
 
 def bpe_stats(
     tokenizer: Any, texts: Iterable[bytes], level: int = -1
 ) -> tuple[LevelStats, np.ndarray]:
-    """Tokens per text, measured like a table level: (LevelStats, all token ids). A text
-    round-trips when decoding its ids gives back its exact bytes."""
+    """Tokens per text, measured like a table level: (LevelStats, all token ids). The
+    vocabulary counted is the byte symbols and merges (the specials are never produced); a
+    text round-trips when its tokens' byte symbols give back its exact bytes."""
     codes: list[np.ndarray] = []
     num_bytes = 0
     exact = True
+    reverse = {s: b for b, s in enumerate(byte_symbols())}
+    vocab = {i: t for t, i in tokenizer.get_vocab().items()}
     for text in texts:
         if not text:
             continue
-        as_str = text.decode("utf-8", errors="replace")
-        ids = tokenizer.encode(as_str).ids
-        exact = exact and tokenizer.decode(ids).encode("utf-8") == text
-        codes.append(np.asarray(ids, dtype=np.int64))
+        ids = encode_pieces(tokenizer, [text])[0]
+        decoded = bytes(reverse[ch] for i in ids.tolist() for ch in vocab[i])
+        exact = exact and decoded == text
+        codes.append(ids)
         num_bytes += len(text)
     joined = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
-    stats = level_stats_from_codes(level, tokenizer.get_vocab_size(), num_bytes, joined, exact)
+    vocab_size = tokenizer.get_vocab_size() - NUM_SPECIAL
+    stats = level_stats_from_codes(level, vocab_size, num_bytes, joined, exact)
     return stats, joined

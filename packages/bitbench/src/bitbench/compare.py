@@ -1,5 +1,6 @@
 """Compare several runs on one corpus (``bitlab compare``): one row per run, one markdown table,
-one bpb-vs-training-FLOPs plot.
+the validation curves of all runs against training FLOPs and wall-clock on one plot, and each
+run's bpb at the largest FLOP budget all of them reached (bitbench.curves).
 
 A run's existing ``RUN/eval/metrics.json`` is reused when it was made on the same corpus with the
 same settings and no gold segmentation; otherwise the run is evaluated (and that evaluation is
@@ -14,8 +15,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bitbench.curves import (
+    Curve,
+    bpb_at_common_budget,
+    curve_as_dict,
+    curve_from_dict,
+    run_curve,
+)
 from bitbench.errors import BitbenchError
 from bitbench.evaluate import (
+    METRICS_VERSION,
     EvalSettings,
     clean_for_json,
     evaluate_run,
@@ -23,7 +32,8 @@ from bitbench.evaluate import (
     write_outputs,
     write_text_atomic,
 )
-from bitbench.runs import inspect_run
+from bitbench.protocols import PROTOCOLS
+from bitbench.runs import inspect_run, read_metrics_log
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +57,14 @@ def cached_metrics(
         isinstance(metrics, dict)
         and metrics.get("corpus") == _resolved(corpus)
         and metrics.get("gold_seg") is None
+        and metrics.get("version") == METRICS_VERSION
         and metrics.get("settings") == clean_for_json(settings.as_dict())
     )
     return metrics if same else None
 
 
 def compare_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
-    """The comparison columns of one run's metrics."""
+    """The comparison columns of one run's metrics (the curve is added by compare_runs)."""
     table_l2 = bpe_l2 = None
     for level in (metrics.get("table") or {}).get("levels", []):
         if level.get("level") == 2:
@@ -68,11 +79,16 @@ def compare_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
         "steps": training.get("steps"),
         "train_flops": training.get("train_flops"),
         "flops_per_byte": metrics.get("flops_per_byte"),
+        "protocol": metrics.get("protocol"),
         "bpb": metrics.get("bpb"),
+        "bpb_one_pass": metrics.get("bpb_one_pass"),
+        **{f"bpb_{p}": metrics.get(f"bpb_{p}") for p in PROTOCOLS},
+        "hidden_digest": metrics.get("hidden_digest"),
         "acc_byte": metrics.get("acc_byte"),
         "acc_word": metrics.get("acc_word"),
         "boundary_f1": metrics.get("boundary_f1"),
         "consistency_auc": metrics.get("consistency_auc"),
+        "consistency_auc_control": metrics.get("consistency_auc_control"),
         "table_l2_bytes_per_code": table_l2,
         "bpe_l2_bytes_per_code": bpe_l2,
     }
@@ -120,14 +136,40 @@ def compare_runs(
             metrics = clean_for_json(evaluation.metrics)
         elif progress is not None:
             progress(name, "cached")
-        rows.append(compare_row(name, metrics))
+        row = compare_row(name, metrics)
+        row["curve"] = curve_as_dict(_curve(name, run, metrics, settings.protocols[0]))
+        rows.append(row)
+    curves = [curve_from_dict(r["name"], r["kind"], r["curve"]) for r in rows]
+    budget, at_budget = bpb_at_common_budget(curves)
+    for row in rows:
+        row["common_flops"] = budget
+        row["bpb_at_common_flops"] = at_budget[row["name"]]
+        row["elapsed_s"] = max(
+            (t for t in row["curve"]["elapsed_s"] if t is not None), default=None
+        )
     return rows
+
+
+def _curve(name: str, run: str | Path, metrics: dict[str, Any], protocol: str) -> Curve:
+    info = inspect_run(run)
+    training = metrics.get("training") or {}
+    per_step = None
+    if training.get("train_flops") and training.get("steps"):
+        per_step = float(training["train_flops"]) / float(training["steps"])
+    return run_curve(
+        name,
+        read_metrics_log(info.metrics_path),
+        protocol=protocol,
+        kind=metrics.get("kind"),
+        flops_per_step=per_step,
+    )
 
 
 def write_compare(
     rows: list[dict[str, Any]], out_dir: str | Path, command: str | None = None
 ) -> dict[str, Path]:
-    """compare.json, compare.md and bpb_vs_flops.png into ``out_dir``."""
+    """compare.json, compare.md and bpb_vs_flops.png (validation bpb against training FLOPs
+    and wall-clock, all runs on one axis each) into ``out_dir``."""
     from bitbench.plots import plot_bpb_vs_flops
     from bitbench.report import render_compare_report
 
@@ -136,10 +178,15 @@ def write_compare(
         raise BitbenchError(f"output '{out}' is a file: pass a directory to --out")
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    plot = plot_bpb_vs_flops(rows, out / "bpb_vs_flops.png")
+    curves = [curve_from_dict(r["name"], r.get("kind"), r["curve"]) for r in rows if "curve" in r]
+    plot = plot_bpb_vs_flops(rows, curves, out / "bpb_vs_flops.png")
     if plot is not None:
         written["plot"] = plot
-    write_json_atomic(out / "compare.json", clean_for_json({"rows": rows, "command": command}))
+    budget = next((r.get("common_flops") for r in rows), None)
+    write_json_atomic(
+        out / "compare.json",
+        clean_for_json({"rows": rows, "common_flops": budget, "command": command}),
+    )
     written["json"] = out / "compare.json"
     text = render_compare_report(rows, command, plot.name if plot is not None else None)
     write_text_atomic(out / "compare.md", text)

@@ -2,10 +2,18 @@
 representations than occurrences of different units?
 
 Each unit occurrence is the mean of its bytes' vectors (``pool_units``). Over pairs of
-occurrences, the cosine similarity of same-unit pairs (positives) is compared with that of
-different-unit pairs (negatives) by the area under the ROC curve, computed with the rank-sum
-(Mann-Whitney) formula with average ranks for ties: AUC = P(sim_same > sim_diff) + 0.5 P(tie).
-1.0 means every same-unit pair is closer than every different-unit pair, 0.5 is chance.
+occurrences, the cosine similarity of same-unit pairs (positives: the same bytes in different
+contexts) is compared with that of different-unit pairs (negatives) by the area under the ROC
+curve, computed with the rank-sum (Mann-Whitney) formula with average ranks for ties:
+AUC = P(sim_same > sim_diff) + 0.5 P(tie). Vectors are centred first (the mean occurrence
+vector is subtracted), so a direction every vector shares does not make all pairs look alike.
+
+What a good value is: the AUC alone says little. Identical byte strings pool to nearly identical
+vectors even in an *untrained* model, which therefore already scores close to 1 (measured: see
+bitbench's README). Read it against its control, the same configuration with fresh weights
+(``consistency_auc_control`` in the eval JSON): a model is consistent beyond its input bytes
+only by the margin it keeps above that control; at or below the control, training added nothing
+the bytes did not already give.
 """
 
 from __future__ import annotations
@@ -70,8 +78,10 @@ def consistency_auc(
     *,
     max_occurrences: int = 2000,
     rng: np.random.Generator | None = None,
+    centre: bool = True,
 ) -> float:
-    """AUC of cosine similarity for same-label vs different-label pairs of unit vectors [N, D].
+    """AUC of cosine similarity for same-label vs different-label pairs of unit vectors [N, D]
+    (centred over the occurrences taking part unless ``centre=False``).
 
     Only labels occurring at least twice take part (a unit seen once has no positive pair). At
     most ``max_occurrences`` occurrences are kept (sampled with ``rng``) so that all pairs fit.
@@ -90,6 +100,8 @@ def consistency_auc(
         rng = rng if rng is not None else np.random.default_rng(0)
         keep = np.sort(rng.choice(keep, size=max_occurrences, replace=False))
     vecs, ids = vectors[keep], label_ids[keep]
+    if centre and len(vecs):
+        vecs = vecs - vecs.mean(axis=0, keepdims=True)
     norms = np.linalg.norm(vecs, axis=1, keepdims=True)
     unit = vecs / np.where(norms > 0, norms, 1.0)
     sims = unit @ unit.T  # [K, K]

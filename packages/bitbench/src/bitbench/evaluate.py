@@ -1,7 +1,9 @@
 """``evaluate_run``: every DESIGN.md metric for one run, as one JSON-ready dict (``bitlab eval``).
 
 On the corpus's ``val`` split, a fixed seed, N windows of L bytes (``EvalSettings``):
-bpb (15% byte mask), acc_bit/acc_byte/acc_word/acc_phrase (each level alone), boundary
+bpb under each evaluation protocol (bitbench.protocols: the same hidden bytes for every model
+kind, ``hidden_digest``; chain rule inside each span, the one-pass version beside it; bitbench.
+protocol_scores), acc_bit/acc_byte/acc_word/acc_phrase (each level alone), boundary
 P/R/F1 (whitespace gold, or ``gold_seg``: a segmented file), consistency AUC, encoding-table
 statistics per level against a byte-level BPE of the same vocabulary size and against
 gzip/xz/zstd, forward FLOPs per byte, and the training budget read from the run. Metrics a model
@@ -20,8 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from bitbench.bpe_reference import REFERENCE_VOCAB
 from bitbench.errors import BitbenchError
 from bitbench.flops import training_flops
+from bitbench.protocols import resolve_protocols
 from bitbench.runs import (
     RunInfo,
     count_params,
@@ -35,7 +39,7 @@ from bitbench.seg_decode import DecodeOptions
 
 log = logging.getLogger(__name__)
 
-METRICS_VERSION = 1
+METRICS_VERSION = 2  # 2: protocols, hidden_digest, chain-rule bpb, consistency control
 LEVEL_KEYS = ("acc_bit", "acc_byte", "acc_word", "acc_phrase")
 # Stages reported to the progress callback, in order.
 STAGES = ("load", "bpb", "levels", "boundaries", "consistency", "table", "compression", "flops")
@@ -48,11 +52,15 @@ class EvalSettings:
     windows: int = 64  # val windows
     seq_len: int = 512  # bytes per window
     seed: int = 0
-    mask_rate: float = 0.15  # byte mask for bpb
+    mask_rate: float = 0.15  # share of the protocol's units hidden for bpb
+    protocols: tuple[str, ...] = ("words", "tokens", "bytes")  # the first one gives "bpb"
+    reference_vocab: int = REFERENCE_VOCAB  # entries of the reference BPE (tokens / words)
     threshold: float | None = None  # boundary threshold; None = match the run's unit length
     text_bytes: int = 1 << 20  # contiguous val bytes for table / BPE / compressors
     table_windows: int = 256  # train windows to grow a table when the run has none
-    bpe_train_bytes: int = 32 << 20  # train bytes for the BPE reference
+    # Ignored since the one reference BPE (bitbench.bpe_reference reads the train split's first
+    # 32 MiB); accepted so that older ablation grid files still load, with a warning.
+    bpe_train_bytes: int | None = None
     consistency_occurrences: int = 2000
     gold_lines: int | None = None  # first N lines of --gold-seg (None = all)
     # --gold-seg: how lines become words (bitlab segment's options; threshold above wins)
@@ -63,7 +71,14 @@ class EvalSettings:
     def __post_init__(self) -> None:
         if isinstance(self.segmenter, dict):  # from as_dict() / metrics.json
             object.__setattr__(self, "segmenter", DecodeOptions(**self.segmenter))
-        for name in ("windows", "seq_len", "text_bytes", "table_windows", "bpe_train_bytes"):
+        object.__setattr__(self, "protocols", resolve_protocols(self.protocols))
+        if self.bpe_train_bytes is not None:
+            log.warning(
+                "bpe_train_bytes = %s is ignored: the reference BPE reads the train split's "
+                "first 32 MiB (bitbench.bpe_reference)",
+                self.bpe_train_bytes,
+            )
+        for name in ("windows", "seq_len", "text_bytes", "table_windows"):
             if getattr(self, name) < 1:
                 raise BitbenchError(f"{name} is {getattr(self, name)}: it must be >= 1")
         if self.gold_lines is not None and self.gold_lines < 1:
@@ -155,6 +170,7 @@ def evaluate_run(
         read_gold_words,
         segmented_rows,
         sentence_sample,
+        untrained_like,
         whitespace_rows,
         window_sample,
     )
@@ -177,6 +193,7 @@ def evaluate_run(
 
         opened = open_corpus(corpus)
     gold_words = read_gold_words(gold_seg, settings.gold_lines) if gold_seg is not None else None
+    gold_lines = [gold_starts(words) for words in gold_words] if gold_words is not None else None
 
     metrics: dict[str, Any] = {
         "version": METRICS_VERSION,
@@ -190,13 +207,18 @@ def evaluate_run(
         "word_list": str(Path(word_list).resolve()) if word_list is not None else None,
         "settings": settings.as_dict(),
         "num_params": count_params(model),
+        "protocol": settings.protocols[0],
         "bpb": None,
+        "bpb_one_pass": None,
+        "hidden_digest": None,
         "masked_bytes": None,
+        "protocols": None,
         **dict.fromkeys(LEVEL_KEYS),
         "boundary_precision": None,
         "boundary_recall": None,
         "boundary_f1": None,
         "consistency_auc": None,
+        "consistency_auc_control": None,
         "table": None,
         "compression": None,
     }
@@ -208,9 +230,22 @@ def evaluate_run(
         windows, doc_starts = opened.val.sample_windows(settings.windows, settings.seq_len, rng)
     _stage(progress, "bpb")
     if windows is not None:
-        bits, covered = model.masked_bits(windows, rate=settings.mask_rate, seed=settings.seed)
-        metrics["bpb"] = bits / covered if covered else None
-        metrics["masked_bytes"] = int(covered)
+        from bitbench.protocol_scores import protocol_metrics
+
+        metrics.update(
+            protocol_metrics(
+                model,
+                opened.train,
+                windows,
+                doc_starts,
+                protocols=settings.protocols,
+                seed=settings.seed,
+                rate=settings.mask_rate,
+                reference_vocab=settings.reference_vocab,
+                gold_lines=gold_lines,
+                seq_len=settings.seq_len,
+            )
+        )
 
     _stage(progress, "levels")
     boundary_cache = None
@@ -225,7 +260,7 @@ def evaluate_run(
     _stage(progress, "boundaries")
     rows = None
     if gold_words is not None:
-        rows = segmented_rows([gold_starts(words) for words in gold_words], settings.seq_len)
+        rows = segmented_rows(gold_lines, settings.seq_len)
         if can_segment(model, settings.signal):
             seg = _segmented_metrics(model, gold_words, settings, dictionary)
             metrics.update(seg.metrics)
@@ -246,8 +281,14 @@ def evaluate_run(
 
     _stage(progress, "consistency")
     if rows is not None:
-        metrics["consistency_auc"] = evaluate_consistency(
-            model, rows, max_occurrences=settings.consistency_occurrences, seed=settings.seed
+        metrics.update(
+            evaluate_consistency(
+                model,
+                rows,
+                max_occurrences=settings.consistency_occurrences,
+                seed=settings.seed,
+                control=untrained_like(model),
+            )
         )
 
     _stage(progress, "table")
@@ -282,7 +323,8 @@ def _train_flops_per_byte(model: Any, info: RunInfo) -> float | None:
 def _table_metrics(
     info: RunInfo, model: Any, corpus: Any, text: bytes, settings: EvalSettings, is_bitswin: bool
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
-    from bitbench.tables import grow_table, load_table, split_documents, table_report
+    from bitbench.bpe_reference import reference_bpe
+    from bitbench.tables import grow_table, load_table, table_report
 
     if info.table_dir is not None:
         table, source = load_table(info.table_dir), "run"
@@ -298,8 +340,7 @@ def _table_metrics(
     rows, codes = table_report(
         table,
         [text],
-        bpe_texts=lambda: split_documents(corpus.train, settings.bpe_train_bytes),
-        bpe_train_bytes=settings.bpe_train_bytes,
+        bpe_for=lambda vocab: reference_bpe(corpus.train, vocab),
     )
     return {"source": source, "levels": rows}, codes
 

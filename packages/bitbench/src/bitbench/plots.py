@@ -200,26 +200,61 @@ def plot_rank_frequency(codes_by_label: dict[str, np.ndarray], path: Path) -> Pa
     return _save(fig, path)
 
 
-def plot_bpb_vs_flops(rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
-    """One point per run: bpb against training FLOPs (log x), labelled by run name and kind."""
-    points = [r for r in rows if r.get("bpb") is not None and r.get("train_flops")]
-    if not points:
+def plot_bpb_vs_flops(
+    rows: Sequence[dict[str, Any]], curves: Sequence[Any], path: Path
+) -> Path | None:
+    """Validation bpb of every run against cumulative training FLOPs (left, log x) and against
+    wall-clock (right), all runs on one axis each, the common FLOP budget as a dashed line; a run
+    without validation rows is one point (its evaluation bpb at its training FLOPs)."""
+    drawn = [c for c in curves if len(c)]
+    points = [
+        r for r in rows
+        if r.get("bpb") is not None and r.get("train_flops")
+        and not any(c.name == r["name"] for c in drawn)
+    ]  # fmt: skip
+    if not drawn and not points:
         return None
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    markers = {"bitswin": "o", "byte": "s", "bpe": "^"}
+    fig, (by_flops, by_time) = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    markers = {"bitswin": "o", "byte": "s", "bpe": "^", "hf-bert": "D"}
+    for curve in drawn:
+        label = f"{curve.name} ({curve.kind})" + ("" if curve.metric != "bpb" else " [own mask]")
+        label += " [FLOPs: steps x per step]" if curve.flops_source == "estimated" else ""
+        marker = markers.get(curve.kind or "", "x")
+        line = by_flops.plot(curve.flops, curve.bpb, marker=marker, markersize=3, label=label)[0]
+        timed = ~np.isnan(curve.elapsed_s)
+        if timed.any():
+            by_time.plot(curve.elapsed_s[timed], curve.bpb[timed], marker=marker, markersize=3,
+                         color=line.get_color(), label=label)  # fmt: skip
     for row in points:
-        ax.scatter(row["train_flops"], row["bpb"], marker=markers.get(row.get("kind"), "x"), s=40)
-        ax.annotate(
-            f"{row['name']} ({row.get('kind')})",
-            (row["train_flops"], row["bpb"]),
-            fontsize=8,
-            xytext=(4, 4),
-            textcoords="offset points",
-        )
-    ax.set_xscale("log")
-    ax.set_xlabel("training FLOPs")
-    ax.set_ylabel("bits per byte (masked, val)")
-    ax.grid(alpha=0.3, which="both")
-    ax.set_title("bpb against training compute")
+        by_flops.scatter(row["train_flops"], row["bpb"], marker=markers.get(row.get("kind"), "x"),
+                         s=40, label=f"{row['name']} ({row.get('kind')}, final eval)")  # fmt: skip
+    budget = next((r.get("common_flops") for r in rows if r.get("common_flops")), None)
+    if budget:
+        by_flops.axvline(budget, color="grey", linestyle="--", linewidth=1, label="common budget")
+    xs = [float(v) for c in drawn for v in c.flops] + [float(r["train_flops"]) for r in points]
+    if min(xs) > 0 and max(xs) / min(xs) > 10:  # log x only over more than a decade
+        by_flops.set_xscale("log")
+    by_flops.set_xlabel("training FLOPs (cumulative, as logged)")
+    by_flops.set_ylabel(f"validation bits per byte ({_metric_of(drawn, rows)})")
+    by_time.set_xlabel("wall-clock (s)")
+    for ax in (by_flops, by_time):
+        ax.grid(alpha=0.3, which="both")
+    by_flops.legend(fontsize=7)
+    fig.suptitle("Validation bpb against training compute and time")
     return _save(fig, path)
+
+
+def _metric_of(curves: Sequence[Any], rows: Sequence[dict[str, Any]]) -> str:
+    """What the y axis shows: one protocol, or (older runs) each task's own mask."""
+    metrics = {c.metric for c in curves}
+    if (
+        metrics
+        and metrics <= {f"bpb_{p}" for p in ("words", "tokens", "bytes")}
+        and len(metrics) == 1
+    ):
+        return f"protocol {metrics.pop()[4:]}"
+    if "bpb" in metrics:
+        return "[own mask]: each task's own"
+    protocols = {r.get("protocol") for r in rows if r.get("protocol")}
+    return f"protocol {protocols.pop()}, final eval" if len(protocols) == 1 else "masked"

@@ -39,7 +39,8 @@ EXPLANATIONS = {
     "acc_byte": "accuracy of the 256-way byte head on bytes hidden by a 20% byte mask",
     "acc_word": "same, on bytes of whole units hidden by a 25% word mask (units from the model's boundaries)",
     "acc_phrase": "same, on bytes of unit spans hidden by a 30% phrase mask",
-    "bpb": "mean -log2 p(true byte) over bytes hidden by a 15% byte mask (token models: bits of the masked tokens / bytes they cover)",
+    "bpb": "-log2 p(hidden bytes | visible context) per hidden byte under the first protocol, chain rule inside each hidden span (the same hidden bytes for every model kind: see hidden_digest)",
+    "bpb_one_pass": "the same with every hidden unit predicted at once (independently)",
     "boundary_precision": "share of predicted unit starts that are gold word starts",
     "boundary_recall": "share of gold word starts predicted as unit starts",
     "boundary_f1": "predicted unit starts vs gold word starts, at non-space positions except each sequence's first byte",
@@ -49,7 +50,8 @@ EXPLANATIONS = {
     "oov_rate": "share of gold words not in the training word list (--dict)",
     "oov_recall": "word recall over the gold words not in the training word list",
     "iv_recall": "word recall over the gold words in the training word list",
-    "consistency_auc": "P(two occurrences of the same word are closer, by cosine of mean-pooled byte states, than two different words)",
+    "consistency_auc": "P(two occurrences of the same word are closer, by cosine of centred mean-pooled byte states, than two different words); read against the control",
+    "consistency_auc_control": "the same for this configuration with fresh (untrained) weights: what identical bytes alone give",
     "flops_per_byte": "forward FLOPs per byte at the evaluation window length",
 }
 
@@ -72,13 +74,25 @@ def render_eval_report(
     )
     out += ["", "## Main metrics", ""]
     keys = [
-        "bpb", "acc_bit", "acc_byte", "acc_word", "acc_phrase",
+        "bpb", "bpb_one_pass", "acc_bit", "acc_byte", "acc_word", "acc_phrase",
         "boundary_precision", "boundary_recall", "boundary_f1",
         "word_precision", "word_recall", "word_f1", "oov_rate", "oov_recall", "iv_recall",
-        "consistency_auc", "flops_per_byte",
+        "consistency_auc", "consistency_auc_control", "flops_per_byte",
     ]  # fmt: skip
     rows = [(f"`{k}`", metrics.get(k), EXPLANATIONS.get(k, "")) for k in keys if k in metrics]
     out.append(markdown_table(["metric", "value", "meaning"], rows))
+    protocols = metrics.get("protocols") or {}
+    if protocols:
+        out += ["", "## bpb per evaluation protocol", ""]
+        prows = [
+            (f"`{name}`", e.get("units"), e.get("bpb"), e.get("bpb_one_pass"), e.get("hidden_bytes"),
+             e.get("hidden_spans"), f"`{e.get('hidden_digest')}`")
+            for name, e in protocols.items()
+        ]  # fmt: skip
+        out.append(markdown_table(["protocol", "units hidden", "bpb (chain)", "bpb (one pass)",
+                                   "hidden bytes", "spans", "hidden_digest"], prows))  # fmt: skip
+        out += ["", "Every model kind evaluated on this corpus and seed hides exactly these bytes "
+                "(equal hidden_digest); '-' = the protocol does not apply (bytes: token models)."]  # fmt: skip
     if metrics.get("boundary_threshold") is not None:
         out += [
             "",
@@ -164,11 +178,18 @@ COMPARE_COLUMNS = (
     ("params", "num_params"),
     ("train FLOPs", "train_flops"),
     ("FLOPs/byte", "flops_per_byte"),
+    ("protocol", "protocol"),
     ("bpb", "bpb"),
+    ("bpb one pass", "bpb_one_pass"),
+    ("bpb words", "bpb_words"),
+    ("bpb tokens", "bpb_tokens"),
+    ("bpb bytes", "bpb_bytes"),
+    ("val bpb at common FLOPs", "bpb_at_common_flops"),
     ("acc_byte", "acc_byte"),
     ("acc_word", "acc_word"),
     ("boundary F1", "boundary_f1"),
     ("consistency AUC", "consistency_auc"),
+    ("(untrained control)", "consistency_auc_control"),
     ("table L2 bytes/code", "table_l2_bytes_per_code"),
 )
 
@@ -189,12 +210,21 @@ def render_compare_report(
     out.append(markdown_table([h for h, _ in COMPARE_COLUMNS], cells))
     out += [
         "",
-        "bpb: masked bits per byte on the val split (15% byte mask; token models: bits of their "
-        "masked tokens / bytes covered), lower is better. Training FLOPs = steps x batch x "
-        "window bytes x 3 x forward FLOPs per byte. '-' = not measurable for that model.",
+        "bpb: -log2 p(hidden bytes | visible context) per hidden byte on the val split under the "
+        "named protocol, chain rule inside each hidden span (one pass: all at once); every run "
+        "hides the same bytes (hidden_digest in compare.json). Lower is better. Training FLOPs: "
+        "as logged (every forward counted), else steps x batch x window bytes x 3 x forward "
+        "FLOPs per byte. 'val bpb at common FLOPs': each run's validation bpb interpolated at the "
+        "largest budget all runs reached"
+        + (
+            f" ({format_flops(rows[0].get('common_flops'))})"
+            if rows and rows[0].get("common_flops")
+            else ""
+        )
+        + ". '-' = not measurable for that model.",
     ]
     if plot:
-        out += ["", f"![bpb vs training FLOPs]({plot})"]
+        out += ["", f"![validation bpb vs training FLOPs and wall-clock]({plot})"]
     if command:
         out += ["", "```", command, "```"]
     return "\n".join(out) + "\n"

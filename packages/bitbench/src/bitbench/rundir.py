@@ -45,8 +45,10 @@ class RunInfo:
 
     @property
     def kind(self) -> str:
+        if (self.model_dir / "bitbench.json").is_file():
+            return "hf-bert"
         return {"bitswin": "bitswin", "byte_mlm": "byte", "bpe_mlm": "bpe"}.get(
-            self.model_type, self.model_type
+            self.model_type, "hf"
         )
 
 
@@ -63,6 +65,12 @@ def _read_model_config(model_dir: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise BitbenchError(f"'{path}' is not a JSON object: re-save the model")
     return raw
+
+
+def is_hf_masked_lm(config: dict[str, Any], model_dir: Path) -> bool:
+    """A Hugging Face masked-LM directory (an hf-bert run's model/, or any other)."""
+    archs = config.get("architectures") or []
+    return (model_dir / "bitbench.json").is_file() or any("MaskedLM" in str(a) for a in archs)
 
 
 def inspect_run(run_dir: str | Path) -> RunInfo:

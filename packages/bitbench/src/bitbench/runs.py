@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from bitbench.engine.protocols import EvalModel
-from bitbench.engine.registry import kind_of_model_type
+from bitbench.engine.registry import kind_of_run
 from bitbench.errors import BitbenchError
 from bitbench.rundir import (
     RunInfo,
@@ -22,6 +22,7 @@ from bitbench.rundir import (
     count_params,
     find_setting,
     inspect_run,
+    is_hf_masked_lm,
     read_metrics_log,
     read_run_config,
     target_unit_bytes,
@@ -36,6 +37,7 @@ __all__ = [
     "count_params",
     "find_setting",
     "inspect_run",
+    "is_hf_masked_lm",
     "load_model",
     "load_run",
     "read_metrics_log",
@@ -77,4 +79,4 @@ def check_device(device: str) -> None:
 
 def load_model(info: RunInfo, *, device: str = "cpu") -> EvalModel:
     check_device(device)
-    return kind_of_model_type(info.model_type).load_eval(info, resolve_device(device))
+    return kind_of_run(info).load_eval(info, resolve_device(device))

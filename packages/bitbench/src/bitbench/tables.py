@@ -4,20 +4,21 @@ The table is the run's own (``RUN/table``) when it has one; otherwise one is gro
 model's boundary scores over *train* windows (never the evaluation text, so the statistics are
 out of sample, like the BPE which is also trained on the train split). Each level's vocabulary
 size is ``table.vocab_size(level)`` (256 byte codes + the patterns of levels 1..level); the BPE
-reference gets exactly that many entries.
+is the corpus's reference BPE (bitbench.bpe_reference, the same one the bpe baseline and the
+evaluation protocols use) with exactly that many byte symbols and merges (+ its 2 specials).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from enctable import AdaptiveEncodingTable
 
-from bitbench.bpe_reference import MIN_VOCAB, bpe_stats, train_byte_bpe
+from bitbench.bpe_reference import MIN_VOCAB, NUM_SPECIAL, bpe_stats
 from bitbench.compression import table_level_stats
 
 log = logging.getLogger(__name__)
@@ -74,25 +75,14 @@ def grow_table(
     return table
 
 
-def split_documents(split: Any, max_bytes: int) -> Iterator[bytes]:
-    """The split's documents in order, up to ``max_bytes`` in all."""
-    seen = 0
-    for i in range(split.num_docs):
-        if seen >= max_bytes:
-            return
-        doc = split.document(i)[: max_bytes - seen]
-        seen += len(doc)
-        yield doc
-
-
 def table_report(
     table: Any,
     texts: list[bytes],
     *,
-    bpe_texts: Callable[[], Iterator[bytes]] | None,
-    bpe_train_bytes: int,
+    bpe_for: Callable[[int], Any] | None,
 ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
-    """Per level: the table's stats and, when a train split is given, the BPE reference's.
+    """Per level: the table's stats and, when ``bpe_for`` is given (entries -> tokenizer, e.g.
+    ``lambda v: reference_bpe(corpus.train, v)``), the reference BPE's of the same size.
 
     Returns (rows for metrics.json, code arrays for the rank-frequency plot keyed by label).
     """
@@ -104,9 +94,9 @@ def table_report(
         stats, codes = table_level_stats(table, texts, level, vocab)
         row: dict[str, Any] = {"level": level, "table": stats.as_dict(), "bpe": None}
         codes_by_label[f"table L{level}"] = codes
-        if bpe_texts is not None and vocab >= MIN_VOCAB:
+        if bpe_for is not None and vocab + NUM_SPECIAL >= MIN_VOCAB:
             if vocab not in bpe_cache:
-                bpe_cache[vocab] = train_byte_bpe(bpe_texts(), vocab, max_bytes=bpe_train_bytes)
+                bpe_cache[vocab] = bpe_for(vocab + NUM_SPECIAL)
             bstats, bcodes = bpe_stats(bpe_cache[vocab], texts, level)
             row["bpe"] = bstats.as_dict()
             row["bytes_per_code_vs_bpe"] = stats.bytes_per_code / bstats.bytes_per_code

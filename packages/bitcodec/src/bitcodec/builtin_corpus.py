@@ -6,7 +6,7 @@ from the source files; nothing is imported), plus bundled documentation files (.
 .txt, and the package descriptions in ``*.dist-info/METADATA``). One document per module or
 documentation file; test directories and hidden files are left out. The order is fixed:
 standard library first, then each site-packages directory, paths sorted, so the same
-environment always yields the same corpus (``--max-bytes`` keeps a prefix of it).
+environment always yields the same corpus (``max_bytes`` keeps a prefix of it).
 """
 
 from __future__ import annotations
@@ -98,8 +98,9 @@ def builtin_files(name: str) -> list[InputFile]:
                 files.append(InputFile(path, st.st_size, st.st_mtime_ns, kind))
     if not files:
         raise BitcodecError(
-            "found no Python sources or documentation in this environment for --builtin pydocs: "
-            "pass your own inputs instead"
+            "found no Python sources or documentation in this environment for the built-in "
+            "corpus pydocs",
+            "pass your own inputs instead",
         )
     return files
 

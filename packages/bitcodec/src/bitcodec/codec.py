@@ -20,6 +20,7 @@ import numba
 import numpy as np
 
 from bitcodec import _codec_kernels as K
+from bitcodec._bytes_buffer import new_bytes
 from bitcodec.errors import BitcodecError
 
 # Threads are used only for inputs of at least PARALLEL_MIN_BYTES bytes on machines where numba
@@ -126,9 +127,9 @@ def _bytes_to_bits_flat(src: np.ndarray, out: np.ndarray) -> None:
     if _word_aligned(out):
         out64 = out.view(np.uint64)  # [n]: one word per byte of src
         if _use_parallel(src.size):
-            K.bytes_to_bits_lut64_parallel(src, K.LUT64, out64)
+            K.bytes_to_bits_swar_parallel(src, out64)
         else:
-            K.bytes_to_bits_lut64(src, K.LUT64, out64)
+            K.bytes_to_bits_swar(src, out64)
     else:
         K.bytes_to_bits_lut8(src, K.LUT8, out)
 
@@ -172,9 +173,9 @@ def bits_to_bytes(bits: Any) -> bytes:
             f"bits have length {arr.size}, not a multiple of 8 (8 bits per byte): "
             f"pad or trim to {arr.size - arr.size % 8} or {arr.size + 8 - arr.size % 8}"
         )
-    out = np.empty(arr.size // 8, dtype=np.uint8)
+    result, out = new_bytes(arr.size // 8)  # filled in place: no copy into a bytes object
     _bits_to_bytes_flat(arr, out, "bits")
-    return out.tobytes()
+    return out.tobytes() if result is None else result
 
 
 def text_to_bits(text: str) -> np.ndarray:

@@ -132,7 +132,8 @@ class SplitArrays:
         if self.bytes_arr.shape[0] < num_bytes or self.offsets_arr.shape[0] < num_docs + 1:
             raise BitcodecError(
                 f"the interrupted store '{self.bytes_arr.store_path}' holds less than its "
-                "checkpoint says: start over with --overwrite"
+                "checkpoint says",
+                "start over with overwrite=True",
             )
         self.bytes_arr.resize((num_bytes,))
         self.offsets_arr.resize((num_docs + 1,))

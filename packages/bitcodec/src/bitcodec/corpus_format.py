@@ -71,17 +71,18 @@ def check_root_attrs(attrs: dict, where: str) -> None:
     """Raise BitcodecError unless ``attrs`` are those of a corpus store this code reads."""
     if attrs.get("format") == FORMAT_NAME + "-partial":
         raise BitcodecError(
-            f"'{where}' is an unfinished corpus store (its prepare-corpus run did not finish): "
-            "rerun that `bitlab prepare-corpus` with --resume"
+            f"'{where}' is an unfinished corpus store (its prepare-corpus run did not finish)",
+            "rerun that prepare-corpus with resume=True",
         )
     if attrs.get("format") != FORMAT_NAME:
         raise BitcodecError(
-            f"'{where}' is not a bitlab corpus store (no format='{FORMAT_NAME}' attribute): "
-            "create one with `bitlab prepare-corpus INPUT... --out STORE`"
+            f"'{where}' is not a bitlab corpus store (no format '{FORMAT_NAME}' attribute)",
+            "create one with prepare-corpus",
         )
     version = attrs.get("format_version")
     if version != FORMAT_VERSION:
         raise BitcodecError(
             f"corpus store '{where}' has format version {version}, this bitcodec reads "
-            f"{FORMAT_VERSION}: re-create it with `bitlab prepare-corpus`"
+            f"{FORMAT_VERSION}",
+            "re-create it with prepare-corpus",
         )

@@ -20,11 +20,11 @@ from bitcodec.errors import BitcodecError
 
 log = logging.getLogger(__name__)
 
-_RECREATE = "re-create it with `bitlab prepare-corpus`"
-
 
 def _damaged(where: str, what: str) -> BitcodecError:
-    return BitcodecError(f"corpus store '{where}' is damaged ({what}): {_RECREATE}")
+    return BitcodecError(
+        f"corpus store '{where}' is damaged ({what})", "re-create it with prepare-corpus"
+    )
 
 
 class CorpusSplit:
@@ -238,17 +238,16 @@ def open_corpus(
             partial = path.with_name(path.name + ".partial")
             if partial.exists():
                 raise BitcodecError(
-                    f"corpus store '{where}' is unfinished (an interrupted run left "
-                    f"'{partial}'): rerun the same `bitlab prepare-corpus` with --resume"
+                    f"corpus store '{where}' is unfinished (an interrupted run left '{partial}')",
+                    "rerun the same prepare-corpus with resume=True",
                 )
             raise BitcodecError(
-                f"corpus store '{where}' does not exist: create it with "
-                "`bitlab prepare-corpus INPUT... --out STORE`"
+                f"corpus store '{where}' does not exist", "create it with prepare-corpus"
             )
         if not (path / "zarr.json").is_file():
             raise BitcodecError(
-                f"'{where}' is not a bitlab corpus store (no zarr.json): "
-                "create one with `bitlab prepare-corpus INPUT... --out STORE`"
+                f"'{where}' is not a bitlab corpus store (no zarr.json)",
+                "create one with prepare-corpus",
             )
     try:
         root = zarr.open_group(
@@ -257,8 +256,8 @@ def open_corpus(
         attrs = dict(root.attrs)
     except (FileNotFoundError, KeyError, ValueError, TypeError) as exc:
         raise BitcodecError(
-            f"'{where}' cannot be opened as a Zarr v3 corpus store ({type(exc).__name__}: {exc}): "
-            "check the path, or create it with `bitlab prepare-corpus`"
+            f"'{where}' cannot be opened as a Zarr v3 corpus store ({type(exc).__name__}: {exc})",
+            "check the path, or create it with prepare-corpus",
         ) from exc
     check_root_attrs(attrs, where)
     return Corpus(where, root, attrs, cache_dir=cache_dir, memory_limit=memory_limit)

@@ -22,7 +22,6 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,54 +41,48 @@ from bitcodec.corpus_format import (
     is_val_mask,
     val_threshold,
 )
+from bitcodec.corpus_paths import (
+    PARTIAL_FORMAT,
+    atomic_write_text,
+    check_destination,
+    partial_path,
+    remove_partial,
+    replace_out,
+)
+from bitcodec.corpus_settings import settings_difference
+from bitcodec.corpus_summary import CorpusSummary, complete_store_summary
 from bitcodec.errors import BitcodecError
 
 log = logging.getLogger(__name__)
 
-PARTIAL_FORMAT = FORMAT_NAME + "-partial"
 PROGRESS_FILE = ".bitlab-progress.json"
 DEDUP_FILE = ".bitlab-dedup.bin"
 MAX_MANIFEST_SOURCES = 10_000  # keep zarr.json small for inputs of many files
 
-
-def partial_path(out: Path) -> Path:
-    return out.with_name(out.name + ".partial")
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+__all__ = [
+    "CorpusSummary",
+    "CorpusWriter",
+    "complete_store_summary",
+    "partial_path",
+    "writer_settings",
+]
 
 
-def _is_corpus_store(path: Path) -> bool:
-    try:
-        meta = json.loads((path / "zarr.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return meta.get("attributes", {}).get("format") in (FORMAT_NAME, PARTIAL_FORMAT)
-
-
-@dataclass
-class CorpusSummary:
-    """What a finished (or running) writer has stored."""
-
-    path: str
-    docs: dict[str, int]
-    bytes: dict[str, int]
-    duplicates_removed: int
-    sources: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def num_docs(self) -> int:
-        return sum(self.docs.values())
-
-    @property
-    def num_bytes(self) -> int:
-        return sum(self.bytes.values())
+def writer_settings(
+    val_fraction: float = 0.01,
+    dedup: bool = False,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    offsets_chunk: int = DEFAULT_OFFSETS_CHUNK,
+    options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The settings a CorpusWriter made with these arguments records (``CorpusWriter.settings``)."""
+    return {
+        "val_fraction": float(val_fraction),
+        "dedup": bool(dedup),
+        "chunk_bytes": int(chunk_bytes),
+        "offsets_chunk": int(offsets_chunk),
+        "options": dict(options or {}),
+    }
 
 
 class CorpusWriter:
@@ -98,7 +91,8 @@ class CorpusWriter:
     ``with CorpusWriter("c.zarr") as w: w.add(b"text", source="a.txt")`` writes ``c.zarr`` when
     the block ends without an error. On an error the unfinished ``c.zarr.partial`` is removed
     (unless it came from an earlier run being resumed); on KeyboardInterrupt or a kill it stays,
-    for ``resume=True``.
+    for ``resume=True``. ``sources``: manifest entries (``path``, ``size``, ``mtime_ns``, ...)
+    of the inputs, recorded in the store and named when a resume finds them changed.
     """
 
     def __init__(
@@ -110,6 +104,7 @@ class CorpusWriter:
         resume: bool = False,
         dedup: bool = False,
         options: dict[str, Any] | None = None,
+        sources: list[dict[str, Any]] | None = None,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         offsets_chunk: int = DEFAULT_OFFSETS_CHUNK,
         zstd_level: int = DEFAULT_ZSTD_LEVEL,
@@ -132,14 +127,22 @@ class CorpusWriter:
         self.resume_state: dict[str, Any] = {}
         self.resumed = False
         self._closed = False
-        self._overwrite = overwrite
         self._seen: set[bytes] = set()
         self._dedup_file: Any = None
         self._duplicates = 0
         self._sources: dict[str, dict[str, Any]] = {}
+        self._skipped: list[dict[str, Any]] = []
+        self._inputs = [dict(s) for s in sources or []]
         self._last_checkpoint = time.monotonic()
         self._checkpoint_serial = 0
-        self._check_destination(overwrite, resume)
+        check_destination(self.out, overwrite, resume)
+        if resume and self.out.exists() and any(self.out.iterdir()) and not self.partial.exists():
+            raise BitcodecError(
+                f"corpus store '{self.out}' is already complete",
+                "use complete_store_summary() to check it, or pass overwrite=True",
+            )
+        for entry in self._inputs:
+            self.note_source(entry["path"], **{k: v for k, v in entry.items() if k != "path"})
         if resume and self.partial.is_dir() and (self.partial / PROGRESS_FILE).is_file():
             self._open_for_resume()
         else:
@@ -147,51 +150,12 @@ class CorpusWriter:
 
     # -- setup -------------------------------------------------------------------------------
 
-    def _check_destination(self, overwrite: bool, resume: bool) -> None:
-        out = self.out
-        if out.exists():
-            if not out.is_dir():
-                raise BitcodecError(
-                    f"--out '{out}' is a file, not a directory: choose another path"
-                )
-            non_empty = any(out.iterdir())
-            if non_empty and not _is_corpus_store(out):
-                raise BitcodecError(
-                    f"--out '{out}' is a non-empty directory that is not a corpus store: "
-                    "choose another path (it is never replaced)"
-                )
-            if non_empty and resume and not overwrite and not self.partial.exists():
-                raise BitcodecError(
-                    f"corpus store '{out}' is already complete, there is nothing to resume: "
-                    "pass --overwrite to build it again"
-                )
-            if non_empty and not overwrite and not resume:
-                raise BitcodecError(
-                    f"--out '{out}' already exists: pass --overwrite to replace it "
-                    "or choose another path"
-                )
-        if self.partial.exists() and not resume:
-            if not overwrite:
-                raise BitcodecError(
-                    f"an interrupted run left '{self.partial}': pass --resume to continue it "
-                    "or --overwrite to start over"
-                )
-            if not _is_corpus_store(self.partial):
-                raise BitcodecError(
-                    f"'{self.partial}' exists and is not an unfinished corpus store: remove it"
-                )
-            shutil.rmtree(self.partial)
-
     def _create(self) -> None:
         import zarr
         from zarr.codecs import ZstdCodec
 
         if self.partial.exists():  # resume asked, but the run never checkpointed
-            if not _is_corpus_store(self.partial):
-                raise BitcodecError(
-                    f"'{self.partial}' exists and is not an unfinished corpus store: remove it"
-                )
-            shutil.rmtree(self.partial)
+            remove_partial(self.partial)
         self._created = True
         self.store_id = uuid.uuid4().hex
         root = zarr.open_group(str(self.partial), mode="w", zarr_format=3)
@@ -214,7 +178,7 @@ class CorpusWriter:
         self._root = root
         if self.dedup:
             self._dedup_file = open(self.partial / DEDUP_FILE, "wb")  # noqa: SIM115
-        self.checkpoint()  # an empty checkpoint: --resume works from the first second
+        self.checkpoint()  # an empty checkpoint: resuming works from the first second
 
     def _split_arrays(self, root: Any, split: str) -> SplitArrays:
         return SplitArrays(
@@ -225,37 +189,24 @@ class CorpusWriter:
             self.zstd_level,
         )
 
-    def _settings(self) -> dict[str, Any]:
-        return {
-            "val_fraction": self.val_fraction,
-            "dedup": self.dedup,
-            "chunk_bytes": self.chunk_bytes,
-            "offsets_chunk": self.offsets_chunk,
-            "options": self.options,
-        }
+    def settings(self) -> dict[str, Any]:
+        """What decides the store's content: compared on resume and on a repeated run."""
+        return writer_settings(
+            self.val_fraction, self.dedup, self.chunk_bytes, self.offsets_chunk, self.options
+        )
 
     def _open_for_resume(self) -> None:
         import zarr
 
         progress = json.loads((self.partial / PROGRESS_FILE).read_text(encoding="utf-8"))
-        settings = progress["settings"]
-        mine = json.loads(json.dumps(self._settings()))
-
-        def flat(d: dict[str, Any]) -> dict[str, Any]:
-            return {**{k: v for k, v in d.items() if k != "options"}, **d.get("options", {})}
-
-        then, now = flat(settings), flat(mine)
-        for key in sorted(set(then) | set(now), key=lambda k: (k == "inputs", k)):
-            if then.get(key) != now.get(key):
-                what = (
-                    "the input files changed (names, sizes or times)"
-                    if key == "inputs"
-                    else f"{key} was {then.get(key)!r}, now {now.get(key)!r}"
-                )
-                raise BitcodecError(
-                    f"cannot resume '{self.partial}': {what}; rerun with the same inputs and "
-                    "options, or pass --overwrite to start over"
-                )
+        then_inputs = progress["sources"] + progress.get("skipped", [])
+        now_inputs = self._inputs if self._inputs else None
+        why = settings_difference(progress["settings"], self.settings(), then_inputs, now_inputs)
+        if why is not None:
+            raise BitcodecError(
+                f"cannot resume '{self.partial}': {why}",
+                "rerun with the same inputs and options, or pass overwrite=True to start over",
+            )
         self._created = False
         self.resumed = True
         self.store_id = progress["store_id"]
@@ -271,21 +222,24 @@ class CorpusWriter:
             self._splits[split] = arrays
         self._duplicates = progress["duplicates_removed"]
         self._sources = {s["path"]: s for s in progress["sources"]}
+        self._skipped = list(progress.get("skipped", []))
         self.resume_state = progress["state"]
         self._checkpoint_serial = progress["serial"]
         if self.dedup:
-            n = progress["dedup_digests"] * DIGEST_SIZE
-            with open(self.partial / DEDUP_FILE, "r+b") as f:
-                f.truncate(n)
-                blob = f.read()
-            if len(blob) != n:
-                raise BitcodecError(
-                    f"the duplicate index of '{self.partial}' is shorter than its checkpoint: "
-                    "start over with --overwrite"
-                )
-            self._seen = {blob[i : i + DIGEST_SIZE] for i in range(0, n, DIGEST_SIZE)}
-            self._dedup_file = open(self.partial / DEDUP_FILE, "ab")  # noqa: SIM115
+            self._reload_dedup(progress["dedup_digests"] * DIGEST_SIZE)
         log.info("resuming %s at %s", self.partial, self.summary())
+
+    def _reload_dedup(self, n: int) -> None:
+        with open(self.partial / DEDUP_FILE, "r+b") as f:
+            f.truncate(n)
+            blob = f.read()
+        if len(blob) != n:
+            raise BitcodecError(
+                f"the duplicate index of '{self.partial}' is shorter than its checkpoint",
+                "start over with overwrite=True",
+            )
+        self._seen = {blob[i : i + DIGEST_SIZE] for i in range(0, n, DIGEST_SIZE)}
+        self._dedup_file = open(self.partial / DEDUP_FILE, "ab")  # noqa: SIM115
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -294,11 +248,16 @@ class CorpusWriter:
         entry = self._sources.setdefault(source, {"path": source, "docs": 0, "doc_bytes": 0})
         entry.update(info)
 
+    def note_skipped(self, source: str, size: int, reason: str = "binary") -> None:
+        """Record an input that was left out (named in the store's ``skipped`` manifest)."""
+        if not any(s["path"] == source for s in self._skipped):
+            self._skipped.append({"path": source, "size": int(size), "reason": reason})
+
     def add(self, doc: bytes, source: str = "") -> str | None:
         """Add one document; returns its split, or None when it was a removed duplicate."""
         if not isinstance(doc, (bytes, bytearray, memoryview)):
             raise BitcodecError(
-                f"documents must be bytes, got {type(doc).__name__}: encode text first"
+                f"documents must be bytes, got {type(doc).__name__}", "encode text first"
             )
         doc = bytes(doc)
         digest = digests_of([doc])
@@ -319,7 +278,7 @@ class CorpusWriter:
         already computed (by ingest workers). Returns the number of documents kept.
         """
         if self._closed:
-            raise BitcodecError("this CorpusWriter is closed: open a new one")
+            raise BitcodecError("this CorpusWriter is closed", "open a new one")
         lengths = np.asarray(lengths, dtype=np.int64)
         starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)  # [d + 1]
         if int(starts[-1]) != len(data):
@@ -329,21 +288,10 @@ class CorpusWriter:
         view = memoryview(data)
         if digests is None:
             digests = digests_of([view[starts[i] : starts[i + 1]] for i in range(len(lengths))])
-        keep = np.ones(len(lengths), dtype=bool)
-        if self.dedup:
-            new = bytearray()
-            for i in range(len(lengths)):
-                dig = digests[i * DIGEST_SIZE : (i + 1) * DIGEST_SIZE]
-                if dig in self._seen:
-                    keep[i] = False
-                else:
-                    self._seen.add(dig)
-                    new += dig
-            self._dedup_file.write(new)
-            self._duplicates += int((~keep).sum())
+        keep = self._dedup_mask(digests, len(lengths)) if self.dedup else None
         to_val = is_val_mask(digests, self.val_fraction)  # [d]
         for split, mask in (("train", ~to_val), ("val", to_val)):
-            sel = mask & keep  # [d] documents of this split
+            sel = mask if keep is None else mask & keep  # [d] documents of this split
             if sel.all():
                 self._splits[split].append(view, lengths)
                 continue
@@ -351,11 +299,25 @@ class CorpusWriter:
             edges = np.flatnonzero(np.diff(np.concatenate([[0], sel.view(np.int8), [0]])))
             for a, b in zip(edges[0::2], edges[1::2], strict=True):
                 self._splits[split].append(view[starts[a] : starts[b]], lengths[a:b])
-        n_kept = int(keep.sum())
+        n_kept = len(lengths) if keep is None else int(keep.sum())
         entry = self._sources.setdefault(source, {"path": source, "docs": 0, "doc_bytes": 0})
         entry["docs"] += n_kept
-        entry["doc_bytes"] += int(lengths[keep].sum())
+        entry["doc_bytes"] += int(starts[-1] if keep is None else lengths[keep].sum())
         return n_kept
+
+    def _dedup_mask(self, digests: bytes, n: int) -> np.ndarray:
+        keep = np.ones(n, dtype=bool)
+        new = bytearray()
+        for i in range(n):
+            dig = digests[i * DIGEST_SIZE : (i + 1) * DIGEST_SIZE]
+            if dig in self._seen:
+                keep[i] = False
+            else:
+                self._seen.add(dig)
+                new += dig
+        self._dedup_file.write(new)
+        self._duplicates += int((~keep).sum())
+        return keep
 
     def checkpoint_due(self) -> bool:
         return time.monotonic() - self._last_checkpoint >= self.checkpoint_every_s
@@ -373,15 +335,16 @@ class CorpusWriter:
         progress = {
             "serial": self._checkpoint_serial,
             "store_id": self.store_id,
-            "settings": self._settings(),
+            "settings": self.settings(),
             "docs": {s: a.num_docs for s, a in self._splits.items()},
             "bytes": {s: a.num_bytes for s, a in self._splits.items()},
             "duplicates_removed": self._duplicates,
             "dedup_digests": len(self._seen),
             "sources": list(self._sources.values()),
+            "skipped": self._skipped,
             "state": self.resume_state,
         }
-        _atomic_write_text(self.partial / PROGRESS_FILE, json.dumps(progress))
+        atomic_write_text(self.partial / PROGRESS_FILE, json.dumps(progress))
         self._last_checkpoint = time.monotonic()
 
     def summary(self) -> CorpusSummary:
@@ -391,6 +354,7 @@ class CorpusWriter:
             bytes={s: a.num_bytes for s, a in self._splits.items()},
             duplicates_removed=self._duplicates,
             sources=list(self._sources.values()),
+            skipped=list(self._skipped),
         )
 
     # -- finishing ---------------------------------------------------------------------------
@@ -402,8 +366,8 @@ class CorpusWriter:
         summary = self.summary()
         if summary.num_docs == 0:
             raise BitcodecError(
-                f"no documents were written to '{self.out}': check the inputs (empty files, "
-                "or every document a duplicate)"
+                f"no documents were written to '{self.out}'",
+                "check the inputs (empty files, or every document a duplicate)",
             )
         for arrays in self._splits.values():
             arrays.write_tails()
@@ -417,31 +381,22 @@ class CorpusWriter:
             "counts": {s: {"docs": summary.docs[s], "bytes": summary.bytes[s]} for s in SPLITS},
             "sources": sources[:MAX_MANIFEST_SOURCES],
             "sources_total": len(sources),
+            "skipped": summary.skipped[:MAX_MANIFEST_SOURCES],
+            "skipped_total": len(summary.skipped),
             "options": {**self.options, "dedup": self.dedup},
+            "settings": self.settings(),
             "stats": {"duplicates_removed": self._duplicates, "resumed": self.resumed},
             "chunking": {"bytes": self.chunk_bytes, "offsets": self.offsets_chunk},
         }
         self._root.attrs.put(attrs)
         if self._dedup_file is not None:
             self._dedup_file.close()
-        self._replace_out()
+        replace_out(self.partial, self.out)
         self._closed = True
         for name in (PROGRESS_FILE, DEDUP_FILE):  # after the move: a kill before it can resume
             (self.out / name).unlink(missing_ok=True)
         log.info("wrote %s: %s", self.out, summary)
         return summary
-
-    def _replace_out(self) -> None:
-        old = None
-        if self.out.exists():
-            if any(self.out.iterdir()):
-                old = self.out.with_name(f"{self.out.name}.old-{uuid.uuid4().hex[:8]}")
-                os.replace(self.out, old)
-            else:
-                self.out.rmdir()
-        os.replace(self.partial, self.out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
 
     def abort(self) -> None:
         """Give up: remove the unfinished store if this writer created it."""
@@ -462,6 +417,6 @@ class CorpusWriter:
                 self.abort()
                 raise
         elif issubclass(exc_type, KeyboardInterrupt):
-            self._closed = True  # keep the partial store and its last checkpoint for --resume
+            self._closed = True  # keep the partial store and its last checkpoint for resuming
         else:
             self.abort()

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bitcodec.errors import BitcodecError
+from bitcodec.parts import PART_BYTES
+from bitcodec.streams import BLOCK_BYTES
 
 SPLIT_MODES = ("file", "line", "blank-line")
 
@@ -32,20 +34,29 @@ _WHITESPACE = frozenset(b" \t\n\r\f\v")
 
 
 @dataclass(frozen=True)
-class SplitOptions:
-    """How inputs become documents."""
+class ReadOptions:
+    """How inputs become documents (what a reader process needs to know).
+
+    ``field``: the JSON field (dotted names nest), the CSV/TSV column (a name, or a 0-based
+    index), or the Parquet/Arrow column (dotted names reach into struct columns).
+    ``header``: CSV/TSV files start with a row of column names.
+    """
 
     split_on: str = "file"
     field: str = "text"
     strict_utf8: bool = False
+    header: bool = True
+    block_bytes: int = BLOCK_BYTES
+    part_bytes: int = PART_BYTES
 
     def __post_init__(self) -> None:
         if self.split_on not in SPLIT_MODES:
             raise BitcodecError(
-                f"unknown --split-on '{self.split_on}': choose one of {', '.join(SPLIT_MODES)}"
+                f"unknown split_on '{self.split_on}'",
+                f"pass split_on= one of {', '.join(SPLIT_MODES)}",
             )
         if not self.field:
-            raise BitcodecError("--field is empty: name the JSON field that holds the text")
+            raise BitcodecError("field is empty", "pass field= naming the text field or column")
 
 
 def check_utf8(data: bytes, name: str, base_offset: int = 0) -> None:
@@ -54,8 +65,8 @@ def check_utf8(data: bytes, name: str, base_offset: int = 0) -> None:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BitcodecError(
-            f"{name}: invalid UTF-8 at byte offset {base_offset + exc.start}: fix the file, "
-            "or drop --strict-utf8 to keep raw bytes"
+            f"{name}: invalid UTF-8 at byte offset {base_offset + exc.start}",
+            "fix the file, or pass strict_utf8=False to keep raw bytes",
         ) from None
 
 
@@ -119,37 +130,43 @@ def _encode(value: str, strict: bool) -> bytes:
         return value.encode("utf-8", "surrogatepass")  # lone surrogates written as \udXXX
 
 
+def encode_text(value: str, strict: bool, where: str, field: str) -> bytes:
+    """A text value's UTF-8 bytes (raw bytes decoded with surrogateescape come back exactly)."""
+    try:
+        return _encode(value, strict)
+    except UnicodeEncodeError as exc:
+        raise BitcodecError(
+            f"{where}: field '{field}' holds a lone surrogate at character {exc.start}, "
+            "which is not valid UTF-8",
+            "fix the file or pass strict_utf8=False",
+        ) from None
+
+
 def _doc_from_object(obj: Any, field: str, where: str, strict: bool) -> bytes | None:
     if isinstance(obj, str):
         value: Any = obj
     else:
         if not isinstance(obj, dict):
             raise BitcodecError(
-                f"{where}: expected a JSON object with field '{field}', got "
-                f"{type(obj).__name__}: check the file"
+                f"{where}: expected a JSON object with field '{field}', got {type(obj).__name__}",
+                "check the file",
             )
         try:
             value = _field_value(obj, field)
         except KeyError:
             keys = ", ".join(list(map(str, obj))[:8]) or "none"
             raise BitcodecError(
-                f"{where}: no field '{field}' in this JSON object (its keys: {keys}): "
-                "choose the text field with --field"
+                f"{where}: no field '{field}' in this JSON object (its keys: {keys})",
+                "choose the text field with field=",
             ) from None
     if value is None:
         return None
     if not isinstance(value, str):
         raise BitcodecError(
-            f"{where}: field '{field}' is a {type(value).__name__}, not a string: "
-            "choose a text field with --field"
+            f"{where}: field '{field}' is a {type(value).__name__}, not a string",
+            "choose a text field with field=",
         )
-    try:
-        return _encode(value, strict)
-    except UnicodeEncodeError as exc:
-        raise BitcodecError(
-            f"{where}: field '{field}' holds a lone surrogate at character {exc.start}, "
-            "which is not valid UTF-8: fix the file or drop --strict-utf8"
-        ) from None
+    return encode_text(value, strict, where, field)
 
 
 def jsonl_documents(
@@ -169,13 +186,13 @@ def jsonl_documents(
             obj = json.loads(line.decode("utf-8", "surrogateescape"))
         except json.JSONDecodeError as exc:
             raise BitcodecError(
-                f"{name}:{first_line() + i}: not valid JSON ({exc.msg} at column {exc.colno}): "
-                "fix that line, or read the file as text by renaming it"
+                f"{name}:{first_line() + i}: not valid JSON ({exc.msg} at column {exc.colno})",
+                "fix that line, or pass format='text' to read the file as text",
             ) from None
         try:
             doc = _doc_from_object(obj, field, "", strict)
         except BitcodecError as exc:
-            raise BitcodecError(f"{name}:{first_line() + i}{exc}") from None
+            raise BitcodecError(f"{name}:{first_line() + i}{exc.problem}", exc.fix) from None
         if doc is None or _is_blank(doc):
             skipped += 1
         else:
@@ -189,7 +206,8 @@ def json_documents(data: bytes, name: str, field: str, strict: bool) -> tuple[li
         value = json.loads(data.decode("utf-8", "surrogateescape"))
     except json.JSONDecodeError as exc:
         raise BitcodecError(
-            f"{name}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno}): fix the file"
+            f"{name}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})",
+            "fix the file (for JSON lines pass format='jsonl')",
         ) from None
     items = value if isinstance(value, list) else [value]
     docs: list[bytes] = []

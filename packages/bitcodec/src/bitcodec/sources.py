@@ -1,38 +1,31 @@
-"""Inputs of prepare-corpus: finding the files, cutting them into tasks, reading one task.
+"""Inputs of prepare-corpus: finding the files, judging what they are, cutting them into tasks.
 
-``expand_inputs`` turns command-line inputs (files, directories searched recursively, glob
-patterns, ``-`` for stdin) into ``InputFile`` s in a deterministic order: the order given, and
-sorted paths inside each directory or pattern. ``make_tasks`` cuts large uncompressed
-line-oriented files into pieces of about ``PIECE_BYTES`` that end at document boundaries, so
-that workers share one big file. ``read_task`` (run in worker processes) reads a task and
-returns its documents concatenated, with their lengths and digests.
+``expand_inputs`` turns inputs (files, directories searched recursively, glob patterns, fsspec
+URLs, ``-`` for stdin) into ``InputFile`` s in a deterministic order: the order given, and sorted
+paths inside each directory or pattern. A Hugging Face ``save_to_disk`` folder (``state.json``
+beside ``dataset_info.json``; or ``dataset_dict.json`` naming its splits) stands for its Arrow
+shards in their saved order. ``plan_files`` judges each file: its format (``bitcodec.formats``)
+and whether it looks binary, which the binary policy turns into an error, a skipped file
+(``SkippedFile``, named in the summary and the manifest) or a file kept whole as raw bytes.
+``make_tasks`` cuts large uncompressed line-oriented files into pieces of about ``PIECE_BYTES``
+that end at record boundaries, so that workers share one big file.
 """
 
 from __future__ import annotations
 
-import bz2
 import glob
-import gzip
-import lzma
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
-import numpy as np
-
-from bitcodec.corpus_format import digests_of
-from bitcodec.errors import BitcodecError
-from bitcodec.ingest_split import (
-    SplitOptions,
-    check_utf8,
-    json_documents,
-    jsonl_documents,
-    text_documents,
-)
+from bitcodec import formats
+from bitcodec.errors import BinaryInputError, BitcodecError
+from bitcodec.streams import file_stat, head, is_url, url_fs
 
 PIECE_BYTES = 32 << 20
-COMPRESSIONS = {".gz": "gz", ".zst": "zst", ".zstd": "zst", ".xz": "xz", ".bz2": "bz2"}
 _GLOB_CHARS = set("*?[")
-_BINARY_SNIFF = 8192
+_HEAD_BYTES = 64 << 10  # enough to tell JSON from JSON lines and to judge binary files
 
 
 @dataclass(frozen=True)
@@ -42,15 +35,28 @@ class InputFile:
     path: str
     size: int
     mtime_ns: int
-    kind: str  # "text" | "jsonl" | "json" | "pydoc" | "doctext"
+    kind: str  # a format of bitcodec.formats, or "raw" | "pydoc" | "doctext"
     compression: str | None = None
-    found: bool = False  # found in a directory or by a pattern: binary files are skipped
+    found: bool = False  # found in a directory, by a pattern or in a dataset folder
     data: bytes | None = None  # stdin only
+
+    @property
+    def name(self) -> str:
+        return "<stdin>" if self.path == "-" else self.path
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """An input left out because it looks binary (``binary='skip'``, or found in a folder)."""
+
+    path: str
+    size: int
+    reason: str = "binary"
 
 
 @dataclass(frozen=True)
 class Task:
-    """A piece of one input: bytes [start, stop) nominally (pieces end at document bounds)."""
+    """A piece of one input: bytes [start, stop) nominally (pieces end at record bounds)."""
 
     file: InputFile
     start: int = 0
@@ -62,253 +68,202 @@ class Task:
         return stop - self.start
 
 
-@dataclass
-class TaskResult:
-    """Documents of one task: concatenated bytes, int64 lengths [d], digests (16 bytes each).
-
-    From a worker, ``data`` is empty and ``spool`` names a file holding it (a file read
-    through mmap costs the main process far less than bytes sent through a pipe).
-    """
-
-    data: bytes | memoryview
-    lengths: np.ndarray
-    digests: bytes
-    skipped_empty: int = 0
-    skipped_binary: bool = False
-    spool: str | None = None
-
-    @property
-    def num_docs(self) -> int:
-        return len(self.lengths)
-
-
-def kind_of(path: str) -> tuple[str, str | None]:
-    """(format, compression) from the file name: ``x.jsonl.zst`` -> ("jsonl", "zst")."""
-    name = path.lower()
-    compression = None
-    for suffix, comp in COMPRESSIONS.items():
-        if name.endswith(suffix):
-            compression, name = comp, name[: -len(suffix)]
-            break
-    if name.endswith((".jsonl", ".ndjson")):
-        return "jsonl", compression
-    if name.endswith(".json"):
-        return "json", compression
-    return "text", compression
-
-
-def _input_file(path: str, found: bool) -> InputFile:
-    if not os.access(path, os.R_OK):
+def hf_dataset_files(directory: str) -> list[str] | None:
+    """The Arrow shards of a ``save_to_disk`` folder in saved order, or None if it is not one."""
+    join = os.path.join
+    dict_json = join(directory, "dataset_dict.json")
+    if os.path.isfile(dict_json):
+        try:
+            splits = json.loads(Path(dict_json).read_text(encoding="utf-8"))["splits"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise BitcodecError(
+                f"'{dict_json}' is not a Hugging Face dataset dict (no 'splits' list)",
+                "check the folder, or name the split folders inside it",
+            ) from None
+        files: list[str] = []
+        for split in splits:
+            inner = hf_dataset_files(join(directory, str(split)))
+            if inner is None:
+                raise BitcodecError(
+                    f"split '{split}' of dataset '{directory}' has no state.json",
+                    "check the folder, or name the split folders you want",
+                )
+            files += inner
+        return files
+    state = join(directory, "state.json")
+    if not (os.path.isfile(state) and os.path.isfile(join(directory, "dataset_info.json"))):
+        return None
+    try:
+        data_files = json.loads(Path(state).read_text(encoding="utf-8"))["_data_files"]
+        names = [str(d["filename"]) for d in data_files]
+    except (OSError, ValueError, KeyError, TypeError):
         raise BitcodecError(
-            f"input '{path}' is not readable (permission denied): fix its permissions"
+            f"'{state}' is not a Hugging Face datasets state file (no '_data_files' list)",
+            "check the folder (datasets' save_to_disk writes it)",
+        ) from None
+    missing = [n for n in names if not os.path.isfile(join(directory, n))]
+    if missing:
+        raise BitcodecError(
+            f"dataset folder '{directory}' lacks {missing[0]}, named in its state.json",
+            "copy the whole folder again",
         )
-    st = os.stat(path)
-    kind, compression = kind_of(path)
-    return InputFile(path, st.st_size, st.st_mtime_ns, kind, compression, found)
+    return [join(directory, n) for n in names]
 
 
 def _walk(directory: str) -> list[str]:
+    """Files under ``directory`` (hidden ones left out); dataset folders give their shards."""
     files: list[str] = []
     for root, dirs, names in os.walk(directory):
+        shards = hf_dataset_files(root)
+        if shards is not None:
+            files.extend(shards)
+            dirs[:] = []
+            continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         files.extend(os.path.join(root, n) for n in sorted(names) if not n.startswith("."))
     return files
 
 
+def _url_files(url: str) -> list[tuple[str, bool]]:
+    """(URL, found) of the files a URL names: a file, a folder (recursive) or a pattern."""
+    fs, inner = url_fs(url)
+    protocol = url.split("://", 1)[0]
+
+    def unstrip(p: str) -> str:
+        return f"{protocol}://{p.lstrip('/') if protocol == 'memory' else p}"
+
+    if _GLOB_CHARS & set(inner):
+        matches = sorted(fs.glob(inner))
+        if not matches:
+            raise BitcodecError(f"input pattern '{url}' matches no files", "check the pattern")
+        return [(unstrip(m), True) for m in matches if fs.isfile(m)]
+    if not fs.exists(inner):
+        raise BitcodecError(f"input '{url}' does not exist", "check the URL")
+    if fs.isdir(inner):
+        found = sorted(p for p in fs.find(inner) if not os.path.basename(p).startswith("."))
+        if not found:
+            raise BitcodecError(f"input folder '{url}' holds no files", "check the URL")
+        return [(unstrip(p), True) for p in found]
+    return [(url, False)]
+
+
+def _local_files(item: str) -> list[tuple[str, bool]]:
+    if os.path.isdir(item):
+        files = _walk(item)
+        if not files:
+            raise BitcodecError(f"input directory '{item}' holds no files", "check the path")
+        return [(f, True) for f in files]
+    if os.path.exists(item):
+        if not os.path.isfile(item):
+            raise BitcodecError(f"input '{item}' is not a regular file", "name a file or directory")
+        return [(item, False)]
+    if _GLOB_CHARS & set(item):
+        matches = sorted(glob.glob(item, recursive=True))
+        if not matches:
+            raise BitcodecError(f"input pattern '{item}' matches no files", "check the pattern")
+        return [(f, True) for m in matches for f in (_walk(m) if os.path.isdir(m) else [m])]
+    raise BitcodecError(f"input '{item}' does not exist", "check the path")
+
+
+def _input_file(path: str, found: bool) -> InputFile:
+    if not is_url(path) and not os.access(path, os.R_OK):
+        raise BitcodecError(
+            f"input '{path}' is not readable (permission denied)", "fix its permissions"
+        )
+    size, mtime_ns = file_stat(path)
+    kind, compression = formats.split_name(path)
+    return InputFile(path, size, mtime_ns, kind, compression, found)
+
+
 def expand_inputs(inputs: list[str], stdin_data: bytes | None = None) -> list[InputFile]:
     """Files to read, in order; raises BitcodecError naming a missing/unreadable input."""
     if not inputs:
-        raise BitcodecError("no inputs given: name files, directories, patterns or - for stdin")
+        raise BitcodecError("no inputs given", "name files, directories, patterns or - for stdin")
     out: list[InputFile] = []
     seen: set[str] = set()
-
-    def add(path: str, found: bool) -> None:
-        key = os.path.realpath(path)
-        if key not in seen:
-            seen.add(key)
-            out.append(_input_file(path, found))
-
     for item in inputs:
         if item == "-":
             data = stdin_data if stdin_data is not None else b""
             out.append(InputFile("-", len(data), 0, "text", None, False, data))
-        elif os.path.isdir(item):
-            files = _walk(item)
-            if not files:
-                raise BitcodecError(f"input directory '{item}' holds no files: check the path")
-            for f in files:
-                add(f, True)
-        elif os.path.exists(item):
-            if not os.path.isfile(item):
-                raise BitcodecError(
-                    f"input '{item}' is not a regular file: name a file or directory"
-                )
-            add(item, False)
-        elif _GLOB_CHARS & set(item):
-            matches = sorted(glob.glob(item, recursive=True))
-            if not matches:
-                raise BitcodecError(f"input pattern '{item}' matches no files: check the pattern")
-            for m in matches:
-                for f in _walk(m) if os.path.isdir(m) else [m]:
-                    add(f, True)
-        else:
-            raise BitcodecError(f"input '{item}' does not exist: check the path")
+            continue
+        for path, found in _url_files(item) if is_url(item) else _local_files(item):
+            key = path if is_url(path) else os.path.realpath(path)
+            if key not in seen:
+                seen.add(key)
+                out.append(_input_file(path, found))
     return out
 
 
+def _head_of(f: InputFile, n: int) -> bytes:
+    return f.data[:n] if f.data is not None else head(f.path, f.compression, n)
+
+
+def judge(f: InputFile, fmt: str, binary: str) -> InputFile | SkippedFile:
+    """The file with its format settled, or a SkippedFile; BinaryInputError when refused."""
+    kind = f.kind if fmt == formats.AUTO else fmt
+    if kind in formats.TABLE_FORMATS:
+        return replace(f, kind=kind, compression=None)
+    first = _head_of(f, _HEAD_BYTES)  # decompressed when the name says so
+    compression = f.compression
+    if compression is None and f.data is None:
+        compression = formats.compression_from_magic(first)
+        if compression is not None:  # compressed without saying so in its name
+            first = head(f.path, compression, _HEAD_BYTES)
+    f = replace(f, kind=kind, compression=compression)
+    if formats.looks_binary(first):
+        policy = binary if binary != "auto" else ("skip" if f.found else "error")
+        if policy == "keep":
+            return replace(f, kind="raw")
+        if policy == "skip":
+            return SkippedFile(f.name, f.size)
+        raise _binary_error(f, first)
+    if kind == "json" and fmt == formats.AUTO:
+        return replace(f, kind=formats.json_or_jsonl(first))
+    return f
+
+
+def _binary_error(f: InputFile, first: bytes) -> BinaryInputError:
+    table = formats.table_format_of(_head_of(replace(f, compression=None), 8))
+    hint = f"; it looks like {table.capitalize()}: pass format='{table}'" if table else ""
+    return BinaryInputError(
+        f"input '{f.name}' looks binary (a NUL byte in its first "
+        f"{formats.SNIFF_BYTES} bytes){hint}",
+        "pass binary='skip' to leave it out or binary='keep' to take its raw bytes",
+        path=f.name,
+        size=f.size,
+    )
+
+
+def plan_files(
+    files: list[InputFile], fmt: str = formats.AUTO, binary: str = "auto"
+) -> tuple[list[InputFile], list[SkippedFile]]:
+    """(files to read, files skipped as binary) under the format and the binary policy."""
+    formats.check_format(fmt)
+    formats.check_binary_policy(binary)
+    kept: list[InputFile] = []
+    skipped: list[SkippedFile] = []
+    for f in files:
+        if f.kind in ("pydoc", "doctext"):  # the built-in corpus: judged by its own rules
+            kept.append(f)
+            continue
+        judged = judge(f, fmt, binary)
+        (skipped if isinstance(judged, SkippedFile) else kept).append(judged)  # type: ignore[arg-type]
+    return kept, skipped
+
+
+def line_oriented(f: InputFile, split_on: str) -> bool:
+    """True when a record of ``f`` never spans a line break (so it can be cut at lines)."""
+    return f.kind in formats.LINE_FORMATS or (f.kind == "text" and split_on != "file")
+
+
 def make_tasks(files: list[InputFile], split_on: str, piece_bytes: int = PIECE_BYTES) -> list[Task]:
-    """One task per file, or pieces of big uncompressed line-oriented files."""
+    """One task per file, or pieces of big local uncompressed line-oriented files."""
     tasks: list[Task] = []
     for f in files:
-        line_oriented = f.kind == "jsonl" or (f.kind == "text" and split_on != "file")
-        if f.data is None and f.compression is None and line_oriented and f.size > piece_bytes:
+        local = f.data is None and not is_url(f.path) and f.compression is None
+        if local and line_oriented(f, split_on) and f.size > piece_bytes:
             for start in range(0, f.size, piece_bytes):
                 tasks.append(Task(f, start, min(start + piece_bytes, f.size)))
         else:
             tasks.append(Task(f))
     return tasks
-
-
-def _decompress(path: str, compression: str) -> bytes:
-    try:
-        if compression == "gz":
-            with gzip.open(path, "rb") as fh:
-                return fh.read()
-        if compression == "xz":
-            with lzma.open(path, "rb") as fh:
-                return fh.read()
-        if compression == "bz2":
-            with bz2.open(path, "rb") as fh:
-                return fh.read()
-        import zstandard
-
-        with open(path, "rb") as raw:
-            return zstandard.ZstdDecompressor().stream_reader(raw).readall()
-    except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
-        raise BitcodecError(
-            f"{path}: cannot decompress it as .{compression} ({exc}): check the file"
-        ) from None
-    except Exception as exc:  # zstandard.ZstdError
-        if type(exc).__name__ == "ZstdError":
-            raise BitcodecError(
-                f"{path}: cannot decompress it as .zst ({exc}): check the file"
-            ) from None
-        raise
-
-
-def _boundary(fh, x: int, size: int, seps: tuple[bytes, ...]) -> int:
-    """The first position p >= x right after one of ``seps`` (or the end of the file).
-
-    Every worker computes the same boundaries, so consecutive pieces [b(start), b(stop)) tile
-    the file exactly and never cut a document.
-    """
-    if x <= 0:
-        return 0
-    if x >= size:
-        return size
-    back = max(len(s) for s in seps)
-    offset = max(0, x - back)  # file position of buf[0]: a separator ending at x starts here
-    fh.seek(offset)
-    buf = fh.read(1 << 20)
-    while True:
-        hits = []
-        for sep in seps:
-            i = buf.find(sep, max(0, x - len(sep) - offset))
-            if i >= 0:
-                hits.append(offset + i + len(sep))
-        if hits:
-            return min(hits)
-        more = fh.read(1 << 20)
-        if not more:
-            return size
-        keep = min(back - 1, len(buf))  # a separator may straddle the two reads
-        offset += len(buf) - keep
-        buf = buf[len(buf) - keep :] + more
-
-
-def _separators(file: InputFile, split_on: str) -> tuple[bytes, ...]:
-    if file.kind == "text" and split_on == "blank-line":
-        return (b"\n\n", b"\n\r\n")  # right after an empty line: between two paragraphs
-    return (b"\n",)
-
-
-def read_task_bytes(task: Task, split_on: str) -> tuple[bytes, int]:
-    """(bytes of the task, byte offset of its first byte in the file)."""
-    f = task.file
-    if f.data is not None:
-        return f.data, 0
-    try:
-        if f.compression is not None:
-            return _decompress(f.path, f.compression), 0
-        with open(f.path, "rb") as fh:
-            if task.start == 0 and task.stop < 0:
-                return fh.read(), 0
-            seps = _separators(f, split_on)
-            begin = _boundary(fh, task.start, f.size, seps)
-            end = _boundary(fh, task.stop, f.size, seps)
-            fh.seek(begin)
-            return fh.read(max(0, end - begin)), begin
-    except OSError as exc:
-        raise BitcodecError(
-            f"input '{f.path}' cannot be read ({exc.strerror or exc}): check it"
-        ) from None
-
-
-def _line_number(path: str, offset: int) -> int:
-    """1-based number of the line starting at byte ``offset`` of an uncompressed file."""
-    if offset == 0:
-        return 1
-    count = 0
-    with open(path, "rb") as fh:
-        remaining = offset
-        while remaining > 0:
-            buf = fh.read(min(remaining, 1 << 24))
-            if not buf:
-                break
-            count += buf.count(b"\n")
-            remaining -= len(buf)
-    return count + 1
-
-
-def documents_of(
-    task: Task, data: bytes, base: int, options: SplitOptions
-) -> tuple[list[bytes], int]:
-    """(documents, skipped) of a task's bytes, following the rules of ingest_split."""
-    f = task.file
-    name = "<stdin>" if f.path == "-" else f.path
-    if f.kind == "pydoc":
-        from bitcodec.builtin_corpus import module_docstrings
-
-        doc = module_docstrings(data, name)
-        return ([doc], 0) if doc else ([], 1)
-    if options.strict_utf8:
-        check_utf8(data, name, base)
-    if f.kind == "doctext":
-        return text_documents(data, "file")
-    if f.kind == "jsonl":
-        # the line number of a piece's first line is only counted when an error needs it
-        first_line = (lambda: _line_number(f.path, base)) if base else (lambda: 1)
-        return jsonl_documents(data, name, options.field, options.strict_utf8, first_line)
-    if f.kind == "json":
-        return json_documents(data, name, options.field, options.strict_utf8)
-    return text_documents(data, options.split_on)
-
-
-def read_task(task: Task, options: SplitOptions) -> TaskResult:
-    """Read one task into documents (runs in worker processes)."""
-    data, base = read_task_bytes(task, options.split_on)
-    if task.file.found and task.file.kind == "text" and b"\x00" in data[:_BINARY_SNIFF]:
-        return TaskResult(b"", np.zeros(0, np.int64), b"", skipped_binary=True)
-    docs, skipped = documents_of(task, data, base, options)
-    lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
-    return TaskResult(b"".join(docs), lengths, digests_of(docs), skipped)
-
-
-def read_task_to_spool(task: Task, options: SplitOptions, spool_path: str) -> TaskResult:
-    """``read_task``, with the documents' bytes written to ``spool_path`` instead of returned."""
-    result = read_task(task, options)
-    with open(spool_path, "wb") as fh:
-        fh.write(result.data)
-    result.data = b""
-    result.spool = spool_path
-    return result

@@ -15,7 +15,7 @@ import typer
 
 from bitlab.output import emit
 
-KINDS = ("byte", "bpe")
+KINDS = ("byte", "bpe", "hf-bert")
 
 
 def _render(result: dict[str, Any]):
@@ -55,7 +55,9 @@ def baseline_config(kind: str, source: str, overrides: list[str], **fields: Any)
     from bitlab.training.config import LEGACY_KEYS, parse_override
 
     if kind not in KINDS:
-        raise UserError(f"--kind '{kind}' is not a baseline: use --kind byte or --kind bpe")
+        raise UserError(
+            f"--kind '{kind}' is not a baseline: use --kind byte, --kind bpe or --kind hf-bert"
+        )
     for text in overrides:
         key, value = parse_override(text)
         if LEGACY_KEYS.get(key, key) == "task" and value != kind:
@@ -87,8 +89,9 @@ def register(app: typer.Typer) -> None:
             ...,
             "--kind",
             "-k",
-            help="byte (window-attention byte MLM) or "
-            "bpe (BERT-style MLM over byte-level BPE tokens).",
+            help="byte (window-attention byte MLM), bpe (BERT-style MLM over the corpus's "
+            "reference byte-level BPE) or hf-bert (Hugging Face BertForMaskedLM of the bpe size "
+            "on the same BPE and masks; pip install 'bitbench[hf]').",
         ),
         corpus: str = typer.Option(None, "--corpus", help="Corpus store (bitlab prepare-corpus)."),
         out: str = typer.Option(None, "--out", "-o", help="Run directory."),

@@ -20,6 +20,7 @@ from bitlab.output import emit
 BENCHMARKS: dict[str, str] = {
     "codec": "bitcodec.bench_codec:codec_bench",
     "corpus": "bitcodec.bench_corpus:corpus_bench",
+    "corpus-memory": "bitcodec.bench_memory:corpus_memory_bench",
     "masks": "bitbench.bench_masks:masks_bench",
     "model": "bitswin.bench:model_bench",
     "table": "bitbench.bench_table:table_bench",

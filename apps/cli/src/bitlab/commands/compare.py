@@ -27,6 +27,13 @@ def register(app: typer.Typer) -> None:
         table_windows: int | None = typer.Option(
             None, "--table-windows", help="Train windows to grow a table when a run has none."
         ),
+        protocol: list[str] = typer.Option(
+            [],
+            "--protocol",
+            "-p",
+            help="Evaluation protocols (words, tokens, bytes or all; default all); the first "
+            "one is the bpb column and the validation curves' metric.",
+        ),
         out: Path = typer.Option(Path("compare"), "--out", help="Output directory."),
         reuse: bool = typer.Option(
             True, "--reuse/--no-reuse", help="Reuse RUN/eval/metrics.json when it matches."
@@ -34,12 +41,18 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("cpu", "--device", help="torch device."),
         as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
     ) -> None:
-        """Evaluate several runs on one corpus; write compare.md, compare.json, bpb_vs_flops.png."""
+        """Evaluate several runs on one corpus (the same hidden bytes for all); write compare.md,
+        compare.json and bpb_vs_flops.png (validation bpb against training FLOPs and wall-clock,
+        each run's bpb at the largest budget all reached)."""
         from bitbench.compare import compare_runs, write_compare
         from bitbench.evaluate import STAGES
 
-        settings = make_settings(windows, seq_len, seed, None, text_bytes, table_windows)
-        extra = settings_args(windows, seq_len, seed, None, text_bytes, table_windows)
+        settings = make_settings(
+            windows, seq_len, seed, None, text_bytes, table_windows, None, protocol
+        )
+        extra = settings_args(
+            windows, seq_len, seed, None, text_bytes, table_windows, None, protocol
+        )
         command = shlex.join(
             ["bitlab", "compare", *map(str, runs), "--corpus", corpus, *extra, "--out", str(out)]
         )
@@ -71,8 +84,9 @@ def register(app: typer.Typer) -> None:
 
             # The essentials on the terminal; compare.md has every column.
             columns = (("run", "name"), ("kind", "kind"), ("params", "num_params"),
-                       ("train FLOPs", "train_flops"), ("bpb", "bpb"), ("acc_byte", "acc_byte"),
-                       ("boundary F1", "boundary_f1"))  # fmt: skip
+                       ("train FLOPs", "train_flops"), ("protocol", "protocol"), ("bpb", "bpb"),
+                       ("one pass", "bpb_one_pass"), ("val bpb @ common FLOPs",
+                       "bpb_at_common_flops"), ("boundary F1", "boundary_f1"))  # fmt: skip
             table = Table(title="bitlab compare")
             for header, _ in columns:
                 table.add_column(header, justify="left" if header in ("run", "kind") else "right")

@@ -14,10 +14,18 @@ import typer
 from bitlab.errors import UserError
 from bitlab.output import emit, stderr
 
+# Library settings named in bitcodec's messages (``resume=True``, ``field='x'``) -> our flags.
+_FLAGGED = ("resume", "overwrite", "field", "binary", "split_on", "strict_utf8", "workers",
+            "max_bytes", "builtin", "format", "header", "val_fraction", "dedup")  # fmt: skip
+_SETTING = re.compile(r"\b(pass |drop )?(" + "|".join(_FLAGGED) + r")=(True|False|'[^']*'|\d+)?")
+_NO_FLAG = {"header": "--no-header"}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
           "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}  # fmt: skip
 DEFAULT_BUILTIN_MAX_BYTES = "64MB"
+_SHOW_SKIPPED = 50
+FORMATS = ("auto", "text", "jsonl", "json", "csv", "tsv", "parquet", "arrow")
+BINARY = ("auto", "error", "skip", "keep")
 
 
 def parse_size(text: str, what: str) -> int:
@@ -32,6 +40,35 @@ def parse_size(text: str, what: str) -> int:
     if value < 1:
         raise UserError(f"{what} '{text}' must be at least 1 byte")
     return value
+
+
+def _as_flag(m: re.Match[str]) -> str:
+    verb, name, value = m.group(1) or "", m.group(2), m.group(3)
+    flag = "--" + name.replace("_", "-")
+    if value == "False":
+        if name in _NO_FLAG:
+            return f"{verb}{_NO_FLAG[name]}"
+        return f"drop {flag}" if verb else f"no {flag}"
+    if value is None or value == "True":
+        return f"{verb}{flag}"
+    return f"{verb}{flag} {value.strip(chr(39))}"
+
+
+def cli_message(exc: Exception) -> str:
+    """bitcodec's message with its settings written as this command's flags."""
+    text = _SETTING.sub(_as_flag, str(exc))
+    return text.replace("prepare-corpus", "`bitlab prepare-corpus`").replace("``", "`")
+
+
+@contextlib.contextmanager
+def _flags_in_errors():
+    """Re-raise bitcodec's errors with flags in place of library settings."""
+    from bitcodec.errors import BitcodecError
+
+    try:
+        yield
+    except BitcodecError as exc:
+        raise UserError(cli_message(exc)) from exc
 
 
 def _fmt_bytes(n: int) -> str:
@@ -58,14 +95,28 @@ def _render_prepare(result: dict[str, Any]):
             + (f", {speed:.1f} MB/s of document text" if speed else "")
             + f"; duplicates removed: {result['duplicates_removed']:,}"
             + f"; empty documents skipped: {result['skipped_empty']:,}"
-            + (
-                f"; binary files skipped: {result['skipped_binary_files']}"
-                if result["skipped_binary_files"]
-                else ""
-            )
             + ("; stopped at --max-bytes" if result["capped_at_max_bytes"] else "")
-            + ("; resumed" if result["resumed"] else "")
+            + ("; resumed" if result["resumed"] and not result["unchanged"] else "")
         )
+        if result["unchanged"]:
+            console.print("the store was already complete, from the same inputs and options: "
+                          "nothing changed")  # fmt: skip
+        skipped = result["skipped_binary_files"]
+        if skipped:
+            console.print(
+                f"[yellow]{len(skipped):,} input files look binary and were skipped "
+                "(--binary keep takes their raw bytes; all are listed in the store's manifest, "
+                "`bitlab corpus info --json`):[/]"
+            )
+            for s in skipped[:_SHOW_SKIPPED]:
+                console.print(
+                    f"  {s['path']} ({s['size']:,} bytes)",
+                    highlight=False,
+                    markup=False,
+                    soft_wrap=True,
+                )
+            if len(skipped) > _SHOW_SKIPPED:
+                console.print(f"  ... {len(skipped) - _SHOW_SKIPPED:,} more (see --json)")
 
     return render
 
@@ -107,6 +158,8 @@ def corpus_info(store: str) -> dict[str, Any]:
         "stats": attrs.get("stats", {}),
         "sources_total": attrs.get("sources_total", len(corpus.sources)),
         "sources": corpus.sources,
+        "skipped_total": attrs.get("skipped_total", 0),
+        "skipped": list(attrs.get("skipped", [])),
     }
     if "://" not in store:
         info["disk_bytes"] = _dir_size(Path(store))
@@ -148,6 +201,15 @@ def _render_info(info: dict[str, Any]):
         if info["sources_total"] > 20:
             src.add_row(f"... {info['sources_total'] - 20:,} more (see --json)", "", "", "")
         console.print(src)
+        if info["skipped_total"]:
+            console.print(f"skipped inputs ({info['skipped_total']:,}, binary):")
+            for s in info["skipped"][:20]:
+                console.print(
+                    f"  {s['path']} ({s['size']:,} bytes)",
+                    highlight=False,
+                    markup=False,
+                    soft_wrap=True,
+                )
         options = ", ".join(f"{k}={v}" for k, v in info["options"].items() if k != "inputs")
         console.print(f"[dim]options: {options}[/]")
 
@@ -158,7 +220,7 @@ def register(app: typer.Typer) -> None:
     @app.command("prepare-corpus")
     def prepare_corpus_cmd(
         inputs: list[str] = typer.Argument(
-            None, help="Files, directories (recursive), glob patterns, or - for stdin."
+            None, help="Files, directories (recursive), glob patterns, fsspec URLs, or - for stdin."
         ),
         out: Path = typer.Option(
             ..., "--out", "-o", help="The corpus store to write (a directory)."
@@ -167,18 +229,43 @@ def register(app: typer.Typer) -> None:
             "file", "--split-on", help="Text files: one document per file, line or blank-line."
         ),
         field: str = typer.Option(
-            "text", "--field", help="JSON field holding the text (a.b nests)."
+            "text",
+            "--field",
+            help="Where the text is: JSON field, CSV/TSV column (name or 0-based index), "
+            "Parquet/Arrow column; a.b nests.",
+        ),
+        fmt: str = typer.Option(
+            "auto",
+            "--format",
+            help=f"Read every input as one format ({', '.join(FORMATS[1:])}); auto: by name "
+            "and content (.json files of one object per line are JSON lines).",
+        ),
+        binary: str = typer.Option(
+            "auto",
+            "--binary",
+            help="Inputs that look binary (a NUL byte in the first 8 KiB): error, skip (named "
+            "in the summary and the manifest) or keep (raw bytes). auto: error for files named, "
+            "skip for files found in directories.",
+        ),
+        header: bool = typer.Option(
+            True, "--header/--no-header", help="CSV/TSV: the first row names the columns."
         ),
         val_fraction: float = typer.Option(
             0.01, "--val-fraction", help="Share of documents in val."
         ),
-        resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run."),
+        resume: bool = typer.Option(
+            False,
+            "--resume",
+            help="Continue an interrupted run; on a finished store: check it, change nothing.",
+        ),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing store."),
         dedup: bool = typer.Option(False, "--dedup", help="Drop exact duplicate documents."),
         strict_utf8: bool = typer.Option(
             False, "--strict-utf8", help="Reject invalid UTF-8 (default: keep raw bytes)."
         ),
-        workers: int = typer.Option(0, "--workers", help="Reader processes (0: one per core)."),
+        workers: int = typer.Option(
+            0, "--workers", help="Reader processes (0: one per core; 1: read in this process)."
+        ),
         builtin: str = typer.Option(
             None, "--builtin", help="A built-in corpus instead of inputs: pydocs."
         ),
@@ -195,9 +282,8 @@ def register(app: typer.Typer) -> None:
         checkpoint_seconds: float = typer.Option(10.0, "--checkpoint-seconds", hidden=True),
         piece_bytes: int = typer.Option(32 << 20, "--piece-bytes", hidden=True),
     ) -> None:
-        """Turn text files (txt, md, jsonl, json; gz/zst/xz/bz2) into a Zarr corpus store."""
-        from bitcodec.ingest import PrepareOptions
-
+        """Turn text, JSON lines, JSON, CSV/TSV, Parquet, Arrow and Hugging Face save_to_disk
+        folders (gz/zst/xz/bz2 on top; local paths or fsspec URLs) into a Zarr corpus store."""
         inputs = list(inputs or [])
         if not inputs and not builtin:
             raise UserError(
@@ -211,22 +297,29 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"--workers must be >= 0, got {workers}")
         if max_bytes is None and builtin:
             max_bytes = DEFAULT_BUILTIN_MAX_BYTES
-        opts = PrepareOptions(
-            split_on=split_on,
-            field=field,
-            strict_utf8=strict_utf8,
-            val_fraction=val_fraction,
-            dedup=dedup,
-            workers=workers,
-            max_bytes=parse_size(max_bytes, "--max-bytes") if max_bytes is not None else None,
-            builtin=builtin,
-            chunk_bytes=chunk_bytes,
-            zstd_level=zstd_level,
-            checkpoint_every_s=checkpoint_seconds,
-            piece_bytes=piece_bytes,
-        )
-        stdin_data = sys.stdin.buffer.read() if "-" in inputs else None
-        result = _run_with_progress(inputs, out, opts, overwrite, resume, stdin_data)
+        for what, value, choices in (("--format", fmt, FORMATS), ("--binary", binary, BINARY)):
+            if value not in choices:
+                raise UserError(f"{what} '{value}' is unknown: choose one of {', '.join(choices)}")
+        with _flags_in_errors():
+            opts = _options(
+                split_on=split_on,
+                field=field,
+                format=fmt,
+                binary=binary,
+                header=header,
+                strict_utf8=strict_utf8,
+                val_fraction=val_fraction,
+                dedup=dedup,
+                workers=workers,
+                max_bytes=parse_size(max_bytes, "--max-bytes") if max_bytes is not None else None,
+                builtin=builtin,
+                chunk_bytes=chunk_bytes,
+                zstd_level=zstd_level,
+                checkpoint_every_s=checkpoint_seconds,
+                piece_bytes=piece_bytes,
+            )
+            stdin_data = sys.stdin.buffer.read() if "-" in inputs else None
+            result = _run_with_progress(inputs, out, opts, overwrite, resume, stdin_data)
         emit(result, as_json, _render_prepare(result))
 
     corpus_app = typer.Typer(
@@ -241,10 +334,17 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
     ) -> None:
         """Counts, sizes, splits, sources and format of a corpus store."""
-        info = corpus_info(store)
+        with _flags_in_errors():
+            info = corpus_info(store)
         emit(info, as_json, _render_info(info))
 
     app.add_typer(corpus_app, name="corpus")
+
+
+def _options(**kwargs: Any) -> Any:
+    from bitcodec.ingest import PrepareOptions
+
+    return PrepareOptions(**kwargs)
 
 
 def _run_with_progress(

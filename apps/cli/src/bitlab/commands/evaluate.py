@@ -35,13 +35,17 @@ def settings_args(
     text_bytes: int | None = None,
     table_windows: int | None = None,
     gold_lines: int | None = None,
+    protocols: list[str] | None = None,
     segmenter: SegmenterFlags | None = None,
 ) -> list[str]:
     """The non-default evaluation options, as command-line words (for the reproduce line)."""
     from bitbench.evaluate import EvalSettings
+    from bitbench.protocols import resolve_protocols
 
     d = EvalSettings()
     words: list[str] = []
+    if protocols and resolve_protocols(protocols) != d.protocols:
+        words += ["--protocol", ",".join(resolve_protocols(protocols))]
     for flag, value, default in (
         ("--windows", windows, d.windows),
         ("--seq-len", seq_len, d.seq_len),
@@ -64,11 +68,14 @@ def make_settings(
     text_bytes: int | None,
     table_windows: int | None = None,
     gold_lines: int | None = None,
+    protocols: list[str] | None = None,
     segmenter: SegmenterFlags | None = None,
 ) -> Any:
     from bitbench.evaluate import EvalSettings
 
     extra: dict[str, Any] = {} if text_bytes is None else {"text_bytes": text_bytes}
+    if protocols:
+        extra["protocols"] = tuple(protocols)
     if segmenter is not None:
         extra.update(
             segmenter=segmenter.decode_options(), rules=segmenter.rules, signal=segmenter.signal
@@ -88,10 +95,18 @@ def _summary(metrics: dict[str, Any], written: dict[str, Path]):
         table = Table(title=f"bitlab eval: {metrics['run']} ({metrics['kind']})")
         table.add_column("metric")
         table.add_column("value", justify="right")
+        for name, entry in (metrics.get("protocols") or {}).items():
+            table.add_row(
+                f"bpb {name} (chain / one pass)",
+                f"{fmt(entry.get('bpb'))} / {fmt(entry.get('bpb_one_pass'))}",
+            )
+        if metrics.get("hidden_digest"):
+            table.add_row(f"hidden_digest ({metrics.get('protocol')})", metrics["hidden_digest"])
         for key in (
-            "bpb", "acc_bit", "acc_byte", "acc_word", "acc_phrase", "boundary_precision",
+            "acc_bit", "acc_byte", "acc_word", "acc_phrase", "boundary_precision",
             "boundary_recall", "boundary_f1", "word_precision", "word_recall", "word_f1",
-            "oov_rate", "oov_recall", "iv_recall", "consistency_auc", "flops_per_byte",
+            "oov_rate", "oov_recall", "iv_recall", "consistency_auc", "consistency_auc_control",
+            "flops_per_byte",
         ):  # fmt: skip
             if key in metrics:
                 table.add_row(key, fmt(metrics[key]))
@@ -118,7 +133,9 @@ def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_command(
         run: Path = typer.Argument(
-            ..., help="Run directory (the --out of bitlab train or baseline)."
+            ...,
+            help="Run directory (the --out of bitlab train or baseline), or a local Hugging "
+            "Face masked-LM directory with its tokenizer.",
         ),
         corpus: str | None = typer.Option(
             None, "--corpus", help="Corpus store: metrics on its val split."
@@ -159,6 +176,14 @@ def register(app: typer.Typer) -> None:
         rules: str = SEG["rules"],
         signal: str = SEG["signal"],
         unit_bytes: float | None = SEG["unit_bytes"],
+        protocol: list[str] = typer.Option(
+            [],
+            "--protocol",
+            "-p",
+            help="Hidden bytes for bpb: words (headline; gold words with --gold-seg), tokens "
+            "(reference BPE tokens), bytes (scattered), or all (default words,tokens,bytes); "
+            "repeat or comma-separate. The first one is reported as bpb.",
+        ),
         out: Path | None = typer.Option(None, "--out", help="Output directory (default RUN/eval)."),
         device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda."),
         as_json: bool = typer.Option(False, "--json", help="Print metrics.json to stdout."),
@@ -171,14 +196,30 @@ def register(app: typer.Typer) -> None:
         )
         segmenter.check()
         settings = make_settings(
-            windows, seq_len, seed, threshold, text_bytes, table_windows, gold_lines, segmenter
+            windows,
+            seq_len,
+            seed,
+            threshold,
+            text_bytes,
+            table_windows,
+            gold_lines,
+            protocol,
+            segmenter=segmenter,
         )
         words = ["bitlab", "eval", str(run)]
         words += ["--corpus", str(corpus)] if corpus else []
         words += ["--gold-seg", str(gold_seg)] if gold_seg else []
         words += ["--dict", str(word_list)] if word_list else []
         words += settings_args(
-            windows, seq_len, seed, threshold, text_bytes, table_windows, gold_lines, segmenter
+            windows,
+            seq_len,
+            seed,
+            threshold,
+            text_bytes,
+            table_windows,
+            gold_lines,
+            protocol,
+            segmenter=segmenter,
         )
         words += ["--out", str(out)] if out else []
         out_dir = out if out is not None else default_out_dir(run)

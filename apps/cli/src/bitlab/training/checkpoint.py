@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
 from bitbench import fileio
 
 CHECKPOINTS = "checkpoints"
@@ -156,8 +157,6 @@ def flatten_optimizer_state(state_dict: dict[str, Any]) -> tuple[dict[str, Any],
     Keys of ``state`` are parameter indices (plain optimizers) or parameter names (the
     ``torch.distributed.checkpoint.state_dict`` form); both round-trip.
     """
-    import torch
-
     tensors: dict[str, Any] = {}
     keys: list[list[Any]] = []
     scalars: dict[str, dict[str, Any]] = {}

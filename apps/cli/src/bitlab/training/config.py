@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+import tomli_w
 from bitbench.engine.registry import task_kinds
+from bitbench.protocols import resolve_protocols
 
 from bitlab.errors import UserError
 
@@ -90,6 +92,9 @@ class TrainConfig:
     eval_every: int = 200  # steps between validations on the val split (0 = only at the end)
     eval_windows: int = 64  # validation windows (fixed seed: the same in every run)
     eval_seed: int = 0  # seed of the validation windows and the evaluation mask
+    # evaluation protocols scored at every validation, one pass each (bitbench.protocols;
+    # "" = only the task's own metrics)
+    eval_protocols: str = "words,tokens,bytes"
     log_every: int = 10  # steps between metrics.jsonl rows
     tensorboard: bool = False  # also write TensorBoard events to RUN/tensorboard (if installed)
     # -- bitswin task: curriculum and boundaries ----------------------------------------------
@@ -136,8 +141,6 @@ class TrainConfig:
         return doc
 
     def to_toml(self) -> str:
-        import tomli_w
-
         return tomli_w.dumps(self.to_toml_dict())
 
     def replace(self, **changes: Any) -> TrainConfig:
@@ -196,6 +199,8 @@ def _check_values(cfg: TrainConfig) -> None:
         close = difflib.get_close_matches(cfg.task, kinds, n=1, cutoff=0.4)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise UserError(f"config key 'task' = {cfg.task!r} is not one of {', '.join(kinds)}{hint}")
+    if cfg.eval_protocols:
+        resolve_protocols(cfg.eval_protocols)  # names the valid protocols when one is wrong
     for name, choices in CHOICES.items():
         value = getattr(cfg, name)
         if value not in choices:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from bitcodec.corpus_writer import CorpusWriter
 
 WORDS = [
     "the",
@@ -92,8 +93,6 @@ def sample_documents(n_docs: int, seed: int = 0, words_per_doc: int = 60) -> lis
 def write_sample_corpus(
     path: Path, n_docs: int = 400, seed: int = 0, val_fraction: float = 0.1
 ) -> Path:
-    from bitcodec.corpus_writer import CorpusWriter
-
     with CorpusWriter(Path(path), val_fraction=val_fraction, overwrite=True) as writer:
         for doc in sample_documents(n_docs, seed):
             writer.add(doc)

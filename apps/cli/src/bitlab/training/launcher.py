@@ -9,6 +9,8 @@ result. Under ``torchrun`` (RANK/WORLD_SIZE set) it runs the worker directly.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -17,8 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
 from bitlab.errors import UserError
 from bitlab.training.config import TrainConfig
+from bitlab.training.data import Sharding
+from bitlab.training.setup import open_splits, resume_point
+from bitlab.training.worker import WorkerOptions, worker_main
 
 
 @dataclass(frozen=True)
@@ -66,8 +75,6 @@ def _check_launch(config: TrainConfig, launch: LaunchOptions) -> tuple[TrainConf
     if launch.nnodes > 1 and not launch.rdzv_endpoint:
         raise UserError("--nnodes > 1 needs --rdzv-endpoint HOST:PORT (node 0's address)")
     if launch.gpus:
-        import torch
-
         present = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if launch.gpus > present:
             raise UserError(
@@ -88,16 +95,12 @@ def _check_launch(config: TrainConfig, launch: LaunchOptions) -> tuple[TrainConf
             config = config.replace(device="cpu")
         per_node = max(launch.nproc, 1)
     world = per_node * launch.nnodes
-    from bitlab.training.data import Sharding
-
     Sharding(config.batch_size, world, 0, config.grad_accum)  # raises if the batch cannot split
     return config, per_node
 
 
 def preflight(config: TrainConfig, *, resume: bool, init: str | None) -> None:
     """Corpus, run directory and --init checks, before any worker starts."""
-    from bitlab.training.setup import open_splits, resume_point
-
     open_splits(config)
     resume_point(Path(config.out), resume)
     if init is not None:
@@ -119,8 +122,6 @@ def run_training(
 ) -> TrainResult:
     """Train ``config``; returns rank 0's result. Raises UserError for anything the user can fix,
     including a NaN loss (the message names the step and the last good checkpoint)."""
-    from bitlab.training.worker import WorkerOptions, worker_main
-
     launch = launch or LaunchOptions()
     if under_torchrun():
         result = worker_main(config, WorkerOptions(resume=resume, init=init, progress=progress))
@@ -154,13 +155,6 @@ def _to_result(raw: dict[str, Any], world: int, digests: list[str] | None = None
 
 
 def _elastic(config: TrainConfig, launch: LaunchOptions, per_node: int, options) -> TrainResult:
-    import hashlib
-
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
-
-    from bitlab.training.worker import worker_main
-
     error_dir = tempfile.mkdtemp(prefix="bitlab-train-errors-")
     options = type(options)(options.resume, options.init, options.progress, error_dir)
     if launch.nnodes == 1 and not launch.rdzv_endpoint:
@@ -196,8 +190,6 @@ def _elastic(config: TrainConfig, launch: LaunchOptions, per_node: int, options)
     except ChildFailedError as exc:
         messages = sorted(Path(error_dir).glob("rank-*.json"))
         if messages:
-            import json
-
             raise UserError(json.loads(messages[0].read_text())["message"]) from None
         first = next(iter(exc.failures.values()), None)
         why = f"exit code {first.exitcode}" if first is not None else "failed"

@@ -92,7 +92,7 @@ class Trainer:
         self.checkpointer = Checkpointer(config, ctx, self.task, plain, fsdp=self.fsdp)
         self.model = setup.wrap(plain, config, ctx)
         self.optimizer = setup.make_optimizer(plain, config)
-        self.validator = Validator(self.task, config, ctx, corpus.val, self.fsdp)
+        self.validator = Validator(self.task, config, ctx, corpus, self.fsdp)
         self.start_step, self.elapsed_before, spent = 0, 0.0, 0.0
         if self.resume_from is not None:
             state = self.checkpointer.restore(self.resume_from, self.model, self.optimizer)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from matplotlib.figure import Figure
+
 from bitlab.training.metrics_log import read_metrics
 
 
@@ -21,11 +23,6 @@ def _series(rows: list[dict[str, Any]], prefix: str) -> dict[str, tuple[list[int
 
 def write_plots(run_dir: Path) -> list[Path]:
     """Write RUN/plots/{loss,accuracy,validation}.png; returns the files written."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = read_metrics(run_dir)
     train = [r for r in rows if r.get("kind") == "train"]
     val = [r for r in rows if r.get("kind") == "val"]
@@ -37,7 +34,6 @@ def write_plots(run_dir: Path) -> list[Path]:
         path = out / name
         fig.tight_layout()
         fig.savefig(path, dpi=110)
-        plt.close(fig)
         written.append(path)
 
     plans = [
@@ -62,7 +58,8 @@ def write_plots(run_dir: Path) -> list[Path]:
             )
         if not series:
             continue
-        fig, ax = plt.subplots(figsize=(7, 4))
+        fig = Figure(figsize=(7, 4))  # no pyplot: no backend, no global figure state
+        ax = fig.subplots()
         for label, (steps, values) in sorted(series.items()):
             ax.plot(steps, values, label=label, marker="o" if len(steps) < 20 else None)
         ax.set_xlabel("step")

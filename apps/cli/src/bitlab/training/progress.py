@@ -6,6 +6,9 @@ import sys
 import time
 from typing import Any
 
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
+
 
 def _fmt_rate(bits_per_s: float) -> str:
     for unit, scale in (("Gbit/s", 1e9), ("Mbit/s", 1e6), ("kbit/s", 1e3)):
@@ -33,12 +36,8 @@ class ProgressLine:
         self._last_plain = 0.0
         if not enabled:
             return
-        from rich.console import Console
-
         self.console = Console(stderr=True)
         if self.console.is_terminal:
-            from rich.progress import BarColumn, Progress, TextColumn
-
             self._live = Progress(
                 TextColumn("[bold]step {task.completed}/{task.total}"),
                 BarColumn(),
@@ -80,7 +79,11 @@ class ProgressLine:
 
 
 def val_summary(step: int, metrics: dict[str, Any]) -> str:
-    parts = [f"val @ step {step}: bpb {metrics.get('bpb', float('nan')):.4f}"]
+    parts = [f"val @ step {step}:"]
+    for key in ("bpb_words", "bpb_tokens", "bpb_bytes", "bpb"):
+        value = metrics.get(key)
+        if isinstance(value, (int, float)):
+            parts.append(f"{key} {value:.4f}")
     for key in ("acc_bit", "acc_byte", "acc_word", "acc_phrase"):
         if key in metrics:
             parts.append(f"{key} {metrics[key]:.3f}")

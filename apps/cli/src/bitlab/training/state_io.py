@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_optimizer_state_dict,
+    set_optimizer_state_dict,
+)
 
+from bitlab.errors import UserError
 from bitlab.training.checkpoint import (
     flatten_optimizer_state,
     load_tensors,
@@ -29,8 +36,6 @@ MODEL_WEIGHTS = "model.safetensors"
 
 
 def _options(**kw: Any):
-    from torch.distributed.checkpoint.state_dict import StateDictOptions
-
     return StateDictOptions(**kw)
 
 
@@ -38,16 +43,12 @@ def full_model_state(model: torch.nn.Module, plain: torch.nn.Module, fsdp: bool)
     """Full model state dict (on every rank for DDP; on rank 0 for FSDP, others get {})."""
     if not fsdp:
         return plain.state_dict()
-    from torch.distributed.checkpoint.state_dict import get_model_state_dict
-
     return get_model_state_dict(model, options=_options(full_state_dict=True, cpu_offload=True))
 
 
 def full_optimizer_state(model, optimizer, fsdp: bool) -> dict[str, Any]:
     if not fsdp:
         return optimizer.state_dict()
-    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
-
     return get_optimizer_state_dict(
         model, optimizer, options=_options(full_state_dict=True, cpu_offload=True)
     )
@@ -65,15 +66,11 @@ def load_optimizer(directory: Path, model, optimizer, fsdp: bool) -> None:
     if not fsdp:
         optimizer.load_state_dict(state)
         return
-    from torch.distributed.checkpoint.state_dict import set_optimizer_state_dict
-
     set_optimizer_state_dict(model, optimizer, state, options=_options(full_state_dict=True))
 
 
 def load_model_weights(module: torch.nn.Module, path: Path) -> None:
     """Load a plain state dict saved as safetensors into an unwrapped, unsharded module."""
-    from bitlab.errors import UserError
-
     state = load_tensors(path)
     try:
         module.load_state_dict(state, strict=True)

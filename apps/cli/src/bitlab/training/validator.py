@@ -1,5 +1,11 @@
-"""Validation with its cadence: the task's metrics on the fixed validation windows every
-``eval_every`` steps and at the end, under the run's precision.
+"""Validation with its cadence: on the fixed validation windows every ``eval_every`` steps and at
+the end, under the run's precision, two kinds of numbers:
+
+- the evaluation protocols (``eval_protocols``: words, tokens, bytes; bitbench.protocols), one
+  pass each, on hidden spans chosen once from the text (the same for every model kind with the
+  same validation windows): ``bpb_<protocol>`` plus ``hidden_digest_<protocol>``, so curves of
+  different kinds are comparable (``bitlab compare``);
+- the task's own ``validate`` metrics (``bpb`` under its own mask, ``acc_<level>``).
 
 DDP and single-process runs validate on rank 0 with the unwrapped module and broadcast the
 result; FSDP2 runs validate on every rank with all the windows (each rank must take part in the
@@ -11,7 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from bitbench.bpe_reference import reference_bpe
 from bitbench.engine import TrainTask, autocast, unwrap
+from bitbench.protocol_scores import protocol_scores, supports
+from bitbench.protocols import HiddenSpans, resolve_protocols, select_spans
 
 from bitlab.training.config import TrainConfig
 from bitlab.training.data import eval_windows
@@ -20,25 +29,68 @@ from bitlab.training.dist import DistContext
 
 class Validator:
     def __init__(
-        self, task: TrainTask, config: TrainConfig, ctx: DistContext, val_split: Any, fsdp: bool
+        self,
+        task: TrainTask,
+        config: TrainConfig,
+        ctx: DistContext,
+        corpus: Any,
+        fsdp: bool,
     ) -> None:
         self.task = task
         self.every = config.eval_every
         self.precision = config.precision
+        self.seed = config.eval_seed
         self.ctx = ctx
         self.fsdp = fsdp
-        w, d = eval_windows(val_split, config.eval_windows, config.seq_len, config.eval_seed)
-        self.windows = torch.from_numpy(w).to(ctx.device)  # uint8 [N, L]
-        self.doc_starts = torch.from_numpy(d).to(ctx.device)  # bool [N, L]
+        w, d = eval_windows(corpus.val, config.eval_windows, config.seq_len, config.eval_seed)
+        self.windows_np, self.doc_starts_np = w, d  # uint8 / bool [N, L]
+        self.windows = torch.from_numpy(w).to(ctx.device)
+        self.doc_starts = torch.from_numpy(d).to(ctx.device)
+        protocols = resolve_protocols(config.eval_protocols) if config.eval_protocols else ()
+        self.spans = self._spans(protocols, corpus) if protocols else {}
+
+    def _spans(self, protocols: tuple[str, ...], corpus: Any) -> dict[str, HiddenSpans]:
+        """Each protocol's hidden spans of the validation windows, chosen once."""
+        needs_reference = any(p != "bytes" for p in protocols)
+        reference = reference_bpe(corpus.train) if needs_reference else None
+        return {
+            p: select_spans(
+                p, self.windows_np, self.doc_starts_np, seed=self.seed, reference=reference
+            )
+            for p in protocols
+        }
 
     def should_validate(self, step: int, *, last: bool) -> bool:
         return last or (self.every > 0 and step % self.every == 0)
 
-    def validate(self, model: torch.nn.Module) -> dict[str, float]:
-        with autocast(self.ctx.device, self.precision):
-            if self.fsdp:
-                return self.task.validate(model, self.windows, self.doc_starts)
-            result = None
-            if self.ctx.is_main:
-                result = self.task.validate(unwrap(model), self.windows, self.doc_starts)
+    def validate(self, model: torch.nn.Module) -> dict[str, Any]:
+        if self.fsdp:
+            return self._metrics(model)
+        result = self._metrics(unwrap(model)) if self.ctx.is_main else None
         return self.ctx.broadcast_object(result)
+
+    def _metrics(self, model: torch.nn.Module) -> dict[str, Any]:
+        net = unwrap(model)
+        was_training = net.training
+        try:
+            with autocast(self.ctx.device, self.precision):
+                metrics: dict[str, Any] = dict(
+                    self.task.validate(model, self.windows, self.doc_starts)
+                )
+                if self.spans:
+                    view = self.task.eval_view(model)
+                    usable = [p for p in self.spans if supports(view, p)]
+                    scores = protocol_scores(
+                        view,
+                        self.windows_np,
+                        self.doc_starts_np,
+                        usable,
+                        seed=self.seed,
+                        chain=False,
+                        spans=self.spans,
+                    )
+                    metrics.update(scores)
+                    metrics.update({f"hidden_digest_{p}": self.spans[p].digest for p in usable})
+        finally:
+            net.train(was_training)
+        return metrics

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from bitlab.errors import is_user_error
 from bitlab.training.config import TrainConfig
+from bitlab.training.dist import init_distributed
+from bitlab.training.loop import Trainer, is_oom, oom_error
 
 
 @dataclass(frozen=True)
@@ -34,17 +39,12 @@ def _report(error_dir: str, rank: int, message: str) -> None:
 
 
 def _set_threads(device_type: str) -> None:
-    import torch
-
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     if device_type == "cpu" and local_world > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
 
 
 def worker_main(config: TrainConfig, options: WorkerOptions) -> dict[str, Any]:
-    from bitlab.errors import is_user_error
-    from bitlab.training.dist import init_distributed
-    from bitlab.training.loop import Trainer, is_oom, oom_error
 
     rank = int(os.environ.get("RANK", "0"))
     if options.error_dir and any(Path(options.error_dir).glob("rank-*.json")):

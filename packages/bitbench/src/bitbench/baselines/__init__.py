@@ -10,9 +10,9 @@ from bitbench.baselines.byte_mlm import ByteMLM, byte_mlm_flops_per_byte
 from bitbench.baselines.config import BpeMLMConfig, ByteMLMConfig
 from bitbench.baselines.loading import BpeEvalModel, ByteEvalModel, load_baseline
 from bitbench.baselines.tasks import BpeTask, ByteTask, TaskLoss, make_baseline_task
-from bitbench.baselines.tokenizer import encode_windows, load_tokenizer, train_bpe
+from bitbench.baselines.tokenizer import encode_windows, load_tokenizer, train_reference_bpe
 
-MODEL_TYPES = {"byte_mlm": "byte", "bpe_mlm": "bpe"}
+MODEL_TYPES = {"byte_mlm": "byte", "bpe_mlm": "bpe", "bert": "hf-bert"}
 
 __all__ = [
     "MODEL_TYPES",
@@ -31,5 +31,5 @@ __all__ = [
     "load_baseline",
     "load_tokenizer",
     "make_baseline_task",
-    "train_bpe",
+    "train_reference_bpe",
 ]

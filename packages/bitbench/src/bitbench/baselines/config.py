@@ -50,6 +50,8 @@ class BpeMLMConfig:
     dropout: float = 0.0
     embed_init_std: float = 0.02
     mask_rate: float = 0.15
+    # Unused since the reference BPE (bitbench.bpe_reference, the train split's first 32 MiB);
+    # kept so that config.json files of older runs still load.
     tokenizer_sample_bytes: int = 4_000_000
     # Mean bytes per token of the tokenizer on its training sample (set when it is trained);
     # used to turn per-token FLOPs into per-byte FLOPs.

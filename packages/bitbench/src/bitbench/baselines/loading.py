@@ -8,6 +8,7 @@ over the bytes / tokens of each text.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,9 @@ from bitbench.baselines.scoring import (
     segments_from_doc_starts,
     tokenize_batch,
 )
+from bitbench.baselines.token_eval import TokenScoring
 from bitbench.baselines.tokenizer import (
+    MASK_TOKEN_ID,
     PAD_TOKEN_ID,
     encode_windows,
     load_tokenizer,
@@ -107,6 +110,14 @@ class _BaselineEvalModel:
     def num_params(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
+    def untrained(self, seed: int = 0):
+        """The same EvalModel with fresh weights (the consistency control)."""
+        torch.manual_seed(seed)
+        fresh = type(self.model)(self.config)
+        if isinstance(self, BpeEvalModel):
+            return BpeEvalModel(fresh, self.tokenizer, self.device)
+        return ByteEvalModel(fresh, self.device)
+
 
 class ByteEvalModel(_BaselineEvalModel):
     kind = "byte"
@@ -166,6 +177,44 @@ class ByteEvalModel(_BaselineEvalModel):
         return out
 
     @torch.no_grad()
+    def hidden_byte_bits(
+        self,
+        windows: np.ndarray,
+        hidden: np.ndarray,
+        *,
+        doc_starts: np.ndarray | None = None,
+        pad: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """float32 [N, L]: -log2 p(true byte | every byte not hidden) at the ``hidden`` bytes
+        (bool [N, L], shown as [MASK]), 0 elsewhere (bitbench.protocol_scores)."""
+        arr = _check_windows(windows)
+        hide_all = np.asarray(hidden, dtype=bool)
+        out = np.zeros(arr.shape, dtype=np.float32)
+        for start in range(0, len(arr), BATCH):
+            stop = min(start + BATCH, len(arr))
+            hide = torch.tensor(hide_all[start:stop], device=self.device)  # [b, L]
+            if pad is not None:
+                hide &= ~torch.tensor(np.asarray(pad[start:stop], dtype=bool), device=self.device)
+            if not bool(hide.any()):
+                continue
+            true = torch.tensor(arr[start:stop], dtype=torch.long, device=self.device)  # [b, L]
+            ids = true.masked_fill(hide, BYTE_MASK_ID)
+            if pad is not None:
+                pad_t = torch.tensor(np.asarray(pad[start:stop], dtype=bool), device=self.device)
+                ids = ids.masked_fill(pad_t, BYTE_PAD_ID)
+            seg = None
+            if doc_starts is not None:
+                starts = torch.tensor(np.asarray(doc_starts[start:stop]), device=self.device)
+                seg = segments_from_doc_starts(starts, ids)
+            _, logits = self.model(ids, seg, hide)  # [M, 256]
+            logp = torch.log_softmax(logits.float(), dim=-1)
+            bits = -logp.gather(-1, true[hide].unsqueeze(-1))[:, 0] / math.log(2.0)  # [M]
+            block = torch.zeros(hide.shape, dtype=torch.float32, device=self.device)
+            block[hide] = bits
+            out[start:stop] = block.cpu().numpy()
+        return out
+
+    @torch.no_grad()
     def byte_log_probs(self, data: np.ndarray, hidden: np.ndarray) -> np.ndarray:
         """float [L, 256]: log p(byte) at every position with the ``hidden`` bytes (bool [L])
         shown as [MASK] (bitlab fill)."""
@@ -176,8 +225,10 @@ class ByteEvalModel(_BaselineEvalModel):
         return torch.log_softmax(logits[0].float(), dim=-1).cpu().numpy()
 
 
-class BpeEvalModel(_BaselineEvalModel):
+class BpeEvalModel(TokenScoring, _BaselineEvalModel):
     kind = "bpe"
+    _mask_id = MASK_TOKEN_ID
+    _pad_id = PAD_TOKEN_ID
 
     def __init__(self, model: BpeMLM, tokenizer, device: torch.device | str = "cpu") -> None:
         self.model = model.to(device).eval()
@@ -185,6 +236,15 @@ class BpeEvalModel(_BaselineEvalModel):
         self.tokenizer = tokenizer
         self.device = torch.device(device)
         self.token_bytes = torch.from_numpy(token_byte_lengths(tokenizer)).to(self.device)
+        self._max_tokens = self.config.max_positions
+
+    def _piece_encoder(self):
+        from bitbench.token_layout import reference_encoder
+
+        return reference_encoder(self.tokenizer)
+
+    def _masked_logits(self, ids: torch.Tensor, docs: torch.Tensor, select: torch.Tensor):
+        return self.model(ids, docs, select)[1]  # [M, V]
 
     def _score(self, chunk: np.ndarray, index: torch.Tensor, *, rate: float, seed: int):
         ids, seg = tokenize_batch(
@@ -255,9 +315,14 @@ class BpeEvalModel(_BaselineEvalModel):
 
 def load_baseline(model_dir: Path | str, device: torch.device | str = "cpu"):
     """The EvalModel of a saved baseline (a run's model/ directory, or a checkpoint)."""
+    from bitbench.baselines.hf_bert import load_hf_model
+    from bitbench.rundir import is_hf_masked_lm
+
     model_dir = Path(model_dir)
     raw = read_config(model_dir)
     model_type = raw["model_type"]
+    if model_type not in ("byte_mlm", "bpe_mlm") and is_hf_masked_lm(raw, model_dir):
+        return load_hf_model(model_dir, device)
     if model_type == "byte_mlm":
         config = config_from_dict(ByteMLMConfig, raw, BYTE_PRESETS)
         model = ByteMLM(config)

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from bitbench.baselines.bpe_mlm import BpeMLM, bpe_mlm_forward_flops
@@ -30,14 +29,9 @@ from bitbench.baselines.config import (
     config_from_dict,
     config_to_dict,
 )
+from bitbench.baselines.loading import BpeEvalModel, ByteEvalModel
 from bitbench.baselines.scoring import MaskedScore, score_bytes, score_tokens, tokenize_batch
-from bitbench.baselines.tokenizer import (
-    load_tokenizer,
-    save_tokenizer,
-    split_at_doc_starts,
-    token_byte_lengths,
-    train_bpe,
-)
+from bitbench.baselines.tokenizer import load_tokenizer, save_tokenizer, token_byte_lengths
 from bitbench.baselines.weights import (
     CONFIG_NAME,
     TOKENIZER_NAME,
@@ -53,7 +47,7 @@ log = logging.getLogger(__name__)
 
 VALIDATION_SEED = 1234
 VALIDATION_CHUNK = 32
-KINDS = ("byte", "bpe")
+KINDS = ("byte", "bpe", "hf-bert")
 
 
 def _model_device(model: torch.nn.Module) -> torch.device:
@@ -163,6 +157,10 @@ class ByteTask(_MaskedLMTask):
         predicted = round(self.config.mask_rate * self.seq_len)
         return byte_mlm_forward_flops(self.config, 1, self.seq_len, predicted)
 
+    def eval_view(self, model: torch.nn.Module) -> ByteEvalModel:
+        net = unwrap(model)
+        return ByteEvalModel(net, _model_device(net))
+
     def _score(self, model, windows, doc_starts, *, sample_index, step, seed, train):
         return score_bytes(
             model,
@@ -205,9 +203,12 @@ class BpeTask(_MaskedLMTask):
         self.tokenizer = tokenizer
         self.seed = seed
         self.batch_size, self.seq_len = batch_size, seq_len
-        self.model: torch.nn.Module = BpeMLM(config)
+        self.model: torch.nn.Module = self._build(config)
         self._token_bytes = torch.from_numpy(token_byte_lengths(tokenizer))
         self._token_bytes_on: dict[torch.device, torch.Tensor] = {}
+
+    def _build(self, config: BpeMLMConfig) -> torch.nn.Module:
+        return BpeMLM(config)
 
     def _forward_flops(self, rows: int, positions: int, predicted: int) -> float:
         return bpe_mlm_forward_flops(self.config, rows, positions, predicted)
@@ -218,6 +219,10 @@ class BpeTask(_MaskedLMTask):
         )
         predicted = round(self.config.mask_rate * tokens)
         return bpe_mlm_forward_flops(self.config, 1, tokens, predicted)
+
+    def eval_view(self, model: torch.nn.Module) -> BpeEvalModel:
+        net = unwrap(model)
+        return BpeEvalModel(net, self.tokenizer, _model_device(net))
 
     def _bytes_table(self, device: torch.device) -> torch.Tensor:
         if device not in self._token_bytes_on:
@@ -253,27 +258,33 @@ class BpeTask(_MaskedLMTask):
         write_json_atomic(directory / CONFIG_NAME, config_to_dict(self.config))
 
 
-def _tokenizer_sample(train_split: Any, budget: int, seed: int) -> list[bytes]:
-    """A deterministic bounded sample of the split: random contiguous 4 KiB windows (whole
-    split when it is small), cut at document starts."""
-    total = int(train_split.num_bytes)
-    length = min(4096, total)
-    if length <= 0:
-        raise BitbenchError("the train split is empty: prepare a corpus with some text in it")
-    n = max(1, min(budget, total) // length)
-    rng = np.random.default_rng(seed)
-    windows, doc_starts = train_split.sample_windows(n, length, rng)
-    pieces: list[bytes] = []
-    for w, d in zip(windows, doc_starts, strict=True):
-        pieces.extend(split_at_doc_starts(np.asarray(w), np.asarray(d)))
-    return pieces
+class HfBertTask(BpeTask):
+    """TrainTask of the hf-bert baseline: the bpe task's masks, loss and validation on a
+    Hugging Face BertForMaskedLM of the same size (bitbench.baselines.hf_bert)."""
+
+    kind = "hf-bert"
+
+    def _build(self, config: BpeMLMConfig) -> torch.nn.Module:
+        from bitbench.baselines.hf_bert import bert_config, bitbench_bert
+
+        return bitbench_bert(bert_config(config))
+
+    def eval_view(self, model: torch.nn.Module) -> Any:
+        from bitbench.baselines.hf_bert import HfEvalModel
+
+        return HfEvalModel.bitbench(unwrap(model), self.tokenizer, self.config.bytes_per_token)
+
+    def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
+        from bitbench.baselines.hf_bert import save_hf_bert
+
+        save_hf_bert(model, self.config, self.tokenizer, Path(directory))
 
 
 def _mean_bytes_per_token(tokenizer, pieces: list[bytes]) -> float:
-    from bitbench.baselines.tokenizer import bytes_to_str
+    from bitbench.bpe_reference import encode_pieces
 
-    sample = pieces[:256]
-    tokens = sum(len(e.ids) for e in tokenizer.encode_batch([bytes_to_str(p) for p in sample]))
+    sample = [p[:4096] for p in pieces[:256]]
+    tokens = sum(len(ids) for ids in encode_pieces(tokenizer, sample))
     return sum(len(p) for p in sample) / max(tokens, 1)
 
 
@@ -289,19 +300,21 @@ def _barrier() -> None:
 
 
 def prepare_tokenizer(config: BpeMLMConfig, train_split: Any, run_dir: Path, seed: int):
-    """The run's tokenizer: reuse RUN/tokenizer.json (resume), else rank 0 trains it on a
-    bounded sample of the train split and writes it; other ranks wait and read it."""
+    """The run's tokenizer: reuse RUN/tokenizer.json (resume), else rank 0 takes the corpus's
+    reference BPE of ``config.vocab_size`` (bitbench.bpe_reference: cached, trained on the train
+    split's first bytes) and writes it; other ranks wait and read it."""
+    from bitbench.bpe_reference import reference_bpe, train_documents
+
+    del seed  # the reference BPE is a function of the train split and the size alone
     path = Path(run_dir) / TOKENIZER_NAME
     if path.is_file():
         return load_tokenizer(path)
     if _rank() == 0:
-        pieces = _tokenizer_sample(train_split, config.tokenizer_sample_bytes, seed)
-        log.info("training a %d-entry byte-level BPE on %d pieces", config.vocab_size, len(pieces))
-        tokenizer = train_bpe(pieces, config.vocab_size)
+        tokenizer = reference_bpe(train_split, config.vocab_size)
         save_tokenizer(tokenizer, path)
         write_json_atomic(
             Path(run_dir) / "tokenizer_stats.json",
-            {"bytes_per_token": _mean_bytes_per_token(tokenizer, pieces)},
+            {"bytes_per_token": _mean_bytes_per_token(tokenizer, train_documents(train_split))},
         )
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         _barrier()
@@ -325,15 +338,22 @@ def make_baseline_task(
     batch_size: int = 1,
     seq_len: int = 256,
 ) -> ByteTask | BpeTask:
-    """Build the TrainTask of baseline ``kind`` ("byte" or "bpe") from the ``[model]`` table."""
+    """Build the TrainTask of baseline ``kind`` ("byte", "bpe" or "hf-bert") from the
+    ``[model]`` table."""
     del total_steps  # constant masking rate: no schedule depends on the run length
     model_config = {k: v for k, v in dict(model_config or {}).items() if k != "kind"}
     torch.manual_seed(seed)  # identical initial weights on every rank and every rerun
     if kind == "byte":
         config = config_from_dict(ByteMLMConfig, model_config, BYTE_PRESETS)
         return ByteTask(config, seed=seed, batch_size=batch_size, seq_len=seq_len)
-    if kind == "bpe":
-        config = config_from_dict(BpeMLMConfig, model_config, BPE_PRESETS)
+    if kind in ("bpe", "hf-bert"):
+        config_class: type = BpeMLMConfig
+        if kind == "hf-bert":
+            from bitbench.baselines.hf_bert import HfBertConfig, transformers_module
+
+            transformers_module()  # fail before training a tokenizer when it is missing
+            config_class = HfBertConfig
+        config = config_from_dict(config_class, model_config, BPE_PRESETS)
         tokenizer = prepare_tokenizer(config, train_split, Path(run_dir), seed)
         stats_path = Path(run_dir) / "tokenizer_stats.json"
         bytes_per_token = config.bytes_per_token
@@ -345,7 +365,8 @@ def make_baseline_task(
             config, vocab_size=tokenizer.get_vocab_size(), bytes_per_token=bytes_per_token
         )
         torch.manual_seed(seed)
-        return BpeTask(config, tokenizer, seed=seed, batch_size=batch_size, seq_len=seq_len)
+        task_class = HfBertTask if kind == "hf-bert" else BpeTask
+        return task_class(config, tokenizer, seed=seed, batch_size=batch_size, seq_len=seq_len)
     raise BitbenchError(f"baseline kind {kind!r} is unknown: use one of {list(KINDS)}")
 
 

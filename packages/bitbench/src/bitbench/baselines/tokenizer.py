@@ -1,115 +1,46 @@
-"""Byte-level BPE for the BPE baseline (Hugging Face ``tokenizers``), exact on any bytes.
+"""The BPE baseline's view of the reference BPE (bitbench.bpe_reference): windows of bytes to
+padded token-id arrays with segment ids, cut where documents begin.
 
-Bytes are decoded as Latin-1, so every byte is exactly one character and any byte string
-(invalid UTF-8 included, windows cut in the middle of a character included) has a string form;
-a token's length in characters is its length in bytes. The initial alphabet is all 256 bytes,
-so nothing is ever unknown. Pre-tokenisation splits runs of ASCII letters, digits, other ASCII
-symbols and non-ASCII bytes (GPT-2 style, a leading space joins the word), using ASCII
-whitespace only: in Latin-1, UTF-8 continuation bytes such as 0x85 and 0xA0 would otherwise
-count as whitespace.
+The tokenizer itself (training, the exact byte encoder, saving and loading, the check that
+refuses bitbench 0.1's Latin-1 tokenizers) lives in bitbench.bpe_reference: one BPE for the
+baseline, the evaluation protocols and the encoding-table comparison.
 """
 
 from __future__ import annotations
 
 import itertools
-import logging
-import os
-import tempfile
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
-from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
 
-from bitbench.errors import BitbenchError
+from bitbench.bpe_reference import (
+    MASK_TOKEN,
+    MASK_TOKEN_ID,
+    NUM_SPECIAL,
+    PAD_TOKEN,
+    PAD_TOKEN_ID,
+    SPECIAL_TOKENS,
+    encode_pieces,
+    load_tokenizer,
+    save_tokenizer,
+    token_byte_lengths,
+    train_reference_bpe,
+)
 
-log = logging.getLogger(__name__)
-
-PAD_TOKEN = "[PAD]"
-MASK_TOKEN = "[MASK]"
-SPECIAL_TOKENS = (PAD_TOKEN, MASK_TOKEN)
-PAD_TOKEN_ID = 0
-MASK_TOKEN_ID = 1
-NUM_SPECIAL = len(SPECIAL_TOKENS)
-
-_WS = r" \t\n\r\x0b\x0c"
-PRE_TOKEN_PATTERN = rf" ?[A-Za-z]+| ?[0-9]+| ?[\x80-\xff]+| ?[^{_WS}A-Za-z0-9\x80-\xff]+|[{_WS}]+"
-
-
-def bytes_to_str(data: bytes) -> str:
-    return data.decode("latin-1")
-
-
-def new_tokenizer() -> Tokenizer:
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.Split(
-        Regex(PRE_TOKEN_PATTERN), behavior="isolated", invert=False
-    )
-    return tokenizer
-
-
-def train_bpe(pieces: Iterable[bytes], vocab_size: int) -> Tokenizer:
-    """Train a byte-level BPE of ``vocab_size`` entries (2 specials + 256 bytes + merges)."""
-    if vocab_size < NUM_SPECIAL + 256 + 2:
-        raise BitbenchError(
-            f"BPE vocab_size {vocab_size} is too small: use at least {NUM_SPECIAL + 258}"
-        )
-    tokenizer = new_tokenizer()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        min_frequency=2,
-        special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=[chr(i) for i in range(256)],
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator((bytes_to_str(p) for p in pieces), trainer=trainer)
-    _check_specials(tokenizer, "the freshly trained tokenizer")
-    return tokenizer
-
-
-def _check_specials(tokenizer: Tokenizer, what: str) -> None:
-    if (
-        tokenizer.token_to_id(PAD_TOKEN) != PAD_TOKEN_ID
-        or tokenizer.token_to_id(MASK_TOKEN) != MASK_TOKEN_ID
-    ):
-        raise BitbenchError(
-            f"{what} lacks {PAD_TOKEN} = 0 and {MASK_TOKEN} = 1: re-train it with bitbench"
-        )
-
-
-def save_tokenizer(tokenizer: Tokenizer, path: Path) -> None:
-    """Write tokenizer.json atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tokenizer-", suffix=".json")
-    os.close(fd)
-    try:
-        tokenizer.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def load_tokenizer(path: Path) -> Tokenizer:
-    path = Path(path)
-    if not path.is_file():
-        raise BitbenchError(f"tokenizer file '{path}' does not exist: train the BPE baseline first")
-    try:
-        tokenizer = Tokenizer.from_file(str(path))
-    except Exception as exc:  # tokenizers raises its own Exception type
-        raise BitbenchError(f"tokenizer file '{path}' cannot be read ({exc}): re-train it") from exc
-    _check_specials(tokenizer, f"tokenizer file '{path}'")
-    return tokenizer
-
-
-def token_byte_lengths(tokenizer: Tokenizer) -> np.ndarray:
-    """int64 [V]: bytes each token id stands for (0 for the specials)."""
-    vocab = tokenizer.get_vocab()
-    lengths = np.zeros(tokenizer.get_vocab_size(), dtype=np.int64)
-    for token, idx in vocab.items():
-        lengths[idx] = 0 if token in SPECIAL_TOKENS else len(token)
-    return lengths
+__all__ = [
+    "MASK_TOKEN",
+    "MASK_TOKEN_ID",
+    "NUM_SPECIAL",
+    "PAD_TOKEN",
+    "PAD_TOKEN_ID",
+    "SPECIAL_TOKENS",
+    "encode_windows",
+    "load_tokenizer",
+    "save_tokenizer",
+    "split_at_doc_starts",
+    "token_byte_lengths",
+    "train_reference_bpe",
+]
 
 
 def split_at_doc_starts(window: np.ndarray, doc_starts: np.ndarray | None) -> list[bytes]:
@@ -123,7 +54,7 @@ def split_at_doc_starts(window: np.ndarray, doc_starts: np.ndarray | None) -> li
 
 
 def encode_windows(
-    tokenizer: Tokenizer,
+    tokenizer,
     windows: np.ndarray | Sequence[bytes],
     doc_starts: np.ndarray | None = None,
     *,
@@ -143,8 +74,8 @@ def encode_windows(
         else:
             ds = None if doc_starts is None else np.asarray(doc_starts[b])
             rows.append(split_at_doc_starts(np.asarray(w, dtype=np.uint8), ds))
-    flat = [bytes_to_str(p) for row in rows for p in row]
-    encodings = tokenizer.encode_batch(flat, add_special_tokens=False) if flat else []
+    flat = [p for row in rows for p in row]
+    encodings = encode_pieces(tokenizer, flat)
     per_row_ids: list[list[int]] = []
     per_row_seg: list[list[int]] = []
     k = 0
@@ -152,7 +83,7 @@ def encode_windows(
         ids: list[int] = []
         seg: list[int] = []
         for s in range(len(row)):
-            piece = encodings[k].ids
+            piece = encodings[k].tolist()
             k += 1
             ids.extend(piece)
             seg.extend([s] * len(piece))

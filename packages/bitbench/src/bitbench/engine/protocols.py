@@ -85,6 +85,11 @@ class TrainTask(Protocol):
         """Metrics on fixed validation windows (must include ``bpb``)."""
         ...
 
+    def eval_view(self, model: torch.nn.Module) -> EvalModel:
+        """The live model (possibly wrapped) seen as an EvalModel, for validation under the
+        evaluation protocols; it may switch the module to eval mode (the caller restores it)."""
+        ...
+
     def phase(self, step: int) -> int:
         """The curriculum phase (1..4) of step ``step``; 1 for tasks without a curriculum."""
         ...

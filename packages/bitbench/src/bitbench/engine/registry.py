@@ -33,6 +33,8 @@ class TaskKind:
     description: str = ""
     # Checks a spec's model/mask/corruption settings without building the model (None: none).
     check: Callable[[TaskSpec], None] | None = None
+    # Claims run directories whose model_type is not listed (e.g. any Hugging Face masked LM).
+    matches: Callable[[Any], bool] | None = None
 
 
 _KINDS: dict[str, TaskKind] = {}
@@ -88,6 +90,19 @@ def kind_of_model_type(model_type: str) -> TaskKind:
             return kind
     known = [t for k in _KINDS.values() for t in k.model_types]
     raise _unknown("model_type", str(model_type), known)
+
+
+def kind_of_run(info: Any) -> TaskKind:
+    """The kind that loads a run (``info``: a RunInfo): by its model_type, else the first kind
+    whose ``matches`` claims it."""
+    _discover()
+    for kind in _KINDS.values():
+        if info.model_type in kind.model_types:
+            return kind
+    for kind in _KINDS.values():
+        if kind.matches is not None and kind.matches(info):
+            return kind
+    return kind_of_model_type(info.model_type)  # the error naming the known types
 
 
 def build_task(spec: TaskSpec) -> TrainTask:

@@ -28,6 +28,7 @@ from bitmask import Curriculum, MaskedBatch, make_masks
 from bitswin import BitSwinModel, estimate_flops_per_byte
 from enctable import AdaptiveEncodingTable
 
+from bitbench.bitswin_eval import BitSwinEval
 from bitbench.engine.boundaries import boundary_scores, passes_of
 from bitbench.engine.codes import TableCodes
 from bitbench.engine.inputs import forward, model_inputs
@@ -264,6 +265,20 @@ class BitSwinTask(TaskBase):
             if acc is not None and n is not None and float(n) > 0:
                 result[f"acc_{level}"] = (float(acc), float(n))
         return result
+
+    def eval_view(self, model: torch.nn.Module) -> BitSwinEval:
+        net = unwrap(model)
+        return BitSwinEval(
+            net,
+            device=str(next(net.parameters()).device),
+            target_unit_bytes=self.mask_config.target_unit_bytes,
+            code_table=self.fed_table,
+            code_level=self.options.table_code_level,
+            boundary_source=self.options.boundary_source
+            if self.options.boundary_source == "entropy"
+            else "model",
+            precision=str(self.spec.settings.get("precision", "auto")),
+        )
 
     def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
         unwrap(model).save_pretrained(directory)

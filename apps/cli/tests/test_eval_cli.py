@@ -85,12 +85,16 @@ def test_segment_and_fill(lab, capsys):
     )
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
-    assert lines[0].replace("/", "") == "the cat sat" and lines[1].replace("/", "") == "on a mat"
+    assert lines[0].split("/") == ["the", "cat", "sat"] and lines[1].split("/") == [
+        "on",
+        "a",
+        "mat",
+    ]
     assert (
         invoke(["segment", str(lab["run"]), "--text", "the cat", "--threshold", "-1e9", "--json"])
         == 0
     )
-    assert json.loads(capsys.readouterr().out)["lines"] == [list("the cat")]
+    assert json.loads(capsys.readouterr().out)["lines"] == [["the", "cat"]]  # spaces separate
 
     assert invoke(["fill", str(lab["run"]), "--text", "the c_t s_t", "--steps", "2", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -133,6 +137,10 @@ def test_compare_table_and_plot(lab, capsys, tmp_path):
         (["eval", "{run}", "--corpus", "{corpus}", "--windows", "0"], "windows"),
         (["segment", "{run}"], "exactly one of --text"),
         (["segment", "{run}", "--file", "{root}/absent.txt"], "absent.txt"),
+        (["segment", "{run}", "--text", "x", "--decoder", "viterbi"], "unknown decoder"),
+        (["segment", "{run}", "--text", "x", "--rules", "digits"], "unknown segmentation rule"),
+        (["segment", "{run}", "--text", "x", "--signal", "vibes"], "--signal 'vibes'"),
+        (["eval", "{run}", "--corpus", "{corpus}", "--dict", "{root}/w.txt"], "needs --gold-seg"),
         (["fill", "{run}", "--text", "no holes here"], "no hole"),
         (["fill", "{run}", "--text", "a_b", "--device", "tpu9"], "not a torch device"),
         (["fill", "{run}", "--text", "a_b", "--hole", "__"], "one character"),

@@ -105,29 +105,41 @@ def test_evaluate_run_whitespace_gold(lab):
 def test_evaluate_gold_segmented_file(lab, tmp_path):
     gold = tmp_path / "gold.txt"
     gold.write_text("共同  创造 美好 的 新 世纪\n\nthe cat sat\n", encoding="utf-8")
-    ev = evaluate_run(lab["run"], gold_seg=gold, settings=SMALL)
+    words = tmp_path / "words.txt"
+    words.write_text("共同\n美好\n的\n", encoding="utf-8")
+    ev = evaluate_run(lab["run"], gold_seg=gold, settings=SMALL, word_list=words)
     m = ev.metrics
     assert m["boundary_gold"] == "segmented"
     assert m["bpb"] is None and m["table"] is None  # no corpus given
     for key in (
-        "boundary_precision",
-        "boundary_recall",
-        "boundary_f1",
-        "word_precision",
-        "word_f1",
-    ):
+        "boundary_precision", "boundary_recall", "boundary_f1", "word_precision", "word_f1",
+        "oov_recall", "iv_recall",
+    ):  # fmt: skip
         assert 0.0 <= m[key] <= 1.0
-    # an explicit threshold below every score predicts a start at every byte: recall 1
-    low = EvalSettings(**{**SMALL.as_dict(), "threshold": -1e9})
+    assert m["oov_rate"] == pytest.approx(6 / 9)  # 创造 新 世纪 the cat sat are not in the list
+    assert m["gold_words"] == 9 and m["segmenter"]["method"] == "dp"
+    sentences = ev.plot_data["boundary_sample"]["sentences"]
+    assert sentences[0]["chars"][:2] == ["共", "同"] and len(sentences[0]["gold"]) == 10
+    # rules off and a centre below every score: a word starts at every character: recall 1
+    low = EvalSettings(**{**SMALL.as_dict(), "threshold": -1e9, "rules": "none"})
     m2 = evaluate_run(lab["run"], gold_seg=gold, settings=low).metrics
     assert m2["boundary_recall"] == 1.0
-    # 共同创造美好的新世纪 (30 bytes, 6 words) + thecatsat (9 bytes, 3 words): 5 + 2 gold starts
-    # after each line's first byte, 29 + 8 evaluated bytes; all predicted -> precision 7 / 37
-    assert m2["boundary_precision"] == pytest.approx(7 / 37)
-    # words are cut at character starts only: every character is a word (10 + 9 of them), and
-    # only the one-character gold words "的" and "新" match
+    # 共同创造美好的新世纪 (10 characters, 6 words) + thecatsat (9, 3 words): 5 + 2 gold starts
+    # after each line's first character, 9 + 8 predicted ones (never inside a character)
+    assert m2["boundary_precision"] == pytest.approx(7 / 17)
+    # every character is a word (10 + 9 of them): only the gold words "的" and "新" match
     assert m2["word_precision"] == pytest.approx(2 / 19)
     assert m2["word_recall"] == pytest.approx(2 / 9)
+    assert "oov_rate" not in m2  # no word list
+    # with the rules, "thecatsat" is one Latin run: one word, never cut
+    m3 = evaluate_run(
+        lab["run"], gold_seg=gold, settings=EvalSettings(**{**low.as_dict(), "rules": "all"})
+    )
+    assert m3.metrics["predicted_words"] == 10 + 1
+    with pytest.raises(BitbenchError, match="--dict WORDS needs --gold-seg"):
+        evaluate_run(lab["run"], corpus=lab["corpus"], settings=SMALL, word_list=words)
+    with pytest.raises(BitbenchError, match="unknown signal"):
+        EvalSettings(signal="vibes")
 
 
 def test_compare_reuses_saved_evaluations(lab, tmp_path):

@@ -21,8 +21,6 @@ from bitbench.metrics import (
     starts_from_scores,
     threshold_for_mean_length,
     whitespace_gold,
-    word_scores,
-    word_spans,
 )
 
 
@@ -108,17 +106,6 @@ def test_parse_segmented_line_multibyte():
     expected = np.zeros(len(data), bool)
     expected[[0, 6, 12, 13]] = True
     assert gold.tolist() == expected.tolist()
-
-
-def test_word_spans_and_word_scores():
-    assert word_spans(np.array([1, 0, 1, 0, 0], bool)) == {(0, 2), (2, 5)}
-    assert word_spans(np.zeros(0, bool)) == set()
-    gold = np.array([1, 0, 1, 0, 1, 0], bool)  # words [0,2) [2,4) [4,6)
-    pred = np.array([1, 0, 1, 0, 0, 1], bool)  # words [0,2) [2,5) [5,6)
-    s = word_scores(pred, gold)
-    # only [0,2) matches: 1 hit, 2 wrong predicted words, 2 missed gold words
-    assert (s.true_pos, s.false_pos, s.false_neg) == (1, 2, 2)
-    assert s.f1 == pytest.approx(1 / 3)
 
 
 def test_threshold_for_mean_length():

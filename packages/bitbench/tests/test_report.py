@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 from bitbench.compare import compare_row
 from bitbench.plots import (
-    byte_labels,
     plot_accuracy_over_training,
     plot_boundary_view,
     plot_bpb_vs_flops,
@@ -77,12 +76,16 @@ def test_compare_row_and_report():
     assert "| tiny | bitswin | 1,000 | 2.5 TFLOP |" in text
 
 
-def test_byte_labels_align_with_bytes():
-    data = "a é\n中".encode()
-    labels = byte_labels(data)
-    assert len(labels) == len(data)
-    assert labels == ["a", "␣", "U+00E9", "", "\\n", "U+4E2D", "", ""]
-    assert byte_labels(b"\xff") == ["xff"]
+def test_char_labels_fall_back_to_code_points():
+    from bitbench.plot_fonts import LabelFont, char_label, needs_cjk
+
+    latin = LabelFont("none", "latin", frozenset(map(ord, "ae\u00e9\u2423")))
+    assert [char_label(c, latin) for c in "a é\n中\x01"] == [
+        "a", "␣", "\u00e9", "\\n", "U+4E2D", "x01",
+    ]  # fmt: skip
+    cjk = LabelFont("none", "cjk", frozenset(map(ord, "中")))
+    assert char_label("中", cjk) == "中"
+    assert needs_cjk(["a", "中"]) and not needs_cjk(["a", "é"])
 
 
 def test_plots_write_pngs_or_nothing(tmp_path):
@@ -91,14 +94,15 @@ def test_plots_write_pngs_or_nothing(tmp_path):
     assert plot_accuracy_over_training([{"step": 1, "loss": 2.0}], tmp_path / "none.png") is None
     off = [{"kind": "train", "step": s, "acc_word": 0.0} for s in range(3)]
     assert plot_accuracy_over_training(off, tmp_path / "off.png") is None  # never switched on
-    sample = {
-        "bytes": b"the cat",
-        "scores": np.array([1.0, 0, 0, 0.2, 1.0, 0, 0]),
-        "predicted": np.array([1, 0, 0, 0, 1, 0, 0], bool),
-        "gold": np.array([1, 0, 0, 0, 1, 0, 0], bool),
-        "threshold": 0.5,
+    sentence = {
+        "chars": list("共同创造 a1"),
+        "scores": np.array([1.0, 0, 0.9, 0.2, np.nan, 1.0, np.nan]),
+        "predicted": np.array([1, 0, 1, 0, 0, 1, 0], bool),
+        "gold": np.array([1, 0, 1, 0, 0, 1, 0], bool),
     }
+    sample = {"sentences": [sentence, sentence], "threshold": 0.5}
     assert plot_boundary_view(sample, tmp_path / "b.png").read_bytes()[:8] == PNG
+    assert plot_boundary_view({"sentences": []}, tmp_path / "none.png") is None
     codes = {"table L2": np.array([1, 1, 2, 3]), "BPE 300": np.array([5, 5, 5])}
     assert plot_rank_frequency(codes, tmp_path / "r.png").read_bytes()[:8] == PNG
     rows = [{"name": "a", "kind": "bitswin", "bpb": 2.0, "train_flops": 1e12},

@@ -3,9 +3,11 @@
 Both gold sources end up as the same thing: rows of bytes (``windows`` uint8 [M, L] with ``pad``),
 gold word starts and the positions to evaluate, plus whitespace flags. The model's boundary
 scores are cut at one threshold (given, or chosen so the mean unit length equals the run's
-target) and compared with ``metrics.boundary_scores``; gold-segmented lines also get SIGHAN-style
-word precision/recall/F1 (``metrics.word_scores``). The consistency score pools the model's byte
-states over gold word occurrences and feeds ``consistency.consistency_auc``.
+target) and compared with ``metrics.boundary_scores``. Gold-segmented lines are instead cut into
+words line by line by ``segment.segment_lines`` (rules, signal and decoder exactly as ``bitlab
+segment`` uses them) and get SIGHAN word precision/recall/F1 and, with the training word list,
+OOV rate and OOV/IV recall (``sighan``). The consistency score pools the model's byte states over
+gold word occurrences and feeds ``consistency.consistency_auc``.
 """
 
 from __future__ import annotations
@@ -20,15 +22,16 @@ import numpy as np
 from bitbench.consistency import consistency_auc, pool_units
 from bitbench.errors import BitbenchError
 from bitbench.metrics import (
-    BoundaryScores,
     boundary_scores,
-    parse_segmented_line,
+    gold_starts,
     sequence_start_mask,
     threshold_for_mean_length,
     whitespace_gold,
-    word_scores,
 )
-from bitbench.segment import pack_windows
+from bitbench.seg_decode import DecodeOptions
+from bitbench.seg_rules import SegmentRules
+from bitbench.segment import ByteScorer, Segmentation, pack_windows, segment_lines
+from bitbench.sighan import score_lines, split_words
 
 
 @dataclass(frozen=True)
@@ -73,10 +76,9 @@ def whitespace_rows(windows: np.ndarray, doc_starts: np.ndarray | None) -> GoldR
     )
 
 
-def read_segmented_file(
-    path: str | Path, max_lines: int | None = None
-) -> list[tuple[bytes, np.ndarray]]:
-    """Non-empty lines of a gold-segmented file -> (bytes without spaces, gold starts) each."""
+def read_gold_words(path: str | Path, max_lines: int | None = None) -> list[list[str]]:
+    """The words of every non-empty line of a gold-segmented file (split as the official SIGHAN
+    script splits them)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -88,13 +90,20 @@ def read_segmented_file(
         raise BitbenchError(
             f"gold segmentation file '{path}' is not UTF-8 (byte {exc.start}): convert it to UTF-8"
         ) from exc
-    lines = [parse_segmented_line(line) for line in text.splitlines() if line.strip()]
+    lines = [words for words in (split_words(line) for line in text.split("\n")) if words]
     if not lines:
         raise BitbenchError(
             f"gold segmentation file '{path}' has no words: give one sentence per line, words "
             "separated by spaces"
         )
     return lines[:max_lines] if max_lines else lines
+
+
+def read_segmented_file(
+    path: str | Path, max_lines: int | None = None
+) -> list[tuple[bytes, np.ndarray]]:
+    """Non-empty lines of a gold-segmented file -> (bytes without spaces, gold starts) each."""
+    return [gold_starts(words) for words in read_gold_words(path, max_lines)]
 
 
 def segmented_rows(lines: Sequence[tuple[bytes, np.ndarray]], seq_len: int) -> GoldRows:
@@ -150,18 +159,56 @@ def evaluate_boundaries(
     starts[:, 0] |= valid[:, 0]  # every row begins a unit
     result["predicted_unit_bytes"] = float(valid.sum() / max(1, int(starts.sum())))
     result["gold_word_bytes"] = float((valid & ~rows.is_space).sum() / max(1, int(rows.gold.sum())))
-    if rows.line_of_row is not None:
-        total = BoundaryScores(0, 0, 0)
-        for row in range(rows.windows.shape[0]):
-            n = int(valid[row].sum())
-            # Words are what `bitlab segment` prints: cuts only at character starts.
-            pred = predicted[row, :n] & ((rows.windows[row, :n] & 0xC0) != 0x80)
-            pred[0] = True  # a row start is a cut for both (words never span rows)
-            gold = rows.gold[row, :n].copy()
-            gold[0] = True
-            total = total + word_scores(pred, gold)
-        result.update(total.as_dict("word"))
     return result
+
+
+@dataclass(frozen=True)
+class SegmentedResult:
+    """What ``evaluate_segmented`` measured, and the segmentation itself (plots, files)."""
+
+    metrics: dict[str, Any]
+    segmentation: Segmentation
+    gold: list[list[str]]
+
+
+def evaluate_segmented(
+    model: Any,
+    gold: Sequence[Sequence[str]],
+    *,
+    options: DecodeOptions | None = None,
+    rules: SegmentRules | None = None,
+    seq_len: int = 512,
+    dictionary: frozenset[str] | None = None,
+    scorer: ByteScorer | None = None,
+) -> SegmentedResult:
+    """Segment the gold lines' text (spaces removed) exactly as ``bitlab segment`` would and
+    score it: boundary P/R/F1 over bytes (each line's first byte excluded), SIGHAN word P/R/F1,
+    and OOV rate and OOV/IV recall when ``dictionary`` (the training word list) is given."""
+    options = options or DecodeOptions()
+    rules = rules or SegmentRules()
+    texts = ["".join(words) for words in gold]
+    seg = segment_lines(model, texts, options=options, rules=rules, seq_len=seq_len, scorer=scorer)
+    predicted = np.concatenate([d.byte_starts() for d in seg.details])
+    gold_flags = np.concatenate([gold_starts(words)[1] for words in gold])
+    evaluate = np.ones(predicted.shape, dtype=bool)
+    firsts = np.cumsum([0, *[len(t.encode("utf-8")) for t in texts[:-1]]])
+    evaluate[firsts[firsts < evaluate.size]] = False  # a line's first byte starts a word trivially
+    result: dict[str, Any] = boundary_scores(predicted, gold_flags, evaluate).as_dict("boundary")
+    result.update(score_lines(gold, seg.lines, dictionary).as_dict())
+    n_gold = sum(len(words) for words in gold)
+    result["boundary_threshold"] = seg.threshold
+    result["predicted_unit_bytes"] = seg.mean_unit_bytes
+    result["gold_word_bytes"] = float(predicted.size / max(1, n_gold))
+    result["segmenter"] = {
+        "method": options.method,
+        "max_word_atoms": options.max_word_atoms,
+        "prior_weight": options.prior_weight,
+        "prior_mean_atoms": options.prior_mean_atoms,
+        "rules": rules.spec(),
+        "target_unit_bytes": options.target_unit_bytes
+        or float(getattr(model, "target_unit_bytes", 5.0)),
+    }
+    return SegmentedResult(result, seg, [list(words) for words in gold])
 
 
 def word_occurrences(rows: GoldRows) -> list[tuple[int, int, int]]:
@@ -247,3 +294,68 @@ def untrained_like(model: Any) -> Any:
     if callable(rebuild):
         return rebuild()
     return None
+
+
+# --- samples for the boundary plot (plots.plot_boundary_view): one mark per character ---------
+
+
+def _sentence(chars: list[str], scores, predicted, gold) -> dict[str, Any]:
+    return {
+        "chars": chars,
+        "scores": np.asarray(scores, dtype=np.float64),
+        "predicted": np.asarray(predicted, dtype=bool),
+        "gold": np.asarray(gold, dtype=bool),
+    }
+
+
+def sentence_sample(
+    result: SegmentedResult, max_sentences: int = 4, min_chars: int = 8, max_chars: int = 40
+) -> dict[str, Any]:
+    """The first few gold lines of ``min_chars``..``max_chars`` characters (else the first
+    lines, cut), with per character: the score (of the atom it starts; NaN inside an atom),
+    predicted and gold word starts."""
+    picked = [
+        i
+        for i, d in enumerate(result.segmentation.details)
+        if min_chars <= len(d.atoms.text) <= max_chars
+    ][:max_sentences]
+    if not picked:
+        picked = list(range(min(max_sentences, len(result.gold))))
+    sentences = []
+    for i in picked:
+        d = result.segmentation.details[i]
+        text = d.atoms.text[:max_chars]
+        n = len(text)
+        scores = np.full(n, np.nan)
+        predicted = np.zeros(n, dtype=bool)
+        firsts = d.atoms.bounds[:-1]
+        inside = firsts < n
+        scores[firsts[inside]] = d.scores[inside]
+        predicted[firsts[inside]] = (d.starts | d.atoms.forced)[inside] & ~d.atoms.dropped[inside]
+        gold = np.zeros(n, dtype=bool)
+        at = 0
+        for word in result.gold[i]:
+            if at < n:
+                gold[at] = True
+            at += len(word)
+        sentences.append(_sentence(list(text), scores, predicted, gold))
+    return {"sentences": sentences, "threshold": result.segmentation.threshold}
+
+
+def window_sample(
+    rows: GoldRows, scores: np.ndarray, threshold: float, max_bytes: int = 96
+) -> dict[str, Any]:
+    """The first row's first characters (whitespace gold), one mark per character: the score at
+    the character's first byte, predicted (score above the threshold) and gold starts."""
+    n = int((~rows.pad[0]).sum())
+    data = rows.windows[0, :n].tobytes()
+    firsts = np.flatnonzero((rows.windows[0, :n] & 0xC0) != 0x80)
+    ends = np.append(firsts[1:], n)
+    keep = ends <= max_bytes
+    firsts, ends = firsts[keep], ends[keep]
+    chars = [data[a:b].decode("utf-8", errors="replace") for a, b in zip(firsts, ends, strict=True)]
+    s = np.asarray(scores[0, firsts], dtype=np.float64)
+    return {
+        "sentences": [_sentence(chars, s, s > threshold, rows.gold[0, firsts])],
+        "threshold": threshold,
+    }

@@ -35,6 +35,7 @@ from bitbench.runs import (
     read_metrics_log,
     read_run_config,
 )
+from bitbench.seg_decode import DecodeOptions
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,14 @@ class EvalSettings:
     bpe_train_bytes: int | None = None
     consistency_occurrences: int = 2000
     gold_lines: int | None = None  # first N lines of --gold-seg (None = all)
+    # --gold-seg: how lines become words (bitlab segment's options; threshold above wins)
+    segmenter: DecodeOptions = field(default_factory=DecodeOptions)
+    rules: str = "all"  # seg_rules.SegmentRules.parse
+    signal: str = "head"  # seg_signals: which model score decides the cuts
 
     def __post_init__(self) -> None:
+        if isinstance(self.segmenter, dict):  # from as_dict() / metrics.json
+            object.__setattr__(self, "segmenter", DecodeOptions(**self.segmenter))
         object.__setattr__(self, "protocols", resolve_protocols(self.protocols))
         if self.bpe_train_bytes is not None:
             log.warning(
@@ -80,6 +87,22 @@ class EvalSettings:
             )
         if not 0.0 < self.mask_rate < 1.0:
             raise BitbenchError(f"mask rate {self.mask_rate} is outside (0, 1): use e.g. 0.15")
+        self.segment_rules()  # a bad rule list or signal fails here, before any work
+        from bitbench.seg_signals import SIGNALS
+
+        if self.signal not in SIGNALS:
+            raise BitbenchError(f"unknown signal '{self.signal}': use one of {', '.join(SIGNALS)}")
+
+    def segment_rules(self) -> Any:
+        from bitbench.seg_rules import SegmentRules
+
+        return SegmentRules.parse(self.rules)
+
+    def decode_options(self) -> DecodeOptions:
+        """The segmenter's options, with ``threshold`` (when given) as its centre."""
+        if self.threshold is None:
+            return self.segmenter
+        return dataclasses.replace(self.segmenter, threshold=self.threshold)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -137,21 +160,29 @@ def evaluate_run(
     settings: EvalSettings | None = None,
     device: str = "cpu",
     progress: Callable[[str], None] | None = None,
+    word_list: str | Path | None = None,
 ) -> Evaluation:
-    """Measure a run (see the module doc). At least one of ``corpus`` / ``gold_seg`` is needed."""
+    """Measure a run (see the module doc). At least one of ``corpus`` / ``gold_seg`` is needed;
+    ``word_list`` (the training words, with ``gold_seg``) adds OOV rate and OOV/IV recall."""
     from bitbench.boundaries import (
         evaluate_boundaries,
         evaluate_consistency,
-        model_scores,
-        read_segmented_file,
+        read_gold_words,
         segmented_rows,
+        sentence_sample,
         untrained_like,
         whitespace_rows,
+        window_sample,
     )
+    from bitbench.metrics import gold_starts
+    from bitbench.sighan import read_word_list
 
     settings = settings or EvalSettings()
     if corpus is None and gold_seg is None:
         raise BitbenchError("nothing to evaluate on: pass --corpus STORE and/or --gold-seg FILE")
+    if word_list is not None and gold_seg is None:
+        raise BitbenchError("--dict WORDS needs --gold-seg FILE: OOV rates are of gold words")
+    dictionary = read_word_list(word_list) if word_list is not None else None
     _stage(progress, "load")
     info = inspect_run(run_dir)
     model = load_model(info, device=device)
@@ -161,9 +192,8 @@ def evaluate_run(
         from bitcodec.corpus_reader import open_corpus  # (not re-exported by bitcodec yet)
 
         opened = open_corpus(corpus)
-    gold_lines = (
-        read_segmented_file(gold_seg, settings.gold_lines) if gold_seg is not None else None
-    )
+    gold_words = read_gold_words(gold_seg, settings.gold_lines) if gold_seg is not None else None
+    gold_lines = [gold_starts(words) for words in gold_words] if gold_words is not None else None
 
     metrics: dict[str, Any] = {
         "version": METRICS_VERSION,
@@ -174,6 +204,7 @@ def evaluate_run(
         if corpus is not None and "://" not in str(corpus)
         else corpus,
         "gold_seg": str(Path(gold_seg).resolve()) if gold_seg is not None else None,
+        "word_list": str(Path(word_list).resolve()) if word_list is not None else None,
         "settings": settings.as_dict(),
         "num_params": count_params(model),
         "protocol": settings.protocols[0],
@@ -228,19 +259,25 @@ def evaluate_run(
 
     _stage(progress, "boundaries")
     rows = None
-    if gold_lines is not None:
+    if gold_words is not None:
         rows = segmented_rows(gold_lines, settings.seq_len)
+        if can_segment(model, settings.signal):
+            seg = _segmented_metrics(model, gold_words, settings, dictionary)
+            metrics.update(seg.metrics)
+            metrics["boundary_gold"] = "segmented"
+            plot_data["boundary_sample"] = sentence_sample(seg)
     elif windows is not None:
         rows = whitespace_rows(windows, doc_starts)
-    if rows is not None and is_bitswin:
-        scores = boundary_cache if rows.source == "whitespace" else model_scores(model, rows)
-        target = float(getattr(model, "target_unit_bytes", 5.0))
-        result = evaluate_boundaries(
-            rows, scores, threshold=settings.threshold, target_unit_bytes=target
-        )
-        metrics.update(result)
-        metrics["boundary_gold"] = rows.source
-        plot_data["boundary_sample"] = _sample_view(rows, scores, result["boundary_threshold"])
+        if is_bitswin:
+            target = float(getattr(model, "target_unit_bytes", 5.0))
+            result = evaluate_boundaries(
+                rows, boundary_cache, threshold=settings.threshold, target_unit_bytes=target
+            )
+            metrics.update(result)
+            metrics["boundary_gold"] = rows.source
+            plot_data["boundary_sample"] = window_sample(
+                rows, boundary_cache, result["boundary_threshold"]
+            )
 
     _stage(progress, "consistency")
     if rows is not None:
@@ -308,21 +345,32 @@ def _table_metrics(
     return {"source": source, "levels": rows}, codes
 
 
-def _sample_view(
-    rows: Any, scores: np.ndarray, threshold: float, max_bytes: int = 96
-) -> dict[str, Any]:
-    """The first row's first bytes with scores, predicted and gold starts (boundary plot)."""
-    n = min(max_bytes, int((~rows.pad[0]).sum()))
-    # Do not end inside a UTF-8 character.
-    while n > 0 and n < rows.windows.shape[1] and (int(rows.windows[0, n]) & 0xC0) == 0x80:
-        n -= 1
-    return {
-        "bytes": rows.windows[0, :n].tobytes(),
-        "scores": np.asarray(scores[0, :n], dtype=np.float64),
-        "predicted": np.asarray(scores[0, :n] > threshold),
-        "gold": np.asarray(rows.gold[0, :n]),
-        "threshold": threshold,
-    }
+def can_segment(model: Any, signal: str) -> bool:
+    """Does the model give what the signal reads (the boundary head, or masked byte scores)?"""
+    from bitbench.seg_signals import MASK_SIGNALS, parse_signal
+
+    parts = parse_signal(signal)
+    head_ok = "head" not in parts or hasattr(model, "boundary_scores")
+    masks_ok = not any(p in MASK_SIGNALS for p in parts) or hasattr(model, "hidden_byte_bits")
+    return head_ok and masks_ok
+
+
+def _segmented_metrics(
+    model: Any, gold_words: list[list[str]], settings: EvalSettings, dictionary: Any
+) -> Any:
+    """``boundaries.evaluate_segmented`` with the settings' segmenter, rules and signal."""
+    from bitbench.boundaries import evaluate_segmented
+    from bitbench.seg_signals import make_scorer
+
+    return evaluate_segmented(
+        model,
+        gold_words,
+        options=settings.decode_options(),
+        rules=settings.segment_rules(),
+        seq_len=settings.seq_len,
+        dictionary=dictionary,
+        scorer=make_scorer(model, settings.signal, settings.seq_len),
+    )
 
 
 def default_out_dir(run_dir: str | Path) -> Path:

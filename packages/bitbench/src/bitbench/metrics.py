@@ -18,6 +18,7 @@ with no gold starts, is 0.0 (and so is F1).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -185,10 +186,9 @@ def ascii_space_mask(data: np.ndarray) -> np.ndarray:
     return (data == 0x20) | ((data >= 0x09) & (data <= 0x0D))
 
 
-def parse_segmented_line(line: str) -> tuple[bytes, np.ndarray]:
-    """A gold-segmented line (words separated by whitespace) -> (UTF-8 bytes without the spaces,
-    bool [n] True at the first byte of each word)."""
-    words = line.split()
+def gold_starts(words: Sequence[str]) -> tuple[bytes, np.ndarray]:
+    """Gold words of one line -> (their UTF-8 bytes joined, bool [n] True at each word's first
+    byte)."""
     data = "".join(words).encode("utf-8")
     gold = np.zeros(len(data), dtype=bool)
     at = 0
@@ -198,27 +198,10 @@ def parse_segmented_line(line: str) -> tuple[bytes, np.ndarray]:
     return data, gold
 
 
-def word_spans(starts: np.ndarray) -> set[tuple[int, int]]:
-    """Words [start, end) of one sequence cut before every True of ``starts`` (position 0 always
-    begins a word)."""
-    starts = np.asarray(starts, dtype=bool)
-    n = starts.shape[0]
-    if n == 0:
-        return set()
-    cuts = np.flatnonzero(starts[1:]) + 1
-    bounds = [0, *cuts.tolist(), n]
-    return {(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)}
-
-
-def word_scores(predicted: np.ndarray, gold: np.ndarray) -> BoundaryScores:
-    """SIGHAN-style word precision/recall/F1 of one sequence: a predicted word counts when both its
-    ends match a gold word."""
-    predicted = np.asarray(predicted, dtype=bool)
-    gold = np.asarray(gold, dtype=bool)
-    _same_shape("predicted", predicted, "gold", gold)
-    pred_words, gold_words = word_spans(predicted), word_spans(gold)
-    hit = len(pred_words & gold_words)
-    return BoundaryScores(hit, len(pred_words) - hit, len(gold_words) - hit)
+def parse_segmented_line(line: str) -> tuple[bytes, np.ndarray]:
+    """A gold-segmented line (words separated by whitespace) -> (UTF-8 bytes without the spaces,
+    bool [n] True at the first byte of each word)."""
+    return gold_starts(line.split())
 
 
 def starts_from_scores(scores: np.ndarray, threshold: float) -> np.ndarray:

@@ -94,86 +94,88 @@ def plot_accuracy_over_training(records: Sequence[dict[str, Any]], path: Path) -
     return _save(fig, path)
 
 
-def byte_labels(data: bytes) -> list[str]:
-    """One tick label per byte: the character at its first byte (visible marks for spaces and
-    control bytes), '' at continuation bytes, U+XXXX for non-ASCII characters."""
-    labels: list[str] = []
-    i = 0
-    while i < len(data):
-        b = data[i]
-        n = (
-            1
-            if b < 0x80
-            else 2
-            if b >> 5 == 0b110
-            else 3
-            if b >> 4 == 0b1110
-            else 4
-            if b >> 3 == 0b11110
-            else 1
-        )
-        chunk = data[i : i + n]
-        try:
-            ch = chunk.decode("utf-8")
-        except UnicodeDecodeError:
-            ch, n = f"x{b:02x}", 1
-        if ch == " ":
-            label = "␣"
-        elif ch == "\n":
-            label = "\\n"
-        elif len(ch) == 1 and ord(ch) < 0x20:
-            label = f"x{ord(ch):02x}"
-        elif len(ch) == 1 and ord(ch) >= 0x80:
-            label = f"U+{ord(ch):04X}"
-        else:
-            label = ch
-        labels.append(label)
-        labels.extend([""] * (n - 1))
-        i += n
-    return labels
-
-
 def plot_boundary_view(sample: dict[str, Any], path: Path) -> Path | None:
-    """Bars of the boundary score per byte (coloured: predicted start or not), the threshold as
-    a line, gold word starts marked with triangles below the axis."""
-    data: bytes = sample["bytes"]
-    if not data:
-        return None
-    scores = np.asarray(sample["scores"], dtype=np.float64)
-    predicted = np.asarray(sample["predicted"], dtype=bool)
-    gold = np.asarray(sample["gold"], dtype=bool)
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(max(8, len(data) * 0.16), 3.6))
-    x = np.arange(len(data))
-    colours = np.where(predicted, "tab:orange", "tab:blue")
-    ax.bar(x, scores, color=colours, width=0.85)
-    ax.axhline(
-        float(sample["threshold"]), color="tab:red", linestyle="--", linewidth=1, label="threshold"
-    )
-    low = float(min(scores.min(), sample["threshold"]))
-    span = float(max(scores.max(), sample["threshold"]) - low) or 1.0
-    ax.scatter(
-        x[gold],
-        np.full(int(gold.sum()), low - 0.08 * span),
-        marker="^",
-        color="black",
-        s=18,
-        label="gold start",
-    )
-    ax.set_xticks(x)
-    ax.set_xticklabels(byte_labels(data), fontsize=7, family="monospace")
-    ax.set_xlim(-0.6, len(data) - 0.4)
-    ax.set_ylim(low - 0.15 * span, low + 1.1 * span)
-    ax.set_ylabel("boundary score")
+    """A few sentences, one column per character, labelled with the character itself (a CJK
+    font where the machine has one, else code points; ``plot_fonts``): a bar of the model's
+    start score per character (orange where a word is predicted to start; no bar inside a digit
+    or Latin run), the decoder's centre as a dashed line, and under the bars one mark per word
+    start: gold (black) and predicted (orange)."""
     from matplotlib.patches import Patch
 
+    from bitbench.plot_fonts import char_label, label_font, needs_cjk
+
+    sentences = [s for s in sample.get("sentences", []) if len(s["chars"])]
+    if not sentences:
+        return None
+    font = label_font(cjk=any(needs_cjk(s["chars"]) for s in sentences))
+    props = font.properties()
+    width = max(len(s["chars"]) for s in sentences)
+    plt = _pyplot()
+    fig, axes = plt.subplots(
+        len(sentences),
+        1,
+        figsize=(max(7.0, 0.3 * width + 1.5), 1.9 * len(sentences)),
+        squeeze=False,
+    )
+    centre = sample.get("threshold")
+    for ax, sentence in zip(axes[:, 0], sentences, strict=True):
+        chars = sentence["chars"]
+        scores = np.asarray(sentence["scores"], dtype=np.float64)
+        predicted = np.asarray(sentence["predicted"], dtype=bool)
+        gold = np.asarray(sentence["gold"], dtype=bool)
+        x = np.arange(len(chars))
+        finite = np.isfinite(scores)
+        values = scores[finite]
+        low = float(min(values.min(initial=0.0), centre if centre is not None else 0.0))
+        high = float(max(values.max(initial=1.0), centre if centre is not None else 1.0))
+        span = (high - low) or 1.0
+        ax.bar(
+            x[finite],
+            values - low,
+            bottom=low,
+            color=np.where(predicted[finite], "tab:orange", "tab:blue"),
+            width=0.8,
+        )
+        if centre is not None:
+            ax.axhline(float(centre), color="tab:red", linestyle="--", linewidth=0.8)
+        gold_y, pred_y = low - 0.18 * span, low - 0.36 * span
+        ax.scatter(x[gold], np.full(int(gold.sum()), gold_y), marker="v", color="black", s=16)
+        ax.scatter(
+            x[predicted],
+            np.full(int(predicted.sum()), pred_y),
+            marker="^",
+            color="tab:orange",
+            s=16,
+        )
+        ax.set_yticks([gold_y, pred_y, low, high])
+        ax.set_yticklabels(["gold", "predicted", f"{low:.2g}", f"{high:.2g}"], fontsize=7)
+        ax.set_xticks(x)
+        ax.set_xticklabels([char_label(c, font) for c in chars], fontproperties=props, fontsize=9)
+        ax.set_xlim(-0.6, width - 0.4)
+        ax.set_ylim(low - 0.48 * span, low + 1.08 * span)
+        ax.tick_params(axis="x", length=0)
     handles = [
-        Patch(color="tab:orange", label="predicted start"),
-        Patch(color="tab:blue", label="inside a unit"),
-        *ax.get_legend_handles_labels()[0],
+        Patch(color="tab:orange", label="score, predicted word start"),
+        Patch(color="tab:blue", label="score, no start"),
     ]
-    ax.legend(handles=handles, fontsize=7, loc="upper right", ncol=4)
-    ax.set_title("Model unit boundaries on sample text (bars) vs gold word starts (triangles)")
+    if centre is not None:
+        handles.append(plt.Line2D([], [], color="tab:red", linestyle="--", label="decoder centre"))
+    handles += [
+        plt.Line2D([], [], marker="v", color="black", linestyle="", label="gold word start"),
+        plt.Line2D(
+            [], [], marker="^", color="tab:orange", linestyle="", label="predicted word start"
+        ),
+    ]
+    fig.suptitle("Word starts: model scores, gold and predicted (one mark per character)")
+    fig.tight_layout()
+    fig.legend(
+        handles=handles,
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=5,
+        frameon=False,
+    )
     return _save(fig, path)
 
 

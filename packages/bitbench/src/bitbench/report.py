@@ -44,9 +44,12 @@ EXPLANATIONS = {
     "boundary_precision": "share of predicted unit starts that are gold word starts",
     "boundary_recall": "share of gold word starts predicted as unit starts",
     "boundary_f1": "predicted unit starts vs gold word starts, at non-space positions except each sequence's first byte",
-    "word_precision": "share of predicted words (cuts at character starts, as `bitlab segment` prints) that are gold words",
-    "word_recall": "share of gold words found exactly",
-    "word_f1": "SIGHAN word F: a predicted word counts when both its ends match a gold word",
+    "word_precision": "share of predicted words (`bitlab segment`'s output) paired with an identical gold word, as the official SIGHAN script counts (LCS per line)",
+    "word_recall": "share of gold words paired with an identical predicted word (SIGHAN script)",
+    "word_f1": "SIGHAN word F of word precision and recall",
+    "oov_rate": "share of gold words not in the training word list (--dict)",
+    "oov_recall": "word recall over the gold words not in the training word list",
+    "iv_recall": "word recall over the gold words in the training word list",
     "consistency_auc": "P(two occurrences of the same word are closer, by cosine of centred mean-pooled byte states, than two different words); read against the control",
     "consistency_auc_control": "the same for this configuration with fresh (untrained) weights: what identical bytes alone give",
     "flops_per_byte": "forward FLOPs per byte at the evaluation window length",
@@ -73,7 +76,7 @@ def render_eval_report(
     keys = [
         "bpb", "bpb_one_pass", "acc_bit", "acc_byte", "acc_word", "acc_phrase",
         "boundary_precision", "boundary_recall", "boundary_f1",
-        "word_precision", "word_recall", "word_f1",
+        "word_precision", "word_recall", "word_f1", "oov_rate", "oov_recall", "iv_recall",
         "consistency_auc", "consistency_auc_control", "flops_per_byte",
     ]  # fmt: skip
     rows = [(f"`{k}`", metrics.get(k), EXPLANATIONS.get(k, "")) for k in keys if k in metrics]
@@ -97,6 +100,18 @@ def render_eval_report(
             f"(gold: {metrics.get('boundary_gold')}); predicted units average "
             f"{fmt(metrics.get('predicted_unit_bytes'))} bytes, gold words "
             f"{fmt(metrics.get('gold_word_bytes'))} bytes (without spaces).",
+        ]
+    seg = metrics.get("segmenter")
+    if seg:
+        out += [
+            "",
+            f"Segmenter: decoder `{seg.get('method')}` (words of at most "
+            f"{seg.get('max_word_atoms')} atoms, length prior weight {fmt(seg.get('prior_weight'))} "
+            f"with mean {fmt(seg.get('prior_mean_atoms'))}), rules `{seg.get('rules')}`, signal "
+            f"`{metrics.get('settings', {}).get('signal', 'head')}`, calibrated to "
+            f"{fmt(seg.get('target_unit_bytes'))} bytes per word; "
+            f"{fmt(metrics.get('gold_words'))} gold words, {fmt(metrics.get('predicted_words'))} "
+            "predicted.",
         ]
     table = metrics.get("table")
     comp = metrics.get("compression") or {}

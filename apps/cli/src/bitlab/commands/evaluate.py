@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from bitlab.commands.segment import SegmenterFlags, segmenter_options
 from bitlab.output import emit, stderr
 
 
@@ -35,6 +36,7 @@ def settings_args(
     table_windows: int | None = None,
     gold_lines: int | None = None,
     protocols: list[str] | None = None,
+    segmenter: SegmenterFlags | None = None,
 ) -> list[str]:
     """The non-default evaluation options, as command-line words (for the reproduce line)."""
     from bitbench.evaluate import EvalSettings
@@ -55,7 +57,7 @@ def settings_args(
     ):
         if value is not None and value != default:
             words += [flag, str(value)]
-    return words
+    return words + (segmenter.args() if segmenter is not None else [])
 
 
 def make_settings(
@@ -67,12 +69,17 @@ def make_settings(
     table_windows: int | None = None,
     gold_lines: int | None = None,
     protocols: list[str] | None = None,
+    segmenter: SegmenterFlags | None = None,
 ) -> Any:
     from bitbench.evaluate import EvalSettings
 
     extra: dict[str, Any] = {} if text_bytes is None else {"text_bytes": text_bytes}
     if protocols:
         extra["protocols"] = tuple(protocols)
+    if segmenter is not None:
+        extra.update(
+            segmenter=segmenter.decode_options(), rules=segmenter.rules, signal=segmenter.signal
+        )
     if table_windows is not None:
         extra["table_windows"] = table_windows
     if gold_lines is not None:
@@ -97,7 +104,9 @@ def _summary(metrics: dict[str, Any], written: dict[str, Path]):
             table.add_row(f"hidden_digest ({metrics.get('protocol')})", metrics["hidden_digest"])
         for key in (
             "acc_bit", "acc_byte", "acc_word", "acc_phrase", "boundary_precision",
-            "boundary_recall", "boundary_f1", "word_f1", "consistency_auc", "consistency_auc_control", "flops_per_byte",
+            "boundary_recall", "boundary_f1", "word_precision", "word_recall", "word_f1",
+            "oov_rate", "oov_recall", "iv_recall", "consistency_auc", "consistency_auc_control",
+            "flops_per_byte",
         ):  # fmt: skip
             if key in metrics:
                 table.add_row(key, fmt(metrics[key]))
@@ -117,6 +126,9 @@ def _summary(metrics: dict[str, Any], written: dict[str, Path]):
     return render
 
 
+SEG = segmenter_options()
+
+
 def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_command(
@@ -131,7 +143,12 @@ def register(app: typer.Typer) -> None:
         gold_seg: Path | None = typer.Option(
             None,
             "--gold-seg",
-            help="Gold-segmented file (words separated by spaces) for boundary F1.",
+            help="Gold-segmented file (words separated by spaces): boundary F1, SIGHAN word P/R/F.",
+        ),
+        word_list: Path | None = typer.Option(
+            None,
+            "--dict",
+            help="Training word list (one per line) for --gold-seg: OOV rate, OOV/IV recall.",
         ),
         windows: int = typer.Option(64, "--windows", help="Val windows to evaluate."),
         seq_len: int = typer.Option(512, "--seq-len", help="Bytes per window."),
@@ -152,6 +169,13 @@ def register(app: typer.Typer) -> None:
         gold_lines: int | None = typer.Option(
             None, "--gold-lines", help="Use only the first N lines of --gold-seg."
         ),
+        decoder: str = SEG["decoder"],
+        max_word_chars: int = SEG["max_word_chars"],
+        length_prior: float = SEG["length_prior"],
+        prior_mean: float = SEG["prior_mean"],
+        rules: str = SEG["rules"],
+        signal: str = SEG["signal"],
+        unit_bytes: float | None = SEG["unit_bytes"],
         protocol: list[str] = typer.Option(
             [],
             "--protocol",
@@ -171,14 +195,35 @@ def register(app: typer.Typer) -> None:
         from bitbench.model_card import write_model_card
         from bitbench.runs import inspect_run
 
+        segmenter = SegmenterFlags(
+            decoder, max_word_chars, length_prior, prior_mean, rules, signal, unit_bytes
+        )
+        segmenter.check()
         settings = make_settings(
-            windows, seq_len, seed, threshold, text_bytes, table_windows, gold_lines, protocol
+            windows,
+            seq_len,
+            seed,
+            threshold,
+            text_bytes,
+            table_windows,
+            gold_lines,
+            protocol,
+            segmenter=segmenter,
         )
         words = ["bitlab", "eval", str(run)]
         words += ["--corpus", str(corpus)] if corpus else []
         words += ["--gold-seg", str(gold_seg)] if gold_seg else []
+        words += ["--dict", str(word_list)] if word_list else []
         words += settings_args(
-            windows, seq_len, seed, threshold, text_bytes, table_windows, gold_lines, protocol
+            windows,
+            seq_len,
+            seed,
+            threshold,
+            text_bytes,
+            table_windows,
+            gold_lines,
+            protocol,
+            segmenter=segmenter,
         )
         words += ["--out", str(out)] if out else []
         out_dir = out if out is not None else default_out_dir(run)
@@ -195,6 +240,7 @@ def register(app: typer.Typer) -> None:
                 settings=settings,
                 device=device,
                 progress=step,
+                word_list=word_list,
             )
             bar.update(task, completed=len(STAGES), description="eval: writing report")
             written = write_outputs(evaluation, out_dir, shlex.join(words))

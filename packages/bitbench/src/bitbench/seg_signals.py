@@ -1,0 +1,197 @@
+"""Which model score decides where words start (``--signal``), higher = a word starts.
+
+- ``head``: the boundary head (``model.boundary_scores``, the run's own unit-start score).
+- ``pmi``: how little the previous character tells about this one, from the masked model
+  itself (perturbed masking): with b(x | hidden set) = -log2 p(x | everything else) summed over
+  the bytes of character x (``hidden_byte_bits``, all bytes of a character hidden together),
+
+      pmi_fwd(t) = b(x_t | {t-1, t} hidden) - b(x_t | {t} hidden)
+      pmi_bwd(t) = b(x_{t-1} | {t-1, t} hidden) - b(x_{t-1} | {t-1} hidden)
+
+  is a conditional PMI between neighbours (in bits); the signal is -(pmi_fwd + pmi_bwd) / 2 at
+  character t: a word starts where its characters do not lean on the one before. It takes
+  2 * ``stride`` batched forwards per window: characters t = r, r + stride, ... are hidden alone
+  (``stride`` passes) and with the character before (``stride`` passes).
+- ``surprisal``: b(x_t | {t} hidden) from the same passes (first characters of words are the
+  hard ones to guess).
+
+Signals joined by ``+`` (``pmi+head``) are each standardised over the characters scored (zero
+mean, unit variance) and summed with equal weights. The mask-based signals need a model with
+``hidden_byte_bits(windows uint8 [N, L], hidden bool [N, L], *, doc_starts=None, pad=None) ->
+float32 [N, L]`` (-log2 p(true byte | shown bytes) at hidden positions, 0 elsewhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from bitbench.errors import BitbenchError
+from bitbench.segment import ByteScorer, score_in_windows, score_sequences
+
+MASK_SIGNALS = ("pmi", "lean", "surprisal")
+SIGNALS = ("head", *MASK_SIGNALS)
+DEFAULT_STRIDE = 4
+
+HiddenByteBits = Callable[..., np.ndarray]
+
+
+def parse_signal(spec: str) -> list[str]:
+    """``"pmi+head"`` -> ``["pmi", "head"]`` (each one of ``SIGNALS``)."""
+    parts = [p.strip() for p in spec.split("+") if p.strip()]
+    bad = [p for p in parts if p not in SIGNALS]
+    if not parts or bad:
+        raise BitbenchError(
+            f"unknown signal '{bad[0] if bad else spec}': use one of {', '.join(SIGNALS)}, or "
+            "several joined by + (e.g. pmi+head)"
+        )
+    return parts
+
+
+def char_positions(windows: np.ndarray, pad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts bool [M, W]: first bytes of characters, index int64 [M, W]: the character each
+    byte belongs to, counted from 0 in its row; -1 on padding)."""
+    starts = ((windows & 0xC0) != 0x80) & ~pad
+    index = np.cumsum(starts, axis=1) - 1
+    return starts, np.where(pad, -1, index)
+
+
+def _char_bits(bits: np.ndarray, index: np.ndarray, n_chars: int) -> np.ndarray:
+    """Per-byte bits [M, W] summed per character -> float64 [M, n_chars]."""
+    m = bits.shape[0]
+    out = np.zeros((m, n_chars + 1), dtype=np.float64)
+    rows = np.broadcast_to(np.arange(m)[:, None], index.shape)
+    np.add.at(out, (rows, np.where(index < 0, n_chars, index)), bits)
+    return out[:, :n_chars]
+
+
+def mask_signals(
+    hidden_byte_bits: HiddenByteBits,
+    windows: np.ndarray,
+    pad: np.ndarray,
+    stride: int = DEFAULT_STRIDE,
+    names: Sequence[str] = MASK_SIGNALS,
+) -> dict[str, np.ndarray]:
+    """float32 [M, W] per signal in ``names`` at the first byte of every character (0 elsewhere,
+    and at a row's first character, which has no neighbour before it). Only the passes the
+    signals need are run: pairs for ``pmi`` and ``lean``, singles for ``pmi`` and ``surprisal``."""
+    if stride < 3:
+        raise BitbenchError(
+            f"stride is {stride}: use >= 3 (with 2, a pair pass would hide every character)"
+        )
+    windows = np.ascontiguousarray(windows, dtype=np.uint8)
+    pad = np.asarray(pad, dtype=bool)
+    starts, index = char_positions(windows, pad)
+    n_chars = int(index.max()) + 1 if index.size else 0
+    real = index >= 0
+    single = np.zeros((windows.shape[0], n_chars))  # b(x_t | t hidden)
+    pair_right = np.zeros_like(single)  # b(x_t | t-1, t hidden)
+    pair_left = np.zeros_like(single)  # b(x_{t-1} | t-1, t hidden), stored at t
+    cls = np.where(real, index % stride, -1)  # [M, W] each byte's character class mod stride
+    need_single = any(n in ("pmi", "surprisal") for n in names)
+    need_pairs = any(n in ("pmi", "lean") for n in names)
+    for r in range(stride):
+        if need_single:
+            hide = real & (cls == r)
+            bits = _char_bits(hidden_byte_bits(windows, hide, pad=pad), index, n_chars)
+            single[:, r::stride] = bits[:, r::stride]
+        if need_pairs:
+            hide_pair = real & ((cls == r) | (cls == (r - 1) % stride))
+            bits = _char_bits(hidden_byte_bits(windows, hide_pair, pad=pad), index, n_chars)
+            pair_right[:, r::stride] = bits[:, r::stride]
+            left = bits[:, (r - 1) % stride :: stride]  # characters t - 1 of this pass
+            first = r if r >= 1 else stride  # t of the first pair whose t - 1 >= 0
+            pair_left[:, first::stride] = left[:, : pair_left[:, first::stride].shape[1]]
+    per_char: dict[str, np.ndarray] = {}
+    if "pmi" in names:
+        pmi = pair_right - single
+        pmi[:, 1:] += pair_left[:, 1:] - single[:, :-1]
+        per_char["pmi"] = -pmi / 2.0
+    if "surprisal" in names:
+        per_char["surprisal"] = single
+    if "lean" in names:
+        per_char["lean"] = _lean(pair_left, pair_right, index)
+    rows, cols = np.nonzero(starts)
+    out = {}
+    for name, values_per_char in per_char.items():
+        values_per_char[:, 0] = 0.0  # no neighbour before a row's first character
+        values = np.zeros(windows.shape, dtype=np.float32)
+        values[rows, cols] = values_per_char[rows, index[rows, cols]]
+        out[name] = values
+    return out
+
+
+def _lean(pair_left: np.ndarray, pair_right: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Does character t lean on its right neighbour rather than its left one (and t - 1 on its
+    left rather than its right)? From the pair passes only, so both sides of every comparison
+    have two characters hidden:
+
+        d_t = b(x_t | t, t+1 hidden) - b(x_t | t-1, t hidden)
+        e_t = b(x_{t-1} | t-2, t-1 hidden) - b(x_{t-1} | t-1, t hidden)
+
+    averaged over the terms a row has (float64 [M, chars]); high = a word starts at t."""
+    m, n = pair_left.shape
+    n_row = index.max(axis=1) + 1 if index.size else np.zeros(m, dtype=np.int64)  # [M]
+    col = np.arange(n)[None, :]
+    total = np.zeros((m, n))
+    count = np.zeros((m, n))
+    if n >= 3:
+        d_ok = (col[:, 1:-1] + 1) < n_row[:, None]  # t + 1 exists
+        total[:, 1:-1] += np.where(d_ok, pair_left[:, 2:] - pair_right[:, 1:-1], 0.0)
+        count[:, 1:-1] += d_ok
+        e_ok = col[:, 2:] < n_row[:, None]  # t exists (t >= 2: t - 2 exists)
+        total[:, 2:] += np.where(e_ok, pair_right[:, 1:-1] - pair_left[:, 2:], 0.0)
+        count[:, 2:] += e_ok
+    return total / np.maximum(count, 1.0)
+
+
+def standardise(scores: list[np.ndarray], sequences: Sequence[bytes]) -> list[np.ndarray]:
+    """Zero mean, unit variance over the first bytes of all characters of all sequences."""
+    firsts = [(np.frombuffer(s, dtype=np.uint8) & 0xC0) != 0x80 for s in sequences]
+    values = np.concatenate([x[f] for x, f in zip(scores, firsts, strict=True)] or [np.zeros(0)])
+    if values.size == 0:
+        return scores
+    mean, std = float(values.mean()), float(values.std())
+    std = std if std > 1e-12 else 1.0
+    return [((x - mean) / std).astype(np.float32) for x in scores]
+
+
+def make_scorer(
+    model: Any, signal: str, seq_len: int = 512, *, stride: int = DEFAULT_STRIDE
+) -> ByteScorer:
+    """A per-byte scorer for ``segment_lines`` from a signal spec (see the module doc)."""
+    parts = parse_signal(signal)
+    needs_masks = any(p in MASK_SIGNALS for p in parts)
+    if needs_masks and not callable(getattr(model, "hidden_byte_bits", None)):
+        raise BitbenchError(
+            f"signal '{signal}' needs a model with hidden_byte_bits (masked byte scores): "
+            f"this {getattr(model, 'kind', '?')} model has none; use --signal head"
+        )
+
+    def scorer(sequences: Sequence[bytes]) -> list[np.ndarray]:
+        per_signal: dict[str, list[np.ndarray]] = {}
+        if "head" in parts:
+            per_signal["head"] = score_sequences(model, sequences, seq_len)
+        if needs_masks:
+            wanted = [name for name in MASK_SIGNALS if name in parts]
+
+            def rows(windows: np.ndarray, pad: np.ndarray) -> np.ndarray:
+                found = mask_signals(model.hidden_byte_bits, windows, pad, stride, wanted)
+                return np.stack([found[name] for name in wanted], axis=-1)  # [M, W, C]
+
+            stacked = score_in_windows(rows, sequences, seq_len)
+            for c, name in enumerate(wanted):
+                per_signal[name] = [
+                    np.ascontiguousarray(x[:, c]) if x.ndim == 2 else x for x in stacked
+                ]
+        if len(parts) == 1:
+            return per_signal[parts[0]]
+        summed = [np.zeros(len(s), dtype=np.float32) for s in sequences]
+        for name in parts:
+            for total, x in zip(summed, standardise(per_signal[name], sequences), strict=True):
+                total += x
+        return summed
+
+    return scorer

@@ -18,7 +18,7 @@ from bitlab.main import app, invoke
     [
         (["trian"], "Usage: bitlab [OPTIONS] COMMAND", "No such command 'trian'. Did you mean 'train'?"),
         (["eval", "RUN", "--no-such-option"], "Usage: bitlab eval [OPTIONS]", "No such option: --no-such-option"),
-        (["eval", "RUN", "--devic", "cpu"], "Usage: bitlab eval", "(Possible options: --device)"),
+        (["eval", "RUN", "--devic", "cpu"], "Usage: bitlab eval", "Possible options: --decoder, --device"),
         (["train", "--max-steps", "abc"], "Usage: bitlab train [OPTIONS]", "Invalid value for '--max-steps'"),
         (["table", "inspekt"], "Usage: bitlab table [OPTIONS] COMMAND", "Did you mean 'inspect'?"),
         (["eval"], "Usage: bitlab eval [OPTIONS]", "Missing argument"),

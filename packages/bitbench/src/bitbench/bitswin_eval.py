@@ -307,7 +307,7 @@ class BitSwinEval:
             scores.append(result.scores.float().cpu().numpy())
             if return_attention:
                 maps.append([a.float().cpu().numpy() for a in result.attentions])
-        stages = [np.concatenate(s, axis=0) for s in zip(*maps, strict=True)] if maps else []
+        stages = [_stack_rows(s) for s in zip(*maps, strict=True)] if maps else []
         return np.concatenate(scores, axis=0).astype(np.float32), stages
 
     def boundary_scores(
@@ -325,14 +325,16 @@ class BitSwinEval:
     def attention_maps(
         self, windows: np.ndarray, *, doc_starts: np.ndarray | None = None
     ) -> list[Any]:
-        """Per stage, the head-averaged attention maps of the unmasked windows (numpy), batched
-        along N: stage 1 [N, depth, 8L, 2W-1], later stages [N, depth, L, 2W-1]."""
+        """Per stage, in the model's ``stage_names`` order (the byte stage last), the
+        head-averaged attention maps of the unmasked windows (numpy) [N, depth, items, 2W-1]:
+        8L bits, L bytes, or the word / phrase units (their count varies by row: rows are
+        zero-padded to the longest)."""
         w = self._as_tensor(windows)
         per_batch = []
         for sl in self._chunks(w.shape[0]):
             out = self._forward(bit_ids(w[sl]), _rows(doc_starts, sl), True)
             per_batch.append([a.float().cpu().numpy() for a in out.attentions])
-        return [np.concatenate(stage, axis=0) for stage in zip(*per_batch, strict=True)]
+        return [_stack_rows(stage) for stage in zip(*per_batch, strict=True)]
 
     def boundary_with_attention(
         self, windows: np.ndarray, *, doc_starts: np.ndarray | None = None
@@ -395,6 +397,14 @@ class BitSwinEval:
         h = torch.as_tensor(np.asarray(hidden, dtype=bool)[None])
         out = self._forward(shown_ids(w, hidden_bytes=h))
         return torch.log_softmax(out.byte_logits[0].double(), dim=-1).cpu().numpy()
+
+
+def _stack_rows(chunks: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Concatenate per-chunk maps [b, depth, items, 2W-1] along rows, zero-padding ``items``
+    (a coarse stage has as many as the chunk's longest row of units)."""
+    items = max(c.shape[2] for c in chunks)
+    padded = [np.pad(c, ((0, 0), (0, 0), (0, items - c.shape[2]), (0, 0))) for c in chunks]
+    return np.concatenate(padded, axis=0)
 
 
 def _digest(*parts: np.ndarray | None) -> str:

@@ -75,12 +75,15 @@ class BitStage(nn.Module):
             # [U, depth, 8, 2W - 1] per pattern -> per bit position
             stacked = torch.stack([offsets_from_windows(w, 8, s) for w, s in maps], dim=1)
             if inverse is not None:
-                stacked = stacked[inverse]
+                stacked = stacked.index_select(0, inverse)
             d, o = stacked.shape[1], stacked.shape[3]
             attention = stacked.reshape(b, n_bytes, d, 8, o).permute(0, 2, 1, 3, 4)
             attention = attention.reshape(b, d, n_bits, o)  # [B, depth, 8L, 2W - 1]
         if inverse is not None:
-            tokens, x = tokens[inverse], x[inverse]  # [BL, D_byte], [BL, 8, D_bit]
+            # index_select, not x[inverse]: its backward (index_add) is deterministic on CPU,
+            # advanced indexing's (index_put with accumulate) is not with several threads.
+            tokens = tokens.index_select(0, inverse)  # [BL, D_byte]
+            x = x.index_select(0, inverse)  # [BL, 8, D_bit]
         return BitStageOutput(
             byte_tokens=tokens.reshape(b, n_bytes, -1),
             bit_features=x.reshape(b, n_bits, -1),

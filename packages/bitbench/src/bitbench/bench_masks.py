@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from bitcodec import batch_bytes_to_bits, word_starts
+from bitmask import MaskConfig, make_masks
 
 # Words of the synthetic English-and-Chinese text the benchmark masks.
 _WORD_TEXT = (
@@ -121,7 +123,6 @@ def seed_batch_masks(
     byte_batch: torch.Tensor, epoch: int, rng: random.Random, int_offsets: bool = False
 ) -> list[dict[str, torch.Tensor]]:
     """The seed's loop over a batch: boundaries (bitcodec word starts), then one call per sample."""
-    from bitcodec import batch_bytes_to_bits, word_starts
 
     data = byte_batch.numpy()
     bits = torch.from_numpy(batch_bytes_to_bits(data))  # [B, 8L]
@@ -198,7 +199,6 @@ def masks_bench(quick: bool = False) -> dict[str, Any]:
     The comparison with the seed's loops runs torch on one thread (the loops use one core);
     the share of the training step uses the process's thread setting for both.
     """
-    from bitmask import MaskConfig, make_masks
 
     batch, length = (4, 64) if quick else (64, 512)
     epoch = 100  # all four levels on, at their appendix-B rates

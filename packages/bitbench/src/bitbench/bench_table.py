@@ -26,6 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from enctable import AdaptiveEncodingTable
+from enctable.priors import (
+    branching_entropy_scores,
+    punctuation_starts,
+    segmented_starts,
+    text_batches,
+    whitespace_starts,
+)
 
 from bitbench.bpe_reference import NUM_SPECIAL, bpe_stats, train_reference_bpe
 from bitbench.compression import table_level_stats
@@ -63,7 +71,6 @@ def _split_lines(lines: list[bytes]) -> tuple[bytes, bytes]:
 
 
 def _english(text: bytes) -> Corpus:
-    from enctable.priors import punctuation_starts, whitespace_starts
 
     train, held = _split_lines(text.splitlines(keepends=True))
     arr = np.frombuffer(train, np.uint8)
@@ -80,7 +87,6 @@ def _english(text: bytes) -> Corpus:
 
 
 def _chinese(lines: list[list[str]]) -> Corpus:
-    from enctable.priors import branching_entropy_scores, segmented_starts
 
     cut = int(len(lines) * (1 - HELD_OUT))
     train, gold = segmented_starts(lines[:cut])
@@ -134,8 +140,6 @@ def _corpora(quick: bool, notes: list[str]) -> list[Corpus]:
 
 
 def _grow(corpus: Corpus, source: Source, max_size: int) -> tuple[Any, float]:
-    from enctable import AdaptiveEncodingTable
-    from enctable.priors import text_batches
 
     table = AdaptiveEncodingTable(levels=3, max_size=max_size, **source.options)
     t0 = time.perf_counter()

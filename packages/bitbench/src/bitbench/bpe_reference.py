@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import logging
 import os
 import tempfile
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from bitbench.compression import LevelStats, level_stats_from_codes
 from bitbench.errors import BitbenchError
@@ -89,7 +91,6 @@ def _valid_strings(texts: Iterable[bytes]) -> Iterator[str]:
 def train_reference_bpe(texts: Iterable[bytes], vocab_size: int) -> Any:
     """Train the byte-level BPE (``vocab_size`` entries: 2 specials, 256 bytes, merges) on
     ``texts``. Merges never cross a piece, an invalid byte or a pre-token (GPT-2 split)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     if vocab_size < MIN_VOCAB:
         raise BitbenchError(
@@ -112,7 +113,6 @@ def train_reference_bpe(texts: Iterable[bytes], vocab_size: int) -> Any:
 
 def _prepared(tokenizer: Any, what: str) -> Any:
     """Check that ``tokenizer`` is a reference BPE and make specials in text plain text."""
-    import json
 
     pre = json.loads(tokenizer.to_str()).get("pre_tokenizer") or {}
     if pre.get("type") != "ByteLevel":
@@ -145,7 +145,6 @@ def save_tokenizer(tokenizer: Any, path: Path) -> None:
 
 def load_tokenizer(path: Path) -> Any:
     """A saved reference BPE (tokenizer.json), checked."""
-    from tokenizers import Tokenizer
 
     path = Path(path)
     if not path.is_file():

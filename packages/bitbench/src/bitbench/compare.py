@@ -26,13 +26,13 @@ from bitbench.errors import BitbenchError
 from bitbench.evaluate import (
     METRICS_VERSION,
     EvalSettings,
-    clean_for_json,
     evaluate_run,
-    write_json_atomic,
     write_outputs,
-    write_text_atomic,
 )
+from bitbench.fileio import clean_for_json, write_json_atomic, write_text_atomic
+from bitbench.plots import plot_bpb_vs_flops
 from bitbench.protocols import PROTOCOLS
+from bitbench.report import render_compare_report
 from bitbench.runs import inspect_run, read_metrics_log
 
 log = logging.getLogger(__name__)
@@ -170,8 +170,6 @@ def write_compare(
 ) -> dict[str, Path]:
     """compare.json, compare.md and bpb_vs_flops.png (validation bpb against training FLOPs
     and wall-clock, all runs on one axis each) into ``out_dir``."""
-    from bitbench.plots import plot_bpb_vs_flops
-    from bitbench.report import render_compare_report
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
+import zstandard
 
 from bitbench.errors import BitbenchError
 
@@ -30,8 +31,6 @@ def compress(data: bytes, method: str) -> bytes:
     if method == "xz":
         return lzma.compress(data, format=lzma.FORMAT_XZ, preset=9)
     if method == "zstd":
-        import zstandard
-
         return zstandard.ZstdCompressor(level=19).compress(data)
     raise BitbenchError(f"unknown compressor '{method}': choose one of {', '.join(COMPRESSORS)}")
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 
 from bitbench.bpe_reference import REFERENCE_VOCAB
 from bitbench.errors import BitbenchError
+from bitbench.fileio import clean_for_json, write_json_atomic, write_text_atomic
 from bitbench.flops import training_flops
 from bitbench.protocols import resolve_protocols
 from bitbench.runs import (
@@ -376,59 +376,6 @@ def _segmented_metrics(
 def default_out_dir(run_dir: str | Path) -> Path:
     info = inspect_run(run_dir)
     return info.run_dir / "eval"
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    import json
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2, default=_json_default)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def clean_for_json(value: Any) -> Any:
-    """NaN/inf -> None, numpy scalars -> Python, recursively (metrics.json stays strict JSON)."""
-    if isinstance(value, dict):
-        return {str(k): clean_for_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean_for_json(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def write_outputs(

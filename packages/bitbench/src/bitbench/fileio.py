@@ -69,3 +69,16 @@ def load_tensors(
         return load_file(str(path))
     except (OSError, ValueError, RuntimeError) as exc:  # safetensors raises several kinds
         raise BitbenchError(f"cannot read '{path}': {exc}: {fix}") from None
+
+
+def clean_for_json(value: Any) -> Any:
+    """NaN/inf -> None, numpy scalars -> Python, recursively (metrics.json stays strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): clean_for_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_for_json(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

@@ -14,9 +14,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bitcodec import open_corpus
 from huggingface_hub import ModelCardData
 from huggingface_hub.repocard_data import EvalResult
 
+from bitbench.fileio import write_text_atomic
 from bitbench.runs import RunInfo, read_run_config
 
 CARD_NAME = "README.md"
@@ -77,7 +79,6 @@ def corpus_manifest(corpus: str | Path | None) -> dict[str, Any] | None:
     """The corpus store's attributes (sources, counts, split rule, options), or None."""
     if corpus is None:
         return None
-    from bitcodec import open_corpus
 
     return {"path": str(corpus), **dict(open_corpus(str(corpus)).attrs)}
 
@@ -284,7 +285,6 @@ def write_model_card(
     repo_id: str | None = None,
 ) -> Path:
     """RUN/model/README.md (atomic), replacing the short card save_pretrained wrote."""
-    from bitbench.evaluate import write_text_atomic
 
     text = render_model_card(
         info,

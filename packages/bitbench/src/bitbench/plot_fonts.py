@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from matplotlib import font_manager
+from matplotlib.font_manager import FontProperties
+from matplotlib.ft2font import FT2Font
+
 log = logging.getLogger(__name__)
 
 CJK_FAMILIES = (
@@ -48,26 +52,22 @@ class LabelFont:
     codepoints: frozenset[int]
 
     def properties(self) -> Any:
-        from matplotlib.font_manager import FontProperties
 
         return FontProperties(fname=self.path)
 
 
 def _font_codepoints(path: str) -> frozenset[int]:
-    from matplotlib.ft2font import FT2Font
 
     return frozenset(FT2Font(path).get_charmap())
 
 
 def _distance_from_regular(entry: Any) -> int:
-    from matplotlib import font_manager
 
     weight = font_manager.weight_dict.get(entry.weight, entry.weight)
     return abs(weight - 400) if isinstance(weight, int) else 1000
 
 
 def _find_cjk_font() -> tuple[str, str] | None:
-    from matplotlib import font_manager
 
     entries = font_manager.fontManager.ttflist
     for family in CJK_FAMILIES:
@@ -83,7 +83,6 @@ def _find_cjk_font() -> tuple[str, str] | None:
 @functools.cache
 def label_font(cjk: bool = True) -> LabelFont:
     """A CJK-capable font when ``cjk`` and the machine has one, else matplotlib's default."""
-    from matplotlib import font_manager
 
     found = _find_cjk_font() if cjk else None
     if found is not None:

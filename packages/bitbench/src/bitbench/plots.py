@@ -12,34 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from bitbench.compression import rank_frequency
+from bitbench.figures import new_figure, save_figure
+from bitbench.plot_fonts import char_label, label_font, needs_cjk
 
 LEVELS = ("bit", "byte", "word", "phrase")
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> Path:
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        _pyplot().close(fig)
-    return path
 
 
 def _level_series(records: Sequence[dict[str, Any]], level: str) -> tuple[list[float], list[float]]:
@@ -80,8 +60,8 @@ def plot_accuracy_over_training(records: Sequence[dict[str, Any]], path: Path) -
     series = {level: _strip_leading_zeros(*_level_series(records, level)) for level in LEVELS}
     if not any(steps for steps, _ in series.values()):
         return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = new_figure((7, 4))
+    ax = fig.subplots()
     for level, (steps, values) in series.items():
         if steps:
             ax.plot(steps, values, marker="o", markersize=3, label=f"acc_{level}")
@@ -91,7 +71,7 @@ def plot_accuracy_over_training(records: Sequence[dict[str, Any]], path: Path) -
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title("Masked-prediction accuracy per level over training")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_boundary_view(sample: dict[str, Any], path: Path) -> Path | None:
@@ -100,9 +80,6 @@ def plot_boundary_view(sample: dict[str, Any], path: Path) -> Path | None:
     start score per character (orange where a word is predicted to start; no bar inside a digit
     or Latin run), the decoder's centre as a dashed line, and under the bars one mark per word
     start: gold (black) and predicted (orange)."""
-    from matplotlib.patches import Patch
-
-    from bitbench.plot_fonts import char_label, label_font, needs_cjk
 
     sentences = [s for s in sample.get("sentences", []) if len(s["chars"])]
     if not sentences:
@@ -110,13 +87,8 @@ def plot_boundary_view(sample: dict[str, Any], path: Path) -> Path | None:
     font = label_font(cjk=any(needs_cjk(s["chars"]) for s in sentences))
     props = font.properties()
     width = max(len(s["chars"]) for s in sentences)
-    plt = _pyplot()
-    fig, axes = plt.subplots(
-        len(sentences),
-        1,
-        figsize=(max(7.0, 0.3 * width + 1.5), 1.9 * len(sentences)),
-        squeeze=False,
-    )
+    fig = new_figure((max(7.0, 0.3 * width + 1.5), 1.9 * len(sentences)))
+    axes = fig.subplots(len(sentences), 1, squeeze=False)
     centre = sample.get("threshold")
     for ax, sentence in zip(axes[:, 0], sentences, strict=True):
         chars = sentence["chars"]
@@ -159,12 +131,10 @@ def plot_boundary_view(sample: dict[str, Any], path: Path) -> Path | None:
         Patch(color="tab:blue", label="score, no start"),
     ]
     if centre is not None:
-        handles.append(plt.Line2D([], [], color="tab:red", linestyle="--", label="decoder centre"))
+        handles.append(Line2D([], [], color="tab:red", linestyle="--", label="decoder centre"))
     handles += [
-        plt.Line2D([], [], marker="v", color="black", linestyle="", label="gold word start"),
-        plt.Line2D(
-            [], [], marker="^", color="tab:orange", linestyle="", label="predicted word start"
-        ),
+        Line2D([], [], marker="v", color="black", linestyle="", label="gold word start"),
+        Line2D([], [], marker="^", color="tab:orange", linestyle="", label="predicted word start"),
     ]
     fig.suptitle("Word starts: model scores, gold and predicted (one mark per character)")
     fig.tight_layout()
@@ -176,19 +146,18 @@ def plot_boundary_view(sample: dict[str, Any], path: Path) -> Path | None:
         ncol=5,
         frameon=False,
     )
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_rank_frequency(codes_by_label: dict[str, np.ndarray], path: Path) -> Path | None:
     """Log-log rank-frequency of codes per table level (and of the BPE reference)."""
-    from bitbench.compression import rank_frequency
 
     curves = {label: rank_frequency(codes) for label, codes in codes_by_label.items()}
     curves = {k: v for k, v in curves.items() if v.size}
     if not curves:
         return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig = new_figure((6, 4.5))
+    ax = fig.subplots()
     for label, counts in curves.items():
         style = "--" if label.startswith("BPE") else "-"
         ax.loglog(np.arange(1, counts.size + 1), counts, style, label=label)
@@ -197,7 +166,7 @@ def plot_rank_frequency(codes_by_label: dict[str, np.ndarray], path: Path) -> Pa
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     ax.set_title("Encoding table: rank-frequency of codes")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_bpb_vs_flops(
@@ -214,8 +183,8 @@ def plot_bpb_vs_flops(
     ]  # fmt: skip
     if not drawn and not points:
         return None
-    plt = _pyplot()
-    fig, (by_flops, by_time) = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    fig = new_figure((12, 4.5))
+    (by_flops, by_time) = fig.subplots(1, 2, sharey=True)
     markers = {"bitswin": "o", "byte": "s", "bpe": "^", "hf-bert": "D"}
     for curve in drawn:
         label = f"{curve.name} ({curve.kind})" + ("" if curve.metric != "bpb" else " [own mask]")
@@ -242,7 +211,7 @@ def plot_bpb_vs_flops(
         ax.grid(alpha=0.3, which="both")
     by_flops.legend(fontsize=7)
     fig.suptitle("Validation bpb against training compute and time")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _metric_of(curves: Sequence[Any], rows: Sequence[dict[str, Any]]) -> str:
@@ -258,3 +227,20 @@ def _metric_of(curves: Sequence[Any], rows: Sequence[dict[str, Any]]) -> str:
         return "[own mask]: each task's own"
     protocols = {r.get("protocol") for r in rows if r.get("protocol")}
     return f"protocol {protocols.pop()}, final eval" if len(protocols) == 1 else "masked"
+
+
+def plot_table_frequencies(table: Any, path: Path) -> Path:
+    """Rank-frequency of every level's patterns in an encoding table (``bitlab table inspect``)."""
+    fig = new_figure((6, 4))
+    ax = fig.subplots()
+    for level_table in table.tables:
+        freq = np.sort(level_table.frequency)[::-1]
+        if freq.shape[0]:
+            ax.loglog(np.arange(1, freq.shape[0] + 1), freq, label=f"level {level_table.level}")
+    ax.set_xlabel("rank")
+    ax.set_ylabel("frequency (decayed count)")
+    ax.set_title("encoding table: rank-frequency")
+    if any(len(t) for t in table.tables):
+        ax.legend()
+    fig.tight_layout()
+    return save_figure(fig, path, tight=False)

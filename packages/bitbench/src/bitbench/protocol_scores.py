@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from bitbench.boundaries import segmented_rows
 from bitbench.bpe_reference import REFERENCE_VOCAB, reference_bpe
 from bitbench.errors import BitbenchError
 from bitbench.protocols import DEFAULT_RATE, HiddenSpans, resolve_protocols, select_spans
@@ -229,7 +230,6 @@ def protocol_metrics(
     ``hidden_digest``, ``masked_bytes``. The reference BPE is the train split's. With gold lines
     (a segmented file), ``words`` are their gold words (spaces removed), in rows of
     ``seq_len`` bytes, as for boundary F1."""
-    from bitbench.boundaries import segmented_rows
 
     protocols = resolve_protocols(protocols)
     reference = None

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from bitcodec.facts import CharClass, char_classes
 
 from bitbench.errors import BitbenchError
 from bitbench.token_layout import layout_rows, reference_encoder, token_start_mask
@@ -130,7 +131,6 @@ def unit_uniform(seed: int, protocol: str, shape: tuple[int, int]) -> np.ndarray
 
 
 def _space_flags(windows: np.ndarray) -> np.ndarray:
-    from bitcodec.facts import CharClass, char_classes
 
     return np.asarray(char_classes(np.ascontiguousarray(windows))) == int(CharClass.SPACE)
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from bitbench.bpe_reference import encode_pieces, token_byte_lengths
+
 # pieces -> per piece (ids int64 [T], starts int64 [T] within the piece, lengths int64 [T])
 PieceEncoder = Callable[[Sequence[bytes]], list[tuple[np.ndarray, np.ndarray, np.ndarray]]]
 
@@ -101,7 +103,6 @@ def token_start_mask(rows: Sequence[RowTokens], shape: tuple[int, int]) -> np.nd
 
 def reference_encoder(tokenizer: Any) -> PieceEncoder:
     """The exact piece encoder of a reference BPE (bitbench.bpe_reference)."""
-    from bitbench.bpe_reference import encode_pieces, token_byte_lengths
 
     lengths_of = token_byte_lengths(tokenizer)
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import zstandard
 
 from bitcodec.corpus_reader import open_corpus
 from bitcodec.ingest import PrepareOptions, prepare_corpus
@@ -72,7 +73,6 @@ def _paragraphs(total_bytes: int, rng: np.random.Generator) -> list[bytes]:
 
 
 def _write_inputs(folder: Path, paragraphs: list[bytes], files: int) -> tuple[Path, Path]:
-    import zstandard
 
     text_dir, jsonl_dir = folder / "text", folder / "jsonl"
     text_dir.mkdir()
@@ -98,7 +98,6 @@ def reference_seconds(argv: list[str], files: list[Path]) -> tuple[float, str]:
         t0 = time.perf_counter()
         subprocess.run([*argv, *map(str, files)], stdout=subprocess.DEVNULL, check=True)
         return time.perf_counter() - t0, " ".join(argv)
-    import zstandard
 
     t0 = time.perf_counter()
     for f in files:
@@ -119,7 +118,6 @@ def _cpu_seconds() -> tuple[float, float]:
 
 
 def _decompressed(path: Path) -> bytes:
-    import zstandard
 
     with open(path, "rb") as fh:
         return zstandard.ZstdDecompressor().stream_reader(fh).read()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import zstandard
 
 from bitcodec.bench_corpus import _paragraphs
 
@@ -78,7 +79,6 @@ def _run_sampled(argv: list[str], stdout: Any) -> tuple[int, float, subprocess.C
 
 def _write_input(path: Path, total_bytes: int) -> int:
     """Write about ``total_bytes`` of JSON lines, zstd-compressed; returns the bytes written."""
-    import zstandard
 
     paragraphs = _paragraphs(32 << 20, np.random.default_rng(0))
     written = 0

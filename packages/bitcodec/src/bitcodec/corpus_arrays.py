@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import zstandard
 
 from bitcodec.errors import BitcodecError
 
@@ -37,7 +38,6 @@ class SplitArrays:
     def __init__(
         self, group: Any, chunk_root: Path, chunk_bytes: int, offsets_chunk: int, zstd_level: int
     ) -> None:
-        import zstandard
 
         self.bytes_arr = group["bytes"]
         self.chunk_root = chunk_root  # the directory of the `bytes` array in the local store

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import zarr
 
 from bitcodec.corpus_cache import DEFAULT_MEMORY_LIMIT, fingerprint, load_split_bytes
 from bitcodec.corpus_format import SPLITS, check_root_attrs
@@ -228,7 +229,6 @@ def open_corpus(
     Raises BitcodecError, naming the store and the fix, when it is missing, unfinished, of
     another format or version, or damaged. ``cache_dir``/``memory_limit``: see corpus_cache.
     """
-    import zarr
 
     where = os.fspath(path_or_url)
     is_url = "://" in where

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import zarr
+from zarr.codecs import ZstdCodec
 
 from bitcodec.corpus_arrays import SplitArrays
 from bitcodec.corpus_format import (
@@ -110,7 +112,6 @@ class CorpusWriter:
         zstd_level: int = DEFAULT_ZSTD_LEVEL,
         checkpoint_every_s: float = 10.0,
     ) -> None:
-        import zarr  # noqa: F401  (fail early if missing)
 
         val_threshold(val_fraction)  # validates
         if chunk_bytes < 1 or offsets_chunk < 2:
@@ -151,8 +152,6 @@ class CorpusWriter:
     # -- setup -------------------------------------------------------------------------------
 
     def _create(self) -> None:
-        import zarr
-        from zarr.codecs import ZstdCodec
 
         if self.partial.exists():  # resume asked, but the run never checkpointed
             remove_partial(self.partial)
@@ -196,7 +195,6 @@ class CorpusWriter:
         )
 
     def _open_for_resume(self) -> None:
-        import zarr
 
         progress = json.loads((self.partial / PROGRESS_FILE).read_text(encoding="utf-8"))
         then_inputs = progress["sources"] + progress.get("skipped", [])

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from bitcodec.builtin_corpus import builtin_files
 from bitcodec.corpus_format import DEFAULT_CHUNK_BYTES, DEFAULT_ZSTD_LEVEL, DIGEST_SIZE
 from bitcodec.corpus_paths import is_complete_store
 from bitcodec.corpus_summary import CorpusSummary, complete_store_summary
@@ -121,7 +122,6 @@ def plan_inputs(
             raise BitcodecError(
                 "a built-in corpus takes no inputs", "drop the inputs or drop builtin="
             )
-        from bitcodec.builtin_corpus import builtin_files
 
         return builtin_files(opts.builtin)
     return expand_inputs(inputs, stdin_data)

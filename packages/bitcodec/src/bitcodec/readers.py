@@ -11,8 +11,10 @@ document (``split_on="file"``, ``.json``, raw bytes) is read whole.
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Iterator
 
+from bitcodec.arrow_inputs import table_documents
 from bitcodec.builtin_corpus import module_docstrings
 from bitcodec.errors import BitcodecError
 from bitcodec.ingest_split import (
@@ -121,8 +123,6 @@ def _one_document(task: Task, opts: ReadOptions) -> tuple[list[bytes], int]:
 def _csv_records(task: Task, opts: ReadOptions) -> Iterator[tuple[list[bytes], int]]:
     f = task.file
     if f.data is not None:
-        import io
-
         yield from csv_documents(io.BytesIO(f.data), f.name, opts)
         return
     with opened(f.path, f.compression) as stream:
@@ -134,8 +134,6 @@ def iter_parts(task: Task, opts: ReadOptions) -> Iterator[Part]:
     f = task.file
     builder = PartBuilder(opts.part_bytes)
     if f.kind in ("parquet", "arrow"):
-        from bitcodec.arrow_inputs import table_documents
-
         for data, lengths, skipped in table_documents(f.path, f.kind, opts):
             builder.add_concatenated(data, lengths, skipped)
             if builder.full:

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from enctable.byte_input import BytesLike, as_uint8
+
 if TYPE_CHECKING:
-    from enctable.table import AdaptiveEncodingTable, BytesLike
+    from enctable.table import AdaptiveEncodingTable
 
 FIDELITY_CHUNKS = 16
 
@@ -61,8 +63,6 @@ def table_stats(
 ) -> dict[str, Any]:
     """Per-level monitoring. Code statistics are on `sample` when given, else on the bytes of
     the most recent updates (config.recent_bytes)."""
-    from enctable.table import as_uint8
-
     data = table.recent if sample is None else as_uint8(sample, "sample")
     levels = []
     for t in table.tables:

@@ -92,9 +92,8 @@ def _fail(directory: Path, why: str) -> EnctableError:
     )
 
 
-def load_table(directory: Path) -> AdaptiveEncodingTable:
-    from enctable.table import AdaptiveEncodingTable
-
+def load_table(directory: Path, table_class: type[AdaptiveEncodingTable]) -> AdaptiveEncodingTable:
+    """A saved table, rebuilt as ``table_class`` (AdaptiveEncodingTable.load passes itself)."""
     if not directory.is_dir():
         raise _fail(directory, "does not exist or is not a directory")
     try:
@@ -119,7 +118,7 @@ def load_table(directory: Path) -> AdaptiveEncodingTable:
         raise _fail(directory, f"has no {ARRAYS_FILE}") from None
     except (KeyError, TypeError, ValueError, OSError, zipfile.BadZipFile) as exc:
         raise _fail(directory, f"is corrupt ({type(exc).__name__}: {exc})") from None
-    table = AdaptiveEncodingTable(config=config)
+    table = table_class(config=config)
     try:
         for k in range(1, config.levels + 1):
             t = LevelTable(k, **{n: arrays[f"L{k}_table_{n}"] for n in TABLE_FIELDS})

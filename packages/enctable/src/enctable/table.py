@@ -9,31 +9,20 @@ from typing import Any
 
 import numpy as np
 
+from enctable.byte_input import BytesLike, as_uint8
 from enctable.config import FIRST_PATTERN_CODE, TableConfig
 from enctable.errors import EnctableError
 from enctable.hashing import make_prefix_index
 from enctable.level_table import LevelTable, rebuild_level
 from enctable.lookup import LevelLookup, build_lookup
 from enctable.matching import count_occurrences
+from enctable.monitor import table_stats
 from enctable.sketch import BatchCounts, HeavyHitters
 from enctable.spans import char_spans, piece_spans, run_spans, select_starts, unit_spans
+from enctable.storage import load_table, save_table
 from enctable.viterbi import decode_codes, viterbi_encode
 
 logger = logging.getLogger(__name__)
-
-BytesLike = bytes | bytearray | memoryview | np.ndarray
-
-
-def as_uint8(data: BytesLike, what: str = "data") -> np.ndarray:
-    if isinstance(data, np.ndarray):
-        if data.dtype != np.uint8 or data.ndim != 1:
-            raise EnctableError(
-                f"{what} is a {data.dtype} array of shape {data.shape}: pass bytes or a 1-D uint8 array"
-            )
-        return np.ascontiguousarray(data)
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return np.frombuffer(bytes(data), dtype=np.uint8)
-    raise EnctableError(f"{what} is a {type(data).__name__}: pass bytes (e.g. text.encode())")
 
 
 class AdaptiveEncodingTable:
@@ -294,20 +283,14 @@ class AdaptiveEncodingTable:
     # ------------------------------------------------------------------ monitoring / storage
     def stats(self, sample: BytesLike | None = None, top_k: int = 10) -> dict[str, Any]:
         """Section 4.3 monitoring (see enctable.monitor.table_stats)."""
-        from enctable.monitor import table_stats
-
         return table_stats(self, sample, top_k)
 
     def save(self, directory: str | Path) -> None:
-        from enctable.storage import save_table
-
         save_table(self, Path(directory))
 
     @classmethod
     def load(cls, directory: str | Path) -> AdaptiveEncodingTable:
-        from enctable.storage import load_table
-
-        return load_table(Path(directory))
+        return load_table(Path(directory), cls)
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"L{k}={n}" for k, n in self.level_sizes().items())

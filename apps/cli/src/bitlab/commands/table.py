@@ -171,31 +171,6 @@ def _build(
 
 
 # ------------------------------------------------------------------------------ inspect
-def _plot_rank_frequency(table: Any, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for t in table.tables:
-        freq = np.sort(t.frequency)[::-1]
-        if freq.shape[0]:
-            ax.loglog(np.arange(1, freq.shape[0] + 1), freq, label=f"level {t.level}")
-    ax.set_xlabel("rank")
-    ax.set_ylabel("frequency (decayed count)")
-    ax.set_title("encoding table: rank-frequency")
-    if any(len(t) for t in table.tables):
-        ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
-
-
 def _inspect_render(result: dict[str, Any]):
     def render(console) -> None:
         from rich.table import Table
@@ -301,7 +276,9 @@ def register(app: typer.Typer) -> None:
                 }
             )
         if plot is not None:
-            _plot_rank_frequency(table, plot)
+            from bitbench.plots import plot_table_frequencies
+
+            plot_table_frequencies(table, plot)
         result = {
             "table": str(table_dir),
             "levels": levels,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from matplotlib.figure import Figure
+from bitbench.figures import new_figure, save_figure
 
 from bitlab.training.metrics_log import read_metrics
 
@@ -33,7 +33,7 @@ def write_plots(run_dir: Path) -> list[Path]:
     def save(fig, name: str) -> None:
         path = out / name
         fig.tight_layout()
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path, dpi=110, tight=False)
         written.append(path)
 
     plans = [
@@ -58,7 +58,7 @@ def write_plots(run_dir: Path) -> list[Path]:
             )
         if not series:
             continue
-        fig = Figure(figsize=(7, 4))  # no pyplot: no backend, no global figure state
+        fig = new_figure((7, 4))
         ax = fig.subplots()
         for label, (steps, values) in sorted(series.items()):
             ax.plot(steps, values, label=label, marker="o" if len(steps) < 20 else None)

@@ -31,6 +31,7 @@ Unknown keys anywhere are a BitbenchError naming the key and the keys that exist
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -38,7 +39,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bitbench.ablation.tables import parse_tables
 from bitbench.errors import BitbenchError
+from bitbench.evaluate import EvalSettings
 
 TOP_KEYS = ("title", "config", "base", "eval", "tables", "run")
 RUN_KEYS = ("name", "ablation", "set", "requires", "note")
@@ -167,16 +170,12 @@ def parse_grid(text: str, source: str = "grid") -> AblationGrid:
             f"grid '{source}' has duplicate run names {dupes}: names are directories"
         )
     _check_eval(evaluation, source)
-    from bitbench.ablation.tables import parse_tables
 
     tables = parse_tables(doc.get("tables", {}), source)
     return AblationGrid(source, title, config, flatten(base), dict(evaluation), runs, tables)
 
 
 def _check_eval(evaluation: dict[str, Any], source: str) -> None:
-    import dataclasses
-
-    from bitbench.evaluate import EvalSettings
 
     known = tuple(f.name for f in dataclasses.fields(EvalSettings))
     for key in evaluation:

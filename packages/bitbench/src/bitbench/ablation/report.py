@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from bitbench.ablation.grid import AblationGrid
+from bitbench.figures import colour_cycle, new_figure, save_figure
+from bitbench.fileio import write_json_atomic
+from bitbench.runs import read_metrics_log
 
 COLUMNS = (("run", "name"), ("changes", "changes"), ("status", "status"), ("steps", "steps"),
            ("bpb", "bpb"), ("acc_bit", "acc_bit"), ("acc_byte", "acc_byte"),
@@ -48,36 +50,15 @@ def render_markdown(grid: AblationGrid, rows: list[dict[str, Any]], command: str
     return "\n".join(lines) + "\n"
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
 def plot_bpb_bars(grid: AblationGrid, rows: list[dict[str, Any]], path: Path) -> Path | None:
     """bpb of every measured run, grouped by ablation."""
     entries = [(group, row) for group in grid.groups() for row in rows
                if group in row["ablations"] and isinstance(row.get("bpb"), (int, float))]  # fmt: skip
     if not entries:
         return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.35 * len(entries)))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = new_figure((8, 1.2 + 0.35 * len(entries)))
+    ax = fig.subplots()
+    colours = colour_cycle()
     groups = grid.groups()
     labels = [f"{group}: {row['name']}" for group, row in entries]
     values = [row["bpb"] for _, row in entries]
@@ -90,14 +71,11 @@ def plot_bpb_bars(grid: AblationGrid, rows: list[dict[str, Any]], path: Path) ->
     for i, value in enumerate(values):
         ax.text(value, i, f" {value:.3f}", va="center", fontsize=8)
     fig.tight_layout()
-    result = _save(fig, path)
-    plt.close(fig)
-    return result
+    return save_figure(fig, path, dpi=110, tight=False)
 
 
 def plot_curves(grid: AblationGrid, rows: list[dict[str, Any]], path: Path) -> Path | None:
     """Validation bpb over training steps, one panel per ablation."""
-    from bitbench.runs import read_metrics_log
 
     series: dict[str, list[tuple[str, list[float], list[float]]]] = {}
     for group in grid.groups():
@@ -112,8 +90,8 @@ def plot_curves(grid: AblationGrid, rows: list[dict[str, Any]], path: Path) -> P
                 series.setdefault(group, []).append((row["name"], list(steps), list(values)))
     if not series:
         return None
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(series), figsize=(4.5 * len(series), 3.6), squeeze=False)
+    fig = new_figure((4.5 * len(series), 3.6))
+    axes = fig.subplots(1, len(series), squeeze=False)
     for ax, (group, lines) in zip(axes[0], series.items(), strict=True):
         for name, steps, values in lines:
             ax.plot(steps, values, marker="o", markersize=3, label=name)
@@ -122,15 +100,12 @@ def plot_curves(grid: AblationGrid, rows: list[dict[str, Any]], path: Path) -> P
         ax.set_ylabel("val bpb")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    result = _save(fig, path)
-    plt.close(fig)
-    return result
+    return save_figure(fig, path, dpi=110, tight=False)
 
 
 def write_report(
     grid: AblationGrid, rows: list[dict[str, Any]], out_dir: str | Path, command: str | None = None
 ) -> dict[str, Path]:
-    from bitbench.baselines.weights import write_json_atomic
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

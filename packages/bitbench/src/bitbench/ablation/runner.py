@@ -12,6 +12,8 @@ from typing import Any
 
 from bitbench.ablation.grid import AblationGrid
 from bitbench.ablation.plan import PLANNED, REUSED, UNAVAILABLE, PlannedRun, changes_text
+from bitbench.evaluate import EvalSettings, evaluate_run, write_outputs
+from bitbench.fileio import clean_for_json
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,6 @@ EvalFn = Callable[[PlannedRun], dict[str, Any]]
 
 def evaluator(corpus: str | Path, eval_settings: dict[str, Any], device: str = "cpu") -> EvalFn:
     """The default evaluation: bitbench.evaluate on the corpus, saved to RUN/eval."""
-    from bitbench.evaluate import EvalSettings, clean_for_json, evaluate_run, write_outputs
 
     settings = EvalSettings(**eval_settings)
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from enctable import AdaptiveEncodingTable
+from enctable.priors import punctuation_starts, whitespace_starts
 
 from bitbench.errors import BitbenchError
 
@@ -83,7 +85,6 @@ def resolve_references(
 
 
 def _starts(windows: np.ndarray, prior: str) -> np.ndarray:
-    from enctable.priors import punctuation_starts, whitespace_starts
 
     fn = whitespace_starts if prior == "whitespace" else punctuation_starts
     return np.stack([fn(row) for row in windows]).astype(np.float64)  # [B, L]
@@ -91,7 +92,6 @@ def _starts(windows: np.ndarray, prior: str) -> np.ndarray:
 
 def build_table(table: PriorTable, corpus: Any, out_dir: str | Path) -> Path:
     """Grow and save the table (or reuse OUT/tables/<name> when it exists)."""
-    from enctable import AdaptiveEncodingTable
 
     path = table_dir(out_dir, table.name)
     if path.is_dir() and any(path.iterdir()):

@@ -22,8 +22,23 @@ import torch
 
 from bitbench.baselines.config import BPE_PRESETS, BpeMLMConfig, config_from_dict
 from bitbench.baselines.token_eval import TokenScoring, token_inputs
-from bitbench.baselines.tokenizer import MASK_TOKEN, MASK_TOKEN_ID, PAD_TOKEN, PAD_TOKEN_ID
+from bitbench.baselines.tokenizer import (
+    MASK_TOKEN,
+    MASK_TOKEN_ID,
+    PAD_TOKEN,
+    PAD_TOKEN_ID,
+    load_tokenizer,
+    save_tokenizer,
+)
+from bitbench.baselines.weights import (
+    WEIGHTS_NAME,
+    load_weights,
+    save_weights,
+    unwrap,
+    write_json_atomic,
+)
 from bitbench.errors import BitbenchError
+from bitbench.token_layout import reference_encoder
 
 BITBENCH_CONFIG = "bitbench.json"
 HF_KIND = "hf-bert"
@@ -115,8 +130,6 @@ def save_hf_bert(
     model: torch.nn.Module, config: HfBertConfig, tokenizer: Any, directory: Path
 ) -> None:
     """A Hugging Face directory (see the module doc), every file written atomically."""
-    from bitbench.baselines.tokenizer import save_tokenizer
-    from bitbench.baselines.weights import WEIGHTS_NAME, save_weights, unwrap, write_json_atomic
 
     directory = Path(directory)
     plain = unwrap(model)
@@ -173,7 +186,6 @@ class HfEvalModel(TokenScoring):
     ) -> HfEvalModel:
         """Around an in-memory hf-bert model (``bitbench_bert``, e.g. the trainer's live one)
         and its reference BPE; ``device`` defaults to the model's own."""
-        from bitbench.token_layout import reference_encoder
 
         if device is None:
             device = next(model.parameters()).device
@@ -318,8 +330,6 @@ def hf_tokenizer_encoder(tokenizer: Any) -> Any:
 def load_hf_model(model_dir: Path | str, device: torch.device | str = "cpu") -> HfEvalModel:
     """An hf-bert run's model/ (bitbench.json present: exact reference-BPE encoding, documents
     apart) or any local AutoModelForMaskedLM directory with its own tokenizer (no network)."""
-    from bitbench.baselines.tokenizer import load_tokenizer
-    from bitbench.baselines.weights import load_weights
 
     tf = transformers_module()
     tf.utils.logging.disable_progress_bar()  # no "Loading weights" bar on stderr

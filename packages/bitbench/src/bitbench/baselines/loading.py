@@ -22,6 +22,7 @@ from bitbench.baselines.config import (
     BpeMLMConfig,
     ByteMLMConfig,
 )
+from bitbench.baselines.hf_bert import load_hf_model
 from bitbench.baselines.scoring import (
     score_bytes,
     score_tokens,
@@ -38,6 +39,8 @@ from bitbench.baselines.tokenizer import (
 )
 from bitbench.baselines.weights import TOKENIZER_NAME, read_config
 from bitbench.errors import BitbenchError
+from bitbench.rundir import is_hf_masked_lm
+from bitbench.token_layout import reference_encoder
 
 BATCH = 32
 
@@ -236,7 +239,6 @@ class BpeEvalModel(TokenScoring, _BaselineEvalModel):
         self._max_tokens = self.config.max_positions
 
     def _piece_encoder(self):
-        from bitbench.token_layout import reference_encoder
 
         return reference_encoder(self.tokenizer)
 
@@ -312,8 +314,6 @@ class BpeEvalModel(TokenScoring, _BaselineEvalModel):
 
 def load_baseline(model_dir: Path | str, device: torch.device | str = "cpu"):
     """The EvalModel of a saved baseline (a run's model/ directory, or a checkpoint)."""
-    from bitbench.baselines.hf_bert import load_hf_model
-    from bitbench.rundir import is_hf_masked_lm
 
     model_dir = Path(model_dir)
     raw = read_config(model_dir)

@@ -10,6 +10,7 @@ cross-entropy on them, whose ``validate`` scores a fixed-seed pure [MASK] mask a
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -28,6 +29,14 @@ from bitbench.baselines.config import (
     ByteMLMConfig,
     config_from_dict,
 )
+from bitbench.baselines.hf_bert import (
+    HfBertConfig,
+    HfEvalModel,
+    bert_config,
+    bitbench_bert,
+    save_hf_bert,
+    transformers_module,
+)
 from bitbench.baselines.loading import BpeEvalModel, ByteEvalModel
 from bitbench.baselines.scoring import MaskedScore, score_bytes, score_tokens, tokenize_batch
 from bitbench.baselines.tokenizer import load_tokenizer, save_tokenizer, token_byte_lengths
@@ -36,6 +45,7 @@ from bitbench.baselines.weights import (
     unwrap,
     write_json_atomic,
 )
+from bitbench.bpe_reference import encode_pieces, reference_bpe, train_documents
 from bitbench.engine.protocols import TaskBase, TaskLoss, TaskSpec
 from bitbench.errors import BitbenchError
 
@@ -258,23 +268,19 @@ class HfBertTask(BpeTask):
     kind = "hf-bert"
 
     def _build(self, config: BpeMLMConfig) -> torch.nn.Module:
-        from bitbench.baselines.hf_bert import bert_config, bitbench_bert
 
         return bitbench_bert(bert_config(config))
 
     def eval_view(self, model: torch.nn.Module) -> Any:
-        from bitbench.baselines.hf_bert import HfEvalModel
 
         return HfEvalModel.bitbench(unwrap(model), self.tokenizer, self.config.bytes_per_token)
 
     def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
-        from bitbench.baselines.hf_bert import save_hf_bert
 
         save_hf_bert(model, self.config, self.tokenizer, Path(directory))
 
 
 def _mean_bytes_per_token(tokenizer, pieces: list[bytes]) -> float:
-    from bitbench.bpe_reference import encode_pieces
 
     sample = [p[:4096] for p in pieces[:256]]
     tokens = sum(len(ids) for ids in encode_pieces(tokenizer, sample))
@@ -296,7 +302,6 @@ def prepare_tokenizer(config: BpeMLMConfig, train_split: Any, run_dir: Path, see
     """The run's tokenizer: reuse RUN/tokenizer.json (resume), else rank 0 takes the corpus's
     reference BPE of ``config.vocab_size`` (bitbench.bpe_reference: cached, trained on the train
     split's first bytes) and writes it; other ranks wait and read it."""
-    from bitbench.bpe_reference import reference_bpe, train_documents
 
     del seed  # the reference BPE is a function of the train split and the size alone
     path = Path(run_dir) / TOKENIZER_NAME
@@ -342,8 +347,6 @@ def make_baseline_task(
     if kind in ("bpe", "hf-bert"):
         config_class: type = BpeMLMConfig
         if kind == "hf-bert":
-            from bitbench.baselines.hf_bert import HfBertConfig, transformers_module
-
             transformers_module()  # fail before training a tokenizer when it is missing
             config_class = HfBertConfig
         config = config_from_dict(config_class, model_config, BPE_PRESETS)
@@ -351,8 +354,6 @@ def make_baseline_task(
         stats_path = Path(run_dir) / "tokenizer_stats.json"
         bytes_per_token = config.bytes_per_token
         if stats_path.is_file():
-            import json
-
             bytes_per_token = float(json.loads(stats_path.read_text())["bytes_per_token"])
         config = dataclasses.replace(
             config, vocab_size=tokenizer.get_vocab_size(), bytes_per_token=bytes_per_token

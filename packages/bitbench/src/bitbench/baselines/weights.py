@@ -9,9 +9,6 @@ target directory, then os.replace), so a crash never leaves a half-written model
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +16,7 @@ import torch
 from bitswin.hub import HUB_KEYS, HUB_TAGS, REPO_URL, SafetensorsHubMixin, read_config_json
 from safetensors.torch import load_file, save_file
 
-from bitbench import __version__
+from bitbench import __version__, fileio
 from bitbench.baselines.config import (
     BPE_PRESETS,
     BYTE_PRESETS,
@@ -36,30 +33,13 @@ WEIGHTS_NAME = "model.safetensors"
 TOKENIZER_NAME = "tokenizer.json"
 
 
-def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def write_json_atomic(path: Path, obj: Any) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2, sort_keys=True)
-            f.write("\n")
-
-    _atomic(Path(path), write)
+    fileio.write_json_atomic(path, obj, sort_keys=True)
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:
     state = {k: v.detach().to("cpu").contiguous() for k, v in unwrap(model).state_dict().items()}
-    _atomic(Path(path), lambda tmp: save_file(state, tmp))
+    fileio.write_atomic(path, lambda tmp: save_file(state, tmp))
 
 
 def read_config(directory: Path) -> dict[str, Any]:

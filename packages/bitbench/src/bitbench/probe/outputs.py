@@ -7,21 +7,18 @@ from typing import Any
 
 import numpy as np
 
-from bitbench.baselines.weights import write_json_atomic
 from bitbench.errors import BitbenchError
+from bitbench.figures import new_figure, save_figure
+from bitbench.fileio import write_json_atomic
 
 
 def plot_confusion(result: dict[str, Any], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     cm = np.asarray(result["confusion"], dtype=np.float64)
     labels = result["labels"]
     rows = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)  # recall per true class
     size = 2.5 + 0.5 * len(labels)
-    fig, ax = plt.subplots(figsize=(size, size))
+    fig = new_figure((size, size))
+    ax = fig.subplots()
     ax.imshow(rows, cmap="Blues", vmin=0.0, vmax=1.0)
     for i in range(len(labels)):
         for j in range(len(labels)):
@@ -33,11 +30,7 @@ def plot_confusion(result: dict[str, Any], path: Path) -> Path:
     ax.set_ylabel("true")
     ax.set_title(f"probe: accuracy {result['accuracy']:.3f}, macro-F1 {result['macro_f1']:.3f}")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path, dpi=110, tight=False)
 
 
 def write_probe_outputs(result: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:

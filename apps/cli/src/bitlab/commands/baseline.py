@@ -54,6 +54,7 @@ def register(app: typer.Typer) -> None:
     )
 
     @sub.command("train")
+    @opt.with_run_options
     def train(
         kind: str = typer.Option(
             ...,
@@ -63,8 +64,6 @@ def register(app: typer.Typer) -> None:
             "reference byte-level BPE) or hf-bert (Hugging Face BertForMaskedLM of the bpe size "
             "on the same BPE and masks; pip install 'bitbench[hf]').",
         ),
-        corpus: str = opt.CORPUS,
-        out: str = opt.OUT,
         config: str = typer.Option(
             None,
             "--config",
@@ -72,46 +71,23 @@ def register(app: typer.Typer) -> None:
             help="Shipped config name (tiny, ...) or a TOML file; model_preset picks the "
             "baseline's size (FLOPs per byte near bitswin's preset of the same name).",
         ),
-        overrides: list[str] = opt.OVERRIDES,
-        resume: bool = opt.RESUME,
-        allow_config_change: bool = opt.ALLOW_CONFIG_CHANGE,
-        max_steps: int = opt.MAX_STEPS,
-        max_minutes: float = opt.MAX_MINUTES,
-        max_flops: float = opt.MAX_FLOPS,
-        gpus: int = opt.GPUS,
-        nproc: int = opt.NPROC,
-        nnodes: int = opt.NNODES,
-        node_rank: int = opt.NODE_RANK,
-        rdzv_endpoint: str = opt.RDZV_ENDPOINT,
-        rdzv_id: str = opt.RDZV_ID,
-        max_restarts: int = opt.MAX_RESTARTS,
-        no_progress: bool = opt.NO_PROGRESS,
-        as_json: bool = opt.AS_JSON,
+        *,
+        run: opt.RunOptions,
     ) -> None:
         """Train a token-level baseline with the bitswin trainer's loop and budget."""
         from bitbench.runs import load_run
 
-        budget = {"max_steps": max_steps, "max_minutes": max_minutes, "max_flops": max_flops}
-        fields: dict[str, Any] = {"corpus": corpus, "out": out, **budget}
+        fields: dict[str, Any] = {"corpus": run.corpus, "out": run.out, **run.budget}
         cfg = opt.resolve_config(
-            lambda source: baseline_config(kind, source, list(overrides), **fields),
-            resume=resume,
-            out=out,
-            config=config,
-            budget=budget,
-            allow_config_change=allow_config_change,
+            lambda source: baseline_config(kind, source, list(run.overrides), **fields), run
         )
-        result = opt.launch_and_train(
-            cfg, resume=resume, init=None, progress=not no_progress, gpus=gpus, nproc=nproc,
-            nnodes=nnodes, node_rank=node_rank, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id,
-            max_restarts=max_restarts,
-        )  # fmt: skip
+        result = opt.launch_and_train(cfg, run)
         if os.environ.get("RANK", "0") != "0":
             return
         out_dict = {"kind": kind, **result.to_dict(), "seq_len": cfg.seq_len}
         out_dict.pop("param_digests", None)
         if (Path(result.run_dir) / "model" / "config.json").is_file():
             out_dict["flops_per_byte"] = load_run(result.run_dir).flops_per_byte(cfg.seq_len)
-        opt.emit_on_rank_zero(out_dict, as_json, title=f"{kind} baseline ")
+        opt.emit_on_rank_zero(out_dict, run.as_json, title=f"{kind} baseline ")
 
     app.add_typer(sub, name="baseline")

@@ -4,12 +4,16 @@ translation of library errors into flags, and the summary printed at the end."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import typer
 
+from bitlab.errors import UserError, in_flag_terms
 from bitlab.output import emit
 
 # Config keys that have a flag of their own: library messages naming the key name the flag.
@@ -60,44 +64,97 @@ NO_PROGRESS = typer.Option(False, "--no-progress", help="No live progress line."
 AS_JSON = typer.Option(False, "--json", help="Print the result as JSON.")
 
 
-def resolve_config(
-    build: Callable[[str], Any],
-    *,
-    resume: bool,
-    out: str | None,
-    config: str | None,
-    budget: dict[str, Any],
-    allow_config_change: bool,
-) -> Any:
+@dataclass(frozen=True)
+class RunOptions:
+    """The options both training commands take, gathered by ``with_run_options``."""
+
+    corpus: str | None
+    out: str | None
+    config: str | None
+    overrides: list[str]
+    resume: bool
+    allow_config_change: bool
+    max_steps: int | None
+    max_minutes: float | None
+    max_flops: float | None
+    gpus: int
+    nproc: int
+    nnodes: int
+    node_rank: int
+    rdzv_endpoint: str | None
+    rdzv_id: str | None
+    max_restarts: int
+    no_progress: bool
+    as_json: bool
+
+    @property
+    def budget(self) -> dict[str, Any]:
+        return {"max_steps": self.max_steps, "max_minutes": self.max_minutes,
+                "max_flops": self.max_flops}  # fmt: skip
+
+    @property
+    def launch(self) -> dict[str, Any]:
+        return {"gpus": self.gpus, "nproc": self.nproc, "nnodes": self.nnodes,
+                "node_rank": self.node_rank, "rdzv_endpoint": self.rdzv_endpoint,
+                "rdzv_id": self.rdzv_id, "max_restarts": self.max_restarts}  # fmt: skip
+
+
+_RUN_PARAMS = [
+    ("corpus", str, CORPUS), ("out", str, OUT), ("overrides", list[str], OVERRIDES),
+    ("resume", bool, RESUME), ("allow_config_change", bool, ALLOW_CONFIG_CHANGE),
+    ("max_steps", int, MAX_STEPS), ("max_minutes", float, MAX_MINUTES),
+    ("max_flops", float, MAX_FLOPS), ("gpus", int, GPUS), ("nproc", int, NPROC),
+    ("nnodes", int, NNODES), ("node_rank", int, NODE_RANK),
+    ("rdzv_endpoint", str, RDZV_ENDPOINT), ("rdzv_id", str, RDZV_ID),
+    ("max_restarts", int, MAX_RESTARTS), ("no_progress", bool, NO_PROGRESS),
+    ("as_json", bool, AS_JSON),
+]  # fmt: skip
+
+
+def with_run_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the shared run options: its own parameters (which must include
+    ``config`` and a ``run: RunOptions`` parameter) plus those of ``_RUN_PARAMS``; typer reads
+    the merged signature, the command receives them as one RunOptions."""
+    own = [p for p in inspect.signature(command).parameters.values() if p.name != "run"]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+        for name, kind, default in _RUN_PARAMS
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        picked = {name: kwargs.pop(name) for name, _, _ in _RUN_PARAMS}
+        return command(**kwargs, run=RunOptions(config=kwargs.get("config"), **picked))
+
+    wrapper.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
+    return wrapper
+
+
+def resolve_config(build: Callable[[str], Any], run: RunOptions) -> Any:
     """The run's TrainConfig: ``build(source)`` of the shipped/TOML config (default tiny), or
     with --resume of the run's own config.toml (a --config/--set that changes it is refused
     with the keys that differ, unless --allow-config-change)."""
-    from bitlab.errors import UserError
-    from bitlab.training.resume_config import resume_config
+    from bitlab.training.resume_config import resume_config  # commands import torch lazily
 
-    if resume:
-        if not out:
+    if run.resume:
+        if not run.out:
             raise UserError("--resume needs --out RUN (the run directory to continue)")
-        return resume_config(
-            out, build, config=config, budget=budget, allow_changes=allow_config_change
-        )
-    if allow_config_change:
+        return resume_config(run.out, build, config=run.config, budget=run.budget,
+                             allow_changes=run.allow_config_change)  # fmt: skip
+    if run.allow_config_change:
         raise UserError("--allow-config-change goes with --resume: add --resume or drop it")
-    return build(config or "tiny")
+    return build(run.config or "tiny")
 
 
-def launch_and_train(cfg: Any, *, resume: bool, init: str | None, progress: bool,
-                     **launch: Any) -> Any:  # fmt: skip
-    """Run the training (LaunchOptions fields as keywords); library errors that name a config
-    key with a flag of its own come back naming the flag."""
-    from bitlab.errors import in_flag_terms
+def launch_and_train(cfg: Any, run: RunOptions, *, init: str | None = None) -> Any:
+    """Run the training; library errors that name a config key with a flag of its own come back
+    naming the flag."""
     from bitlab.training import run_training
     from bitlab.training.launcher import LaunchOptions
 
     try:
-        return run_training(
-            cfg, resume=resume, init=init, launch=LaunchOptions(**launch), progress=progress
-        )
+        return run_training(cfg, resume=run.resume, init=init,
+                            launch=LaunchOptions(**run.launch), progress=not run.no_progress)  # fmt: skip
     except Exception as exc:
         translated = in_flag_terms(exc, FLAGS)
         if translated is exc:

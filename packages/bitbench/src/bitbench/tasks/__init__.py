@@ -26,47 +26,24 @@ def _load_baseline(info: Any, device: str) -> EvalModel:
     return load_baseline(info.model_dir, device=device)
 
 
-register_task(
-    TaskKind(
-        name="bitswin",
-        build=BitSwinTask,
-        model_types=("bitswin",),
-        load_eval=load_bitswin_eval,
-        description="the bit-level model with the masking curriculum",
-        check=check_bitswin_spec,
-    )
-)
-register_task(
-    TaskKind(
-        name="byte",
-        build=build_baseline_task,
-        model_types=("byte_mlm",),
-        load_eval=_load_baseline,
-        description="byte-level window-attention masked LM (baseline)",
-        check=check_baseline_spec,
-    )
-)
-register_task(
-    TaskKind(
-        name="bpe",
-        build=build_baseline_task,
-        model_types=("bpe_mlm",),
-        load_eval=_load_baseline,
-        description="BERT-style masked LM over byte-level BPE tokens (baseline)",
-        check=check_baseline_spec,
-    )
-)
+def _is_hf_directory(info: Any) -> bool:
+    return is_hf_masked_lm(info.model_config, info.model_dir)
 
-register_task(
-    TaskKind(
-        name="hf-bert",
-        build=build_baseline_task,
-        model_types=(),
-        load_eval=_load_baseline,
-        description="Hugging Face BertForMaskedLM at the bpe size on the reference BPE (bitbench[hf])",
-        check=check_baseline_spec,
-        matches=lambda info: is_hf_masked_lm(info.model_config, info.model_dir),
-    )
-)
 
-__all__ = ["BitSwinTask"]
+BUILTIN_KINDS = (
+    TaskKind("bitswin", BitSwinTask, ("bitswin",), load_bitswin_eval,
+             "the bit-level model with the masking curriculum", check=check_bitswin_spec),
+    TaskKind("byte", build_baseline_task, ("byte_mlm",), _load_baseline,
+             "byte-level window-attention masked LM (baseline)", check=check_baseline_spec),
+    TaskKind("bpe", build_baseline_task, ("bpe_mlm",), _load_baseline,
+             "BERT-style masked LM over byte-level BPE tokens (baseline)",
+             check=check_baseline_spec),
+    # any local Hugging Face AutoModelForMaskedLM directory loads through this kind too
+    TaskKind("hf-bert", build_baseline_task, (), _load_baseline,
+             "Hugging Face BertForMaskedLM at the bpe size on the reference BPE (bitbench[hf])",
+             check=check_baseline_spec, matches=_is_hf_directory),
+)  # fmt: skip
+for _kind in BUILTIN_KINDS:
+    register_task(_kind)
+
+__all__ = ["BUILTIN_KINDS", "BitSwinTask"]

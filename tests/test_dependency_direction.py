@@ -96,3 +96,35 @@ def test_checker_catches_an_upward_import() -> None:
     assert not _allowed("bittokens", "bitcodec")
     assert _allowed("bitswin", "bittokens")
     assert _allowed("bitbench", "bitswin")
+
+
+# Inside bitbench: the engine (what drives a model, the contracts, the registry) sits below
+# everything else of bitbench; bitbench's measurements and the trainer call it, never the
+# reverse. The trainer (bitlab.training) reaches the task kinds only through the registry.
+ENGINE = SOURCES["bitbench"] / "engine"
+ENGINE_MAY_USE = ("bitbench.engine", "bitbench.errors", "bitbench.fileio")
+
+
+def _engine_imports() -> list[tuple[Path, str]]:
+    return [(p, m) for p, m in _imports("bitbench") if ENGINE in p.parents]
+
+
+def test_the_engine_imports_nothing_above_it() -> None:
+    assert any(m.startswith("bitbench.engine") for _, m in _engine_imports())  # it scans
+    bad = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path, module in _engine_imports()
+        if module.startswith("bitbench") and not module.startswith(ENGINE_MAY_USE)
+    ]
+    assert not bad, "bitbench.engine must stay below the rest of bitbench:\n" + "\n".join(bad)
+
+
+def test_the_trainer_knows_tasks_only_through_the_registry() -> None:
+    training = SOURCES["bitlab"] / "training"
+    bad = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path, module in _imports("bitlab")
+        if training in path.parents
+        and module.startswith(("bitbench.tasks", "bitbench.baselines", "bitswin", "bitmask"))
+    ]
+    assert not bad, "the training loop must not name a task kind:\n" + "\n".join(bad)

@@ -39,8 +39,8 @@ from bitbench.engine.registry import (
 
 __all__ = [
     "BOUNDARY_SOURCES",
-    "BoundaryScores",
     "OWN_STARTS_THRESHOLD",
+    "BoundaryScores",
     "EvalModel",
     "HasBoundaries",
     "HasByteStates",

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from bitbench.engine import (
+    OWN_STARTS_THRESHOLD,
     TableCodes,
     TaskKind,
     boundary_scores,
@@ -16,6 +17,7 @@ from bitbench.engine import (
     task_kind,
     task_kinds,
 )
+from bitbench.engine.boundaries import model_units
 from bitbench.engine.registry import kind_of_model_type
 from bitbench.errors import BitbenchError
 from bitcodec.tokens import MASK_ID, PAD_ID
@@ -86,10 +88,35 @@ def test_boundary_scores_start_units_at_documents_never_at_padding(source: str) 
     result = boundary_scores(model, w, starts, pad=pad, source=source)
     s = result.scores[0]
     assert result.passes == (2 if source == "entropy" else 1)
+    assert result.starts is None  # no unit levels: units come from a cut of the scores
     assert s[5] == s.max() and (s[20:] == s.min()).all()
     continuation = (w[0] & 0xC0) == 0x80
     assert (s[continuation] < s[~continuation & ~pad[0]].min()).all()
     assert model.training is False
+
+
+@pytest.mark.parametrize("router", ["learned", "spacelike"])
+def test_a_model_with_units_scores_its_own_unit_starts_above_the_threshold(router: str) -> None:
+    torch.manual_seed(0)
+    config = BitSwinConfig.tiny(
+        depths=(1, 1, 1, 1), widths=(16, 32, 32, 32), heads=(1, 2, 2, 2), router=router
+    )
+    model = BitSwinModel(config).eval()
+    text = ("the cat sat on the mat, añb 共同 " * 4).encode()[:96]
+    w = torch.from_numpy(np.frombuffer(text, np.uint8).copy()).reshape(2, 48)
+    starts = torch.zeros(2, 48, dtype=torch.bool)
+    starts[:, 0] = True
+    starts[1, 30] = True
+    pad = torch.zeros(2, 48, dtype=torch.bool)
+    pad[1, 40:] = True
+    result = boundary_scores(model, w, starts, pad=pad)
+    own = model_units(model, w, starts, pad=pad).starts[0]  # the units training masks with
+    assert result.starts is not None and torch.equal(result.starts, own)
+    assert torch.equal(result.scores > OWN_STARTS_THRESHOLD, own)
+    assert own[:, 0].all() and own[1, 30] and not own[1, 40:].any()
+    # not a cut fitted to a length: the router's own choice (the spacelike rule: word starts)
+    if router == "spacelike":
+        assert own[0, 4] and own[0, 8] and not own[0, 1] and not own[0, 5]
 
 
 def test_registry_knows_the_builtin_kinds_and_refuses_clashes() -> None:

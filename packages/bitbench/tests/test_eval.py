@@ -3,15 +3,19 @@ the written files, gold-segmented boundaries, compare (with its cache) and load_
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from bitbench.bitswin_eval import BitSwinEval
 from bitbench.compare import compare_runs, write_compare
 from bitbench.errors import BitbenchError
 from bitbench.evaluate import EvalSettings, evaluate_run, write_outputs
 from bitbench.runs import inspect_run, load_run, read_metrics_log
+from bitswin import BitSwinModel
 
 WORDS = [
     "the",
@@ -78,8 +82,8 @@ def test_evaluate_run_whitespace_gold(lab):
     for key in ("acc_bit", "acc_byte", "acc_word", "acc_phrase"):
         assert 0.0 <= m[key] <= 1.0
     assert 0.0 <= m["boundary_f1"] <= 1.0 and m["boundary_gold"] == "whitespace"
-    # the threshold was chosen to give the run's 4-byte target unit length
-    assert m["predicted_unit_bytes"] == pytest.approx(4.0, rel=0.15)
+    # a model with units of its own is scored on its router's starts, not on a fitted cut
+    assert m["boundary_rule"] == "model units" and m["boundary_threshold"] == 0.5
     assert m["consistency_auc"] is None or 0.0 <= m["consistency_auc"] <= 1.0
     assert m["table"]["source"] == "grown"
     levels = m["table"]["levels"]
@@ -197,7 +201,25 @@ def test_bitswin_adapter_is_deterministic_and_batch_independent(lab):
     assert bits > 0
     assert 0.1 * 192 < covered < 0.2 * 192  # about 15% of the bytes
     acc = model.level_accuracies(windows, seed=0)
-    assert acc["n_bit"] > 0 and acc["n_byte"] > 0 and acc["n_word"] > 0
+    assert acc["n_bit"] > 0 and acc["n_byte"] > 0
+    # Word and phrase masks are cut from the model's own units (this untrained router keeps
+    # each row in one unit: nothing to hide at 25% of units); a spacelike router has words.
+    own = model.own_units(windows)
+    assert own is not None and len(own) == 2 and own[0][:, 0].all()
+    assert acc["n_word"] == int(
+        model._masks(
+            torch.from_numpy(windows),
+            torch.zeros(3, 64, dtype=torch.bool),
+            seed=0,
+            rates={"word": 0.25},
+            boundaries=torch.from_numpy(own[0]),
+            phrase=torch.from_numpy(own[1]),
+        ).mask_word.sum()
+    )
+    spaced = BitSwinEval(BitSwinModel(dataclasses.replace(model.config, router="spacelike")))
+    acc = spaced.level_accuracies(windows, seed=0)
+    assert acc["n_word"] > 0 and acc["n_phrase"] > 0
+    assert spaced.own_units(windows)[0][0, [0, 4, 8, 12]].all()  # "the cat sat on"
     texts = [b"the cat", b"", "中文 ok".encode(), b"x" * 1500]
     model.batch_size = 3
     features = model.features(texts)  # batched by length, padded

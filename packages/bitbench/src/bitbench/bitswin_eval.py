@@ -22,7 +22,7 @@ import torch
 from bitmask import MaskConfig, bit_ids, make_masks
 from bitswin import BitSwinModel, estimate_flops_per_byte
 
-from bitbench.engine.boundaries import boundary_scores
+from bitbench.engine.boundaries import boundary_scores, model_units, own_starts_threshold
 from bitbench.engine.codes import TableCodes
 from bitbench.engine.inputs import as_tensor, forward, model_inputs, shown_ids
 from bitbench.engine.precision import autocast
@@ -173,6 +173,7 @@ class BitSwinEval:
         seed: int,
         rates: dict[str, float],
         boundaries: torch.Tensor | None = None,
+        phrase: torch.Tensor | None = None,
     ) -> Any:
         """bitmask's masks with only the named levels on, at the given rates (no curriculum);
         global sample indices so a window's mask never depends on the batch it is in."""
@@ -181,6 +182,7 @@ class BitSwinEval:
             MaskConfig(target_unit_bytes=float(self.target_unit_bytes)),
             step=0,
             boundaries=boundaries,
+            phrase_boundaries=phrase,
             seed=seed,
             sample_index=torch.arange(windows.shape[0]),
             pad_mask=pad,
@@ -322,6 +324,42 @@ class BitSwinEval:
         (``boundary_source="entropy"``) the byte head's entropy with every other byte hidden."""
         return self._boundaries(windows, pad, doc_starts)[0]
 
+    @property
+    def own_starts_threshold(self) -> float | None:
+        """Scores above this are the model's own word-unit starts (its level-1 router's, as it
+        computes with them); None when units come from a cut of the scores (no unit levels,
+        router "none", or entropy boundaries)."""
+        return own_starts_threshold(self.model, self.boundary_source)
+
+    @torch.no_grad()
+    def own_units(
+        self,
+        windows: np.ndarray,
+        *,
+        pad: np.ndarray | None = None,
+        doc_starts: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, ...] | None:
+        """Per unit level (word, phrase), bool [N, L]: the unit starts the model computes with on
+        the unmasked windows (engine.model_units, as training builds word/phrase masks), or None
+        without units of its own."""
+        if self.own_starts_threshold is None:
+            return None
+        w = self._as_tensor(windows)
+        pad_t = None if pad is None else self._pad_tensor(pad, tuple(w.shape))
+        parts: list[tuple[np.ndarray, ...]] = []
+        for sl in self._chunks(w.shape[0]):
+            starts = as_tensor(_rows(doc_starts, sl), torch.bool)
+            with autocast(self.device, self.precision):
+                units = model_units(
+                    self.model,
+                    w[sl].to(self.device),
+                    None if starts is None else starts.to(self.device),
+                    pad=None if pad_t is None else pad_t[sl].to(self.device),
+                    codes=self.codes,
+                )
+            parts.append(tuple(u.cpu().numpy() for u in units.starts))
+        return tuple(np.concatenate(level, axis=0) for level in zip(*parts, strict=True))
+
     def attention_maps(
         self, windows: np.ndarray, *, doc_starts: np.ndarray | None = None
     ) -> list[Any]:
@@ -354,15 +392,24 @@ class BitSwinEval:
         boundaries: np.ndarray | None = None,
     ) -> dict[str, Any]:
         """acc_bit / acc_byte / acc_word / acc_phrase: each level's mask alone (appendix-B rates),
-        word and phrase units from the model's own boundary scores (computed when not given).
+        word and phrase units as in training: the model's own units (``own_units``) when it has
+        them, else cut from its boundary scores (``boundaries``, computed when not given).
         Also returns the number of hidden positions per level (``n_<level>``)."""
         w = self._as_tensor(windows)
         pad_t = self._pad_tensor(pad, tuple(w.shape))
-        if boundaries is None:
-            boundaries = self.boundary_scores(windows, pad=pad, doc_starts=doc_starts)
-        bounds = torch.as_tensor(np.asarray(boundaries, dtype=np.float32))
+        own = self.own_units(windows, pad=pad, doc_starts=doc_starts)
+        phrase = None
+        if own is not None:
+            bounds = torch.as_tensor(own[0])
+            phrase = torch.as_tensor(own[1]) if len(own) > 1 else None
+        else:
+            if boundaries is None:
+                boundaries = self.boundary_scores(windows, pad=pad, doc_starts=doc_starts)
+            bounds = torch.as_tensor(np.asarray(boundaries, dtype=np.float32))
         masks = {
-            level: self._masks(w, pad_t, seed=seed, rates={level: rate}, boundaries=bounds)
+            level: self._masks(
+                w, pad_t, seed=seed, rates={level: rate}, boundaries=bounds, phrase=phrase
+            )
             for level, rate in APPENDIX_B_RATES.items()
         }
         right = dict.fromkeys(LEVEL_NAMES, 0)

@@ -97,7 +97,8 @@ def render_eval_report(
         out += [
             "",
             f"Boundary threshold {fmt(metrics['boundary_threshold'])} "
-            f"(gold: {metrics.get('boundary_gold')}); predicted units average "
+            f"({metrics.get('boundary_rule', 'mean length')}; gold: "
+            f"{metrics.get('boundary_gold')}); predicted units average "
             f"{fmt(metrics.get('predicted_unit_bytes'))} bytes, gold words "
             f"{fmt(metrics.get('gold_word_bytes'))} bytes (without spaces).",
         ]

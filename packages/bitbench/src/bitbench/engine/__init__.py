@@ -8,7 +8,13 @@
 - :mod:`.precision`: autocast for every kind; :mod:`.modules`: unwrapping DDP/compile.
 """
 
-from bitbench.engine.boundaries import BOUNDARY_SOURCES, BoundaryScores, boundary_scores
+from bitbench.engine.boundaries import (
+    BOUNDARY_SOURCES,
+    OWN_STARTS_THRESHOLD,
+    BoundaryScores,
+    boundary_scores,
+    own_starts_threshold,
+)
 from bitbench.engine.codes import TableCodes
 from bitbench.engine.inputs import ModelInputs, forward, model_inputs, segment_ids, shown_ids
 from bitbench.engine.modules import model_device, unwrap
@@ -33,6 +39,7 @@ from bitbench.engine.registry import (
 
 __all__ = [
     "BOUNDARY_SOURCES",
+    "OWN_STARTS_THRESHOLD",
     "BoundaryScores",
     "EvalModel",
     "HasBoundaries",
@@ -51,6 +58,7 @@ __all__ = [
     "forward",
     "model_device",
     "model_inputs",
+    "own_starts_threshold",
     "register_task",
     "segment_ids",
     "shown_ids",

@@ -4,7 +4,12 @@ Training (word and phrase masks, the encoding table), ``bitlab eval`` (boundary 
 ``bitlab table build`` and ``bitlab segment`` all call ``boundary_scores``. The model sees the
 *unmasked* bytes (padding as PAD); sources:
 
-- ``model``: the model's own unit-start output (``output.boundary``), one forward;
+- ``model``: the model's own unit-start output (``output.boundary``), one forward. A model
+  with units of its own (a hierarchical bitswin) scores its level-1 router's actual unit starts
+  above ``OWN_STARTS_THRESHOLD`` and every other byte below it (each ordered by the router's
+  probability), so ``scores > OWN_STARTS_THRESHOLD`` are exactly the word units it computes
+  with (``BoundaryScores.starts``: after forcing and the unit cap, no threshold fitted to a
+  mean length), and top-k or mean-length cuts (encoding tables, segmenters) take them first;
 - ``entropy``: the byte head's predictive entropy (bits) at each byte while it is hidden, from
   two forwards with complementary every-other-byte masks (BLT's entropy patching, measured with
   the masked model itself).
@@ -33,6 +38,8 @@ from bitbench.errors import BitbenchError
 
 BOUNDARY_SOURCES = ("model", "entropy")
 LN2 = math.log(2.0)
+# Scores above this are the model's own unit starts (models with units, source "model").
+OWN_STARTS_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,9 @@ class BoundaryScores:
     attentions: tuple[torch.Tensor, ...] | None  # per stage, when asked (bitswin layout)
     passes: int  # forwards run
     flops: float  # forward FLOPs of those passes, as they ran (bitswin.realised_flops_per_byte)
+    # bool [B, L]: the model's own level-1 unit starts (= scores > OWN_STARTS_THRESHOLD) for a
+    # model with units of its own and source "model"; None otherwise.
+    starts: torch.Tensor | None = None
 
 
 def passes_of(source: str) -> int:
@@ -80,7 +90,10 @@ def boundary_scores(
             inputs = model_inputs(shown_ids(windows, pad=pad), doc_starts, codes)
             out = forward(model, inputs, return_attention=return_attention)
             flops += realised_flops_per_byte(model.config, n, out.metrics) * b * n
-            raw = out.boundary.float()  # [B, L]
+            raw = out.boundary.float()  # [B, L] router probability (1 forced, 0 never)
+            if has_units(model):
+                own = out.unit_starts[0]  # [B, L] the starts the model computes with
+                raw = torch.where(own, 0.5 + 0.5 * raw, 0.5 * raw)  # starts above 1/2
             attentions = out.attentions
         else:
             odd = (torch.arange(n, device=device) % 2).bool().expand(b, -1)  # [B, L]
@@ -103,7 +116,16 @@ def boundary_scores(
     if pad is not None:
         floor = scores.amin(dim=1, keepdim=True) - 1.0
         scores = torch.where(pad.to(device, torch.bool), floor.expand_as(scores), scores)
-    return BoundaryScores(scores, attentions, passes, flops)
+    starts = None
+    if source == "model" and has_units(model):
+        starts = scores > OWN_STARTS_THRESHOLD
+    return BoundaryScores(scores, attentions, passes, flops, starts)
+
+
+def own_starts_threshold(model: torch.nn.Module, source: str = "model") -> float | None:
+    """The score above which ``boundary_scores`` marks the model's own unit starts, or None
+    when the model has no units of its own (then units come from a cut of the scores)."""
+    return OWN_STARTS_THRESHOLD if source == "model" and has_units(model) else None
 
 
 @dataclass(frozen=True)

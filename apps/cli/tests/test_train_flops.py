@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,14 @@ def test_max_flops_lays_the_schedule_over_the_steps_it_buys(corpus: Path, tmp_pa
         (tmp_path / "budget" / "checkpoints" / "step-00000004" / "trainer_state.json").read_text()
     )
     assert state["total_steps"] == 4 and state["train_flops"] == pytest.approx(budget)
+
+
+def test_a_step_cap_below_the_budget_is_named(
+    corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # max_steps binds before max_flops: the run ends early, and the log says which key to raise.
+    with caplog.at_level(logging.WARNING, logger="bitlab.training.setup"):
+        result, _ = _train(corpus, tmp_path / "capped", "max_steps=2", "max_flops=1e18",
+                           "boundary_source=whitespace", *MICRO_MODEL)  # fmt: skip
+    assert result.total_steps == 2
+    assert any("raise --max-steps" in r.getMessage() for r in caplog.records)

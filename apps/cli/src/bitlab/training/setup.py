@@ -4,6 +4,7 @@ parallel wrapper and the optimizer. Used once by the Trainer before its loop."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from bitlab.training.config import TrainConfig
 from bitlab.training.data import check_split_size
 from bitlab.training.dist import DistContext
 from bitlab.training.schedule import steps_for_budget
+
+log = logging.getLogger(__name__)
 
 
 def open_splits(config: TrainConfig) -> Corpus:
@@ -86,6 +89,18 @@ def make_task(config: TrainConfig, corpus: Corpus, ctx: DistContext) -> tuple[Tr
     if config.max_flops <= 0:
         return task, config.max_steps
     total = steps_for_budget(task.planned_flops, config.max_flops, config.max_steps)
+    if total == config.max_steps and ctx.is_main:
+        planned = task.planned_flops(total)
+        if (
+            planned < 0.99 * config.max_flops
+        ):  # the step cap binds first: say so, it is easy to miss
+            log.warning(
+                "max_steps = %d ends the run at %.3g planned FLOPs, before max_flops = %.3g: "
+                "raise --max-steps to spend the whole budget",
+                total,
+                planned,
+                config.max_flops,
+            )
     if total != config.max_steps:
         task = build_task(task_spec(config, corpus, total_steps=total, is_main=ctx.is_main))
     return task, total

@@ -51,7 +51,8 @@ MAX_FLOPS = typer.Option(
     None,
     "--max-flops",
     help="Training FLOP budget (every forward counted): the run stops there and its schedule "
-    "and curriculum span the steps it buys (config max_flops).",
+    "and curriculum span the steps it buys, at most max_steps: raise --max-steps (and "
+    "--max-minutes) so that the budget is what ends the run (config max_flops).",
 )
 GPUS = typer.Option(0, "--gpus", help="Local CUDA workers (NCCL).")
 NPROC = typer.Option(0, "--nproc", help="Local CPU workers (gloo).")

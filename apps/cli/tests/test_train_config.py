@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from bitlab.errors import UserError
 from bitlab.training.config import (
@@ -12,6 +14,7 @@ from bitlab.training.config import (
     shipped_configs,
     write_config,
 )
+from bitmask import MaskConfig
 
 
 def test_shipped_configs_load_and_differ() -> None:
@@ -22,6 +25,19 @@ def test_shipped_configs_load_and_differ() -> None:
     assert large.model_preset == "large"
     assert base.lr == pytest.approx(5e-4) and base.warmup_steps == 5000  # appendix B
     assert base.table_update_every == 500 and base.batch_size == 64
+
+
+def test_tiny_bytes_is_tiny_with_byte_masks_only() -> None:
+    tiny, tiny_bytes = load_config("tiny"), load_config("tiny-bytes")
+    differ = {
+        f.name
+        for f in dataclasses.fields(tiny)
+        if getattr(tiny, f.name) != getattr(tiny_bytes, f.name)
+    }
+    assert differ == {"mask", "max_steps"}
+    mask = MaskConfig(**tiny_bytes.mask)
+    assert mask.byte_start == 0 and mask.byte_rate == 0.15
+    assert [mask.mix_weight(level) for level in ("bit", "byte", "word", "phrase")] == [0, 1, 0, 0]
 
 
 def test_overrides_are_toml_literals() -> None:

@@ -38,20 +38,12 @@ from bitbench.baselines.tokenizer import (
     token_byte_lengths,
 )
 from bitbench.baselines.weights import TOKENIZER_NAME, read_config
+from bitbench.engine.inputs import byte_windows
 from bitbench.errors import BitbenchError
 from bitbench.rundir import is_hf_masked_lm
 from bitbench.token_layout import reference_encoder
 
 BATCH = 32
-
-
-def _check_windows(windows: np.ndarray) -> np.ndarray:
-    arr = np.asarray(windows)
-    if arr.ndim != 2 or arr.dtype != np.uint8:
-        raise BitbenchError(
-            f"windows must be a uint8 array [N, L], got {arr.dtype} of shape {arr.shape}"
-        )
-    return arr
 
 
 def _pooled(hidden: torch.Tensor, real: torch.Tensor) -> np.ndarray:
@@ -85,7 +77,7 @@ class _BaselineEvalModel:
 
     @torch.no_grad()
     def masked_bits(self, windows: np.ndarray, *, rate: float = 0.15, seed: int = 0):
-        arr = _check_windows(windows)
+        arr = byte_windows(windows)
         bits, covered = 0.0, 0
         for start in range(0, len(arr), BATCH):
             chunk = arr[start : start + BATCH]
@@ -159,7 +151,7 @@ class ByteEvalModel(_BaselineEvalModel):
         doc_starts: np.ndarray | None = None,
     ) -> np.ndarray:
         """float32 [N, L, D]: the final hidden state of every byte (padding rows are zeros)."""
-        arr = _check_windows(windows)
+        arr = byte_windows(windows)
         out = np.zeros((*arr.shape, self.config.d_model), dtype=np.float32)
         for start in range(0, len(arr), BATCH):
             stop = min(start + BATCH, len(arr))
@@ -187,7 +179,7 @@ class ByteEvalModel(_BaselineEvalModel):
     ) -> np.ndarray:
         """float32 [N, L]: -log2 p(true byte | every byte not hidden) at the ``hidden`` bytes
         (bool [N, L], shown as [MASK]), 0 elsewhere (bitbench.protocol_scores)."""
-        arr = _check_windows(windows)
+        arr = byte_windows(windows)
         hide_all = np.asarray(hidden, dtype=bool)
         out = np.zeros(arr.shape, dtype=np.float32)
         for start in range(0, len(arr), BATCH):
@@ -283,7 +275,7 @@ class BpeEvalModel(TokenScoring, _BaselineEvalModel):
     ) -> np.ndarray:
         """float32 [N, L, D]: each byte gets the final state of the token covering it (bytes
         past max_positions tokens and padding bytes get zeros)."""
-        arr = _check_windows(windows)
+        arr = byte_windows(windows)
         N, L = arr.shape
         out = np.zeros((N, L, self.config.d_model), dtype=np.float32)
         real = np.ones((N, L), dtype=bool) if pad is None else ~np.asarray(pad, dtype=bool)

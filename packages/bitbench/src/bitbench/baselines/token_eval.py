@@ -15,6 +15,7 @@ import math
 import numpy as np
 import torch
 
+from bitbench.engine.inputs import byte_windows
 from bitbench.errors import BitbenchError
 from bitbench.token_layout import PieceEncoder, RowTokens, layout_rows, token_start_mask
 
@@ -95,9 +96,7 @@ class TokenScoring:
         raise NotImplementedError
 
     def _rows(self, windows, doc_starts, pad, cuts) -> list[RowTokens]:
-        arr = np.asarray(windows)
-        if arr.ndim != 2 or arr.dtype != np.uint8:
-            raise BitbenchError(f"windows must be uint8 [N, L], got {arr.dtype} {arr.shape}")
+        arr = byte_windows(windows)
         return layout_rows(self._piece_encoder(), arr, doc_starts=doc_starts, pad=pad, cuts=cuts)
 
     def token_starts(

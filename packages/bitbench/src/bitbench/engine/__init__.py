@@ -16,7 +16,14 @@ from bitbench.engine.boundaries import (
     own_starts_threshold,
 )
 from bitbench.engine.codes import TableCodes
-from bitbench.engine.inputs import ModelInputs, forward, model_inputs, segment_ids, shown_ids
+from bitbench.engine.inputs import (
+    ModelInputs,
+    byte_windows,
+    forward,
+    model_inputs,
+    segment_ids,
+    shown_ids,
+)
 from bitbench.engine.modules import model_device, unwrap
 from bitbench.engine.precision import autocast
 from bitbench.engine.protocols import (
@@ -54,6 +61,7 @@ __all__ = [
     "autocast",
     "boundary_scores",
     "build_task",
+    "byte_windows",
     "check_spec",
     "forward",
     "model_device",

@@ -40,12 +40,9 @@ from bitbench.baselines.hf_bert import (
 from bitbench.baselines.loading import BpeEvalModel, ByteEvalModel
 from bitbench.baselines.scoring import MaskedScore, score_bytes, score_tokens, tokenize_batch
 from bitbench.baselines.tokenizer import load_tokenizer, save_tokenizer, token_byte_lengths
-from bitbench.baselines.weights import (
-    TOKENIZER_NAME,
-    unwrap,
-    write_json_atomic,
-)
+from bitbench.baselines.weights import TOKENIZER_NAME, write_json_atomic
 from bitbench.bpe_reference import encode_pieces, reference_bpe, train_documents
+from bitbench.engine.modules import model_device, unwrap
 from bitbench.engine.protocols import TaskBase, TaskLoss, TaskSpec
 from bitbench.errors import BitbenchError
 
@@ -54,10 +51,6 @@ log = logging.getLogger(__name__)
 VALIDATION_SEED = 1234
 VALIDATION_CHUNK = 32
 KINDS = ("byte", "bpe", "hf-bert")
-
-
-def _model_device(model: torch.nn.Module) -> torch.device:
-    return next(unwrap(model).parameters()).device
 
 
 def _summary(scores: list[MaskedScore], unit: str) -> dict[str, float]:
@@ -165,7 +158,7 @@ class ByteTask(_MaskedLMTask):
 
     def eval_view(self, model: torch.nn.Module) -> ByteEvalModel:
         net = unwrap(model)
-        return ByteEvalModel(net, _model_device(net))
+        return ByteEvalModel(net, model_device(net))
 
     def _score(self, model, windows, doc_starts, *, sample_index, step, seed, train):
         return score_bytes(
@@ -226,7 +219,7 @@ class BpeTask(_MaskedLMTask):
 
     def eval_view(self, model: torch.nn.Module) -> BpeEvalModel:
         net = unwrap(model)
-        return BpeEvalModel(net, self.tokenizer, _model_device(net))
+        return BpeEvalModel(net, self.tokenizer, model_device(net))
 
     def _bytes_table(self, device: torch.device) -> torch.Tensor:
         if device not in self._token_bytes_on:

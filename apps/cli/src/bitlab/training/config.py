@@ -193,19 +193,23 @@ def _example(name: str) -> str:
     return repr(default)
 
 
+def _suggest(key: str, candidates: list[str] | tuple[str, ...], cutoff: float = 0.5) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or "" when none is close."""
+    close = difflib.get_close_matches(key, list(candidates), n=1, cutoff=cutoff)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def _check_values(cfg: TrainConfig) -> None:
     kinds = task_kinds()
     if cfg.task not in kinds:
-        close = difflib.get_close_matches(cfg.task, kinds, n=1, cutoff=0.4)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        hint = _suggest(cfg.task, kinds, cutoff=0.4)
         raise UserError(f"config key 'task' = {cfg.task!r} is not one of {', '.join(kinds)}{hint}")
     if cfg.eval_protocols:
         resolve_protocols(cfg.eval_protocols)  # names the valid protocols when one is wrong
     for name, choices in CHOICES.items():
         value = getattr(cfg, name)
         if value not in choices:
-            close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.4)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint = _suggest(str(value), choices, cutoff=0.4)
             raise UserError(
                 f"config key '{name}' = {value!r} is not one of {', '.join(choices)}{hint}"
             )
@@ -253,11 +257,6 @@ def _check_values(cfg: TrainConfig) -> None:
 
 def shipped_configs() -> list[str]:
     return sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
-
-
-def _suggest(key: str, candidates: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(key, list(candidates), n=1, cutoff=0.5)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _unknown_key(key: str) -> UserError:

@@ -71,7 +71,6 @@ def _split_lines(lines: list[bytes]) -> tuple[bytes, bytes]:
 
 
 def _english(text: bytes) -> Corpus:
-
     train, held = _split_lines(text.splitlines(keepends=True))
     arr = np.frombuffer(train, np.uint8)
     threshold = {"boundary_threshold": 0.5}
@@ -87,7 +86,6 @@ def _english(text: bytes) -> Corpus:
 
 
 def _chinese(lines: list[list[str]]) -> Corpus:
-
     cut = int(len(lines) * (1 - HELD_OUT))
     train, gold = segmented_starts(lines[:cut])
     held, _ = segmented_starts(lines[cut:])
@@ -140,7 +138,6 @@ def _corpora(quick: bool, notes: list[str]) -> list[Corpus]:
 
 
 def _grow(corpus: Corpus, source: Source, max_size: int) -> tuple[Any, float]:
-
     table = AdaptiveEncodingTable(levels=3, max_size=max_size, **source.options)
     t0 = time.perf_counter()
     for x, s in text_batches(corpus.train, source.scores, ROW_LEN, ROWS_PER_BATCH):

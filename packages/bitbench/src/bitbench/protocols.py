@@ -132,7 +132,6 @@ def unit_uniform(seed: int, protocol: str, shape: tuple[int, int]) -> np.ndarray
 
 
 def _space_flags(windows: np.ndarray) -> np.ndarray:
-
     return np.asarray(char_classes(np.ascontiguousarray(windows))) == int(CharClass.SPACE)
 
 

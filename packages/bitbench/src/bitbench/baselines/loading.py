@@ -231,7 +231,6 @@ class BpeEvalModel(TokenScoring, _BaselineEvalModel):
         self._max_tokens = self.config.max_positions
 
     def _piece_encoder(self):
-
         return reference_encoder(self.tokenizer)
 
     def _masked_logits(self, ids: torch.Tensor, docs: torch.Tensor, select: torch.Tensor):

@@ -261,20 +261,16 @@ class HfBertTask(BpeTask):
     kind = "hf-bert"
 
     def _build(self, config: BpeMLMConfig) -> torch.nn.Module:
-
         return bitbench_bert(bert_config(config))
 
     def eval_view(self, model: torch.nn.Module) -> Any:
-
         return HfEvalModel.bitbench(unwrap(model), self.tokenizer, self.config.bytes_per_token)
 
     def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
-
         save_hf_bert(model, self.config, self.tokenizer, Path(directory))
 
 
 def _mean_bytes_per_token(tokenizer, pieces: list[bytes]) -> float:
-
     sample = [p[:4096] for p in pieces[:256]]
     tokens = sum(len(ids) for ids in encode_pieces(tokenizer, sample))
     return sum(len(p) for p in sample) / max(tokens, 1)

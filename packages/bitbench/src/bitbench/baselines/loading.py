@@ -142,6 +142,27 @@ class ByteEvalModel(_BaselineEvalModel):
     def flops_per_byte(self, seq_len_bytes: int) -> float:
         return byte_mlm_flops_per_byte(self.config, seq_len_bytes)
 
+    def _inputs(
+        self,
+        arr: np.ndarray,
+        rows: slice,
+        pad: np.ndarray | None,
+        doc_starts: np.ndarray | None,
+        hide: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(byte ids long [b, L] with [MASK] at ``hide`` and [PAD] on padding, segment ids or
+        None) of the windows ``arr[rows]``, on the device."""
+        ids = torch.tensor(arr[rows], dtype=torch.long, device=self.device)  # [b, L]
+        if hide is not None:
+            ids = ids.masked_fill(hide, BYTE_MASK_ID)
+        if pad is not None:
+            pad_t = torch.tensor(np.asarray(pad[rows], dtype=bool), device=self.device)
+            ids = ids.masked_fill(pad_t, BYTE_PAD_ID)
+        if doc_starts is None:
+            return ids, None
+        starts = torch.tensor(np.asarray(doc_starts[rows]), device=self.device)
+        return ids, segments_from_doc_starts(starts, ids)
+
     @torch.no_grad()
     def byte_states(
         self,
@@ -155,14 +176,7 @@ class ByteEvalModel(_BaselineEvalModel):
         out = np.zeros((*arr.shape, self.config.d_model), dtype=np.float32)
         for start in range(0, len(arr), BATCH):
             stop = min(start + BATCH, len(arr))
-            ids = torch.tensor(arr[start:stop], dtype=torch.long, device=self.device)  # [b, L]
-            if pad is not None:
-                pad_t = torch.tensor(np.asarray(pad[start:stop]), device=self.device)
-                ids = ids.masked_fill(pad_t, BYTE_PAD_ID)
-            seg = None
-            if doc_starts is not None:
-                starts = torch.tensor(np.asarray(doc_starts[start:stop]), device=self.device)
-                seg = segments_from_doc_starts(starts, ids)
+            ids, seg = self._inputs(arr, slice(start, stop), pad, doc_starts)
             hidden, _ = self.model(ids, seg, torch.zeros_like(ids, dtype=torch.bool))
             hidden = hidden.masked_fill((ids == BYTE_PAD_ID).unsqueeze(-1), 0.0)
             out[start:stop] = hidden.float().cpu().numpy()
@@ -190,14 +204,7 @@ class ByteEvalModel(_BaselineEvalModel):
             if not bool(hide.any()):
                 continue
             true = torch.tensor(arr[start:stop], dtype=torch.long, device=self.device)  # [b, L]
-            ids = true.masked_fill(hide, BYTE_MASK_ID)
-            if pad is not None:
-                pad_t = torch.tensor(np.asarray(pad[start:stop], dtype=bool), device=self.device)
-                ids = ids.masked_fill(pad_t, BYTE_PAD_ID)
-            seg = None
-            if doc_starts is not None:
-                starts = torch.tensor(np.asarray(doc_starts[start:stop]), device=self.device)
-                seg = segments_from_doc_starts(starts, ids)
+            ids, seg = self._inputs(arr, slice(start, stop), pad, doc_starts, hide)
             _, logits = self.model(ids, seg, hide)  # [M, 256]
             logp = torch.log_softmax(logits.float(), dim=-1)
             bits = -logp.gather(-1, true[hide].unsqueeze(-1))[:, 0] / math.log(2.0)  # [M]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from bitlab.commands.evaluate import make_settings, progress_bar, settings_args
+from bitlab.commands.evaluate import EvalFlags, progress_bar
 from bitlab.output import emit
 
 
@@ -49,12 +49,15 @@ def register(app: typer.Typer) -> None:
         from bitbench.compare import compare_runs, write_compare
         from bitbench.evaluate import STAGES
 
-        settings = make_settings(
-            windows, seq_len, seed, None, text_bytes, table_windows, None, protocol
+        flags = EvalFlags(
+            windows,
+            seq_len,
+            seed,
+            text_bytes=text_bytes,
+            table_windows=table_windows,
+            protocols=protocol,
         )
-        extra = settings_args(
-            windows, seq_len, seed, None, text_bytes, table_windows, None, protocol
-        )
+        settings, extra = flags.settings(), flags.args()
         command = shlex.join(
             ["bitlab", "compare", *map(str, runs), "--corpus", corpus, *extra, "--out", str(out)]
         )

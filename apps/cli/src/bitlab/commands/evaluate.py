@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,64 +28,66 @@ def progress_bar(total: int) -> Any:
     )
 
 
-def settings_args(
-    windows: int,
-    seq_len: int,
-    seed: int,
-    threshold: float | None,
-    text_bytes: int | None = None,
-    table_windows: int | None = None,
-    gold_lines: int | None = None,
-    protocols: list[str] | None = None,
-    segmenter: SegmenterFlags | None = None,
-) -> list[str]:
-    """The non-default evaluation options, as command-line words (for the reproduce line)."""
-    from bitbench.evaluate import EvalSettings
-    from bitbench.protocols import resolve_protocols
+@dataclass(frozen=True)
+class EvalFlags:
+    """The evaluation options of `bitlab eval` / `bitlab compare` (None: the library default)."""
 
-    d = EvalSettings()
-    words: list[str] = []
-    if protocols and resolve_protocols(protocols) != d.protocols:
-        words += ["--protocol", ",".join(resolve_protocols(protocols))]
-    for flag, value, default in (
-        ("--windows", windows, d.windows),
-        ("--seq-len", seq_len, d.seq_len),
-        ("--seed", seed, d.seed),
-        ("--threshold", threshold, None),
-        ("--text-bytes", text_bytes, None),
-        ("--table-windows", table_windows, None),
-        ("--gold-lines", gold_lines, None),
-    ):
-        if value is not None and value != default:
-            words += [flag, str(value)]
-    return words + (segmenter.args() if segmenter is not None else [])
+    windows: int
+    seq_len: int
+    seed: int
+    threshold: float | None = None
+    text_bytes: int | None = None
+    table_windows: int | None = None
+    gold_lines: int | None = None
+    protocols: list[str] | None = None
+    segmenter: SegmenterFlags | None = None
 
+    def settings(self) -> Any:
+        """bitbench's EvalSettings."""
+        from bitbench.evaluate import EvalSettings
 
-def make_settings(
-    windows: int,
-    seq_len: int,
-    seed: int,
-    threshold: float | None,
-    text_bytes: int | None,
-    table_windows: int | None = None,
-    gold_lines: int | None = None,
-    protocols: list[str] | None = None,
-    segmenter: SegmenterFlags | None = None,
-) -> Any:
-    from bitbench.evaluate import EvalSettings
-
-    extra: dict[str, Any] = {} if text_bytes is None else {"text_bytes": text_bytes}
-    if protocols:
-        extra["protocols"] = tuple(protocols)
-    if segmenter is not None:
-        extra.update(
-            segmenter=segmenter.decode_options(), rules=segmenter.rules, signal=segmenter.signal
+        extra: dict[str, Any] = {} if self.text_bytes is None else {"text_bytes": self.text_bytes}
+        if self.protocols:
+            extra["protocols"] = tuple(self.protocols)
+        if self.segmenter is not None:
+            extra.update(
+                segmenter=self.segmenter.decode_options(),
+                rules=self.segmenter.rules,
+                signal=self.segmenter.signal,
+            )
+        if self.table_windows is not None:
+            extra["table_windows"] = self.table_windows
+        if self.gold_lines is not None:
+            extra["gold_lines"] = self.gold_lines
+        return EvalSettings(
+            windows=self.windows,
+            seq_len=self.seq_len,
+            seed=self.seed,
+            threshold=self.threshold,
+            **extra,
         )
-    if table_windows is not None:
-        extra["table_windows"] = table_windows
-    if gold_lines is not None:
-        extra["gold_lines"] = gold_lines
-    return EvalSettings(windows=windows, seq_len=seq_len, seed=seed, threshold=threshold, **extra)
+
+    def args(self) -> list[str]:
+        """The non-default options, as command-line words (for the reproduce line)."""
+        from bitbench.evaluate import EvalSettings
+        from bitbench.protocols import resolve_protocols
+
+        d = EvalSettings()
+        words: list[str] = []
+        if self.protocols and resolve_protocols(self.protocols) != d.protocols:
+            words += ["--protocol", ",".join(resolve_protocols(self.protocols))]
+        for flag, value, default in (
+            ("--windows", self.windows, d.windows),
+            ("--seq-len", self.seq_len, d.seq_len),
+            ("--seed", self.seed, d.seed),
+            ("--threshold", self.threshold, None),
+            ("--text-bytes", self.text_bytes, None),
+            ("--table-windows", self.table_windows, None),
+            ("--gold-lines", self.gold_lines, None),
+        ):
+            if value is not None and value != default:
+                words += [flag, str(value)]
+        return words + (self.segmenter.args() if self.segmenter is not None else [])
 
 
 def _summary(metrics: dict[str, Any], written: dict[str, Path]):
@@ -199,7 +202,7 @@ def register(app: typer.Typer) -> None:
             decoder, max_word_chars, length_prior, prior_mean, rules, signal, unit_bytes
         )
         segmenter.check()
-        settings = make_settings(
+        flags = EvalFlags(
             windows,
             seq_len,
             seed,
@@ -208,23 +211,14 @@ def register(app: typer.Typer) -> None:
             table_windows,
             gold_lines,
             protocol,
-            segmenter=segmenter,
+            segmenter,
         )
+        settings = flags.settings()
         words = ["bitlab", "eval", str(run)]
         words += ["--corpus", str(corpus)] if corpus else []
         words += ["--gold-seg", str(gold_seg)] if gold_seg else []
         words += ["--dict", str(word_list)] if word_list else []
-        words += settings_args(
-            windows,
-            seq_len,
-            seed,
-            threshold,
-            text_bytes,
-            table_windows,
-            gold_lines,
-            protocol,
-            segmenter=segmenter,
-        )
+        words += flags.args()
         words += ["--out", str(out)] if out else []
         out_dir = out if out is not None else default_out_dir(run)
         with progress_bar(len(STAGES)) as bar:

@@ -42,7 +42,7 @@ from bitbench.baselines.scoring import MaskedScore, score_bytes, score_tokens, t
 from bitbench.baselines.tokenizer import load_tokenizer, save_tokenizer, token_byte_lengths
 from bitbench.baselines.weights import TOKENIZER_NAME, write_json_atomic
 from bitbench.bpe_reference import encode_pieces, reference_bpe, train_documents
-from bitbench.engine.modules import model_device, unwrap
+from bitbench.engine.modules import eval_mode, model_device, unwrap
 from bitbench.engine.protocols import TaskBase, TaskLoss, TaskSpec
 from bitbench.errors import BitbenchError
 
@@ -114,24 +114,22 @@ class _MaskedLMTask(TaskBase):
     def validate(
         self, model: torch.nn.Module, windows: torch.Tensor, doc_starts: torch.Tensor
     ) -> dict[str, float]:
-        was_training = model.training
-        model.eval()
         scores = []
-        for start in range(0, windows.shape[0], VALIDATION_CHUNK):
-            stop = min(start + VALIDATION_CHUNK, windows.shape[0])
-            index = torch.arange(start, stop, device=windows.device)
-            scores.append(
-                self._score(
-                    model,
-                    windows[start:stop],
-                    doc_starts[start:stop],
-                    sample_index=index,
-                    step=0,
-                    seed=VALIDATION_SEED,
-                    train=False,
+        with eval_mode(model):
+            for start in range(0, windows.shape[0], VALIDATION_CHUNK):
+                stop = min(start + VALIDATION_CHUNK, windows.shape[0])
+                index = torch.arange(start, stop, device=windows.device)
+                scores.append(
+                    self._score(
+                        model,
+                        windows[start:stop],
+                        doc_starts[start:stop],
+                        sample_index=index,
+                        step=0,
+                        seed=VALIDATION_SEED,
+                        train=False,
+                    )
                 )
-            )
-        model.train(was_training)
         return _summary(scores, self.unit)
 
 

@@ -24,7 +24,7 @@ from bitbench.engine.inputs import (
     segment_ids,
     shown_ids,
 )
-from bitbench.engine.modules import model_device, unwrap
+from bitbench.engine.modules import eval_mode, model_device, unwrap
 from bitbench.engine.precision import autocast
 from bitbench.engine.protocols import (
     EvalModel,
@@ -63,6 +63,7 @@ __all__ = [
     "build_task",
     "byte_windows",
     "check_spec",
+    "eval_mode",
     "forward",
     "model_device",
     "model_inputs",

@@ -45,7 +45,7 @@ from bitbench.bitswin_eval import BitSwinEval
 from bitbench.engine.boundaries import boundary_scores, has_units, model_units, passes_of
 from bitbench.engine.codes import TableCodes
 from bitbench.engine.inputs import forward, model_inputs
-from bitbench.engine.modules import eval_mode, unwrap
+from bitbench.engine.modules import eval_mode, model_device, unwrap
 from bitbench.engine.protocols import TaskBase, TaskLoss, TaskSpec
 from bitbench.fileio import load_tensors, read_json, save_tensors, write_json_atomic
 from bitbench.tasks import bitswin_setup as setup
@@ -368,7 +368,7 @@ class BitSwinTask(TaskBase):
         net = unwrap(model)
         return BitSwinEval(
             net,
-            device=str(next(net.parameters()).device),
+            device=str(model_device(net)),
             target_unit_bytes=self.mask_config.target_unit_bytes,
             code_table=self.fed_table,
             code_level=self.options.table_code_level,

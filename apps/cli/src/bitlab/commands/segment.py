@@ -113,16 +113,9 @@ def read_lines(text: str | None, file: Path | None) -> list[str]:
         return text.split("\n")
     if str(file) == "-":
         return sys.stdin.read().splitlines()
-    try:
-        return Path(file).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError as exc:
-        raise UserError(f"--file '{file}' does not exist: check the path") from exc
-    except IsADirectoryError as exc:
-        raise UserError(f"--file '{file}' is a directory: pass a text file") from exc
-    except UnicodeDecodeError as exc:
-        raise UserError(
-            f"--file '{file}' is not UTF-8 text (byte {exc.start}): convert it"
-        ) from exc
+    from bitbench.fileio import read_text
+
+    return read_text(file, "--file").splitlines()
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -18,16 +18,14 @@ import typer
 
 from bitlab import __version__
 from bitlab.command_line import ARGV_ENV, record_argv
-from bitlab.commands import wire_all
+from bitlab.commands import HELP_OPTIONS, wire_all
 from bitlab.errors import is_user_error, usage_error_type
 from bitlab.logs import LEVEL_ENV, configure, remove_console
-
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 app = typer.Typer(
     name="bitlab",
     help="Tokenizer-free language modelling at the bit level.",
-    context_settings=CONTEXT_SETTINGS,
+    context_settings=HELP_OPTIONS,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, pwsh)

@@ -41,6 +41,30 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "table_mode": ("fixed", "adaptive"),
 }
 
+# Numeric keys with a lower bound.
+AT_LEAST_ONE: tuple[str, ...] = (
+    "batch_size",
+    "grad_accum",
+    "seq_len",
+    "max_steps",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "eval_windows",
+    "log_every",
+    "boundary_refresh_every",
+    "table_update_every",
+    "table_max_size",
+)
+AT_LEAST_ZERO: tuple[str, ...] = (
+    "warmup_steps",
+    "eval_every",
+    "steps_per_epoch",
+    "weight_decay",
+    "grad_clip",
+    "max_minutes",
+    "max_flops",
+)
+
 # Pass-through tables: their contents are checked by the package that reads them.
 TABLE_KEYS: tuple[str, ...] = ("model_config", "mask", "corruption")
 # The TOML spelling of the pass-through tables ([model] is the model config).
@@ -213,34 +237,10 @@ def _check_values(cfg: TrainConfig) -> None:
             raise UserError(
                 f"config key '{name}' = {value!r} is not one of {', '.join(choices)}{hint}"
             )
-    positive = (
-        "batch_size",
-        "grad_accum",
-        "seq_len",
-        "max_steps",
-        "checkpoint_every",
-        "keep_checkpoints",
-        "eval_windows",
-        "log_every",
-        "boundary_refresh_every",
-        "table_update_every",
-        "table_max_size",
-    )
-    for name in positive:
-        if getattr(cfg, name) < 1:
-            raise UserError(f"config key '{name}' = {getattr(cfg, name)!r} must be >= 1")
-    non_negative = (
-        "warmup_steps",
-        "eval_every",
-        "steps_per_epoch",
-        "weight_decay",
-        "grad_clip",
-        "max_minutes",
-        "max_flops",
-    )
-    for name in non_negative:
-        if getattr(cfg, name) < 0:
-            raise UserError(f"config key '{name}' = {getattr(cfg, name)!r} must be >= 0")
+    for names, least in ((AT_LEAST_ONE, 1), (AT_LEAST_ZERO, 0)):
+        for name in names:
+            if getattr(cfg, name) < least:
+                raise UserError(f"config key '{name}' = {getattr(cfg, name)!r} must be >= {least}")
     if not cfg.lr > 0:
         raise UserError(f"config key 'lr' = {cfg.lr!r} must be > 0 (e.g. --set lr=1e-3)")
     if not 0.0 <= cfg.min_lr_ratio <= 1.0:

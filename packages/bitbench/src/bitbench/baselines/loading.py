@@ -23,9 +23,11 @@ from bitbench.baselines.config import (
     ByteMLMConfig,
 )
 from bitbench.baselines.hf_bert import load_hf_model
+from bitbench.baselines.masking import MaskDraw
 from bitbench.baselines.scoring import (
+    MaskedScore,
     score_bytes,
-    score_tokens,
+    score_token_windows,
     segments_from_doc_starts,
     tokenize_batch,
 )
@@ -67,8 +69,8 @@ class _BaselineEvalModel:
     config: ByteMLMConfig | BpeMLMConfig
     device: torch.device
 
-    def _score(self, chunk: np.ndarray, index: torch.Tensor, *, rate: float, seed: int):
-        """MaskedScore of uint8 windows [b, L] whose global sample ids are ``index``."""
+    def _score(self, chunk: np.ndarray, draw: MaskDraw) -> MaskedScore:
+        """MaskedScore of uint8 windows [b, L] (``draw.sample_index``: their global ids)."""
         raise NotImplementedError
 
     def _feature_ids(self, rows: list[bytes]) -> tuple[torch.Tensor, int]:
@@ -82,7 +84,7 @@ class _BaselineEvalModel:
         for start in range(0, len(arr), BATCH):
             chunk = arr[start : start + BATCH]
             index = torch.arange(start, start + len(chunk), device=self.device)
-            score = self._score(chunk, index, rate=rate, seed=seed)
+            score = self._score(chunk, MaskDraw(rate, seed, index))
             bits += score.bits
             covered += score.covered_bytes
         return bits, covered
@@ -119,17 +121,8 @@ class ByteEvalModel(_BaselineEvalModel):
         self.config: ByteMLMConfig = model.config
         self.device = torch.device(device)
 
-    def _score(self, chunk: np.ndarray, index: torch.Tensor, *, rate: float, seed: int):
-        return score_bytes(
-            self.model,
-            torch.tensor(chunk, device=self.device),
-            None,
-            rate=rate,
-            seed=seed,
-            sample_index=index,
-            step=0,
-            train=False,
-        )
+    def _score(self, chunk: np.ndarray, draw: MaskDraw) -> MaskedScore:
+        return score_bytes(self.model, torch.tensor(chunk, device=self.device), None, draw)
 
     def _feature_ids(self, rows: list[bytes]) -> tuple[torch.Tensor, int]:
         rows = [row[: self.config.max_feature_bytes] for row in rows]
@@ -243,25 +236,16 @@ class BpeEvalModel(TokenScoring, _BaselineEvalModel):
     def _masked_logits(self, ids: torch.Tensor, docs: torch.Tensor, select: torch.Tensor):
         return self.model(ids, docs, select)[1]  # [M, V]
 
-    def _score(self, chunk: np.ndarray, index: torch.Tensor, *, rate: float, seed: int):
-        ids, seg = tokenize_batch(
+    def _score(self, chunk: np.ndarray, draw: MaskDraw) -> MaskedScore:
+        return score_token_windows(
+            self.model,
             self.tokenizer,
             chunk,
             None,
-            max_tokens=self.config.max_positions,
-            device=self.device,
-        )
-        return score_tokens(
-            self.model,
-            ids,
-            seg,
             self.token_bytes,
+            max_tokens=self.config.max_positions,
             vocab_size=self.config.vocab_size,
-            rate=rate,
-            seed=seed,
-            sample_index=index,
-            step=0,
-            train=False,
+            draw=draw,
         )
 
     def _feature_ids(self, rows: list[bytes]) -> tuple[torch.Tensor, int]:

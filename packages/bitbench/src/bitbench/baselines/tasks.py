@@ -38,7 +38,8 @@ from bitbench.baselines.hf_bert import (
     transformers_module,
 )
 from bitbench.baselines.loading import BpeEvalModel, ByteEvalModel
-from bitbench.baselines.scoring import MaskedScore, score_bytes, score_tokens, tokenize_batch
+from bitbench.baselines.masking import MaskDraw
+from bitbench.baselines.scoring import MaskedScore, score_bytes, score_token_windows
 from bitbench.baselines.tokenizer import load_tokenizer, save_tokenizer, token_byte_lengths
 from bitbench.baselines.weights import TOKENIZER_NAME, write_json_atomic
 from bitbench.bpe_reference import encode_pieces, reference_bpe, train_documents
@@ -73,7 +74,7 @@ class _MaskedLMTask(TaskBase):
 
     unit = "byte"  # metric names: acc_<unit>
 
-    def _score(self, model, windows, doc_starts, *, sample_index, step, seed, train):
+    def _score(self, model, windows, doc_starts, draw: MaskDraw) -> MaskedScore:
         raise NotImplementedError
 
     def loss(
@@ -85,15 +86,8 @@ class _MaskedLMTask(TaskBase):
         step: int,
         sample_index: torch.Tensor,
     ) -> TaskLoss:
-        score = self._score(
-            model,
-            windows,
-            doc_starts,
-            sample_index=sample_index,
-            step=step,
-            seed=self.seed,
-            train=True,
-        )
+        draw = MaskDraw(self.config.mask_rate, self.seed, sample_index, step, train=True)
+        score = self._score(model, windows, doc_starts, draw)
         metrics = {"bpb": score.bpb, f"acc_{self.unit}": score.correct / max(score.units, 1)}
         flops = 3.0 * self._forward_flops(score.rows, score.positions, score.units)
         return TaskLoss(loss=score.nll, metrics=metrics, phase=1, flops=flops)
@@ -119,17 +113,8 @@ class _MaskedLMTask(TaskBase):
             for start in range(0, windows.shape[0], VALIDATION_CHUNK):
                 stop = min(start + VALIDATION_CHUNK, windows.shape[0])
                 index = torch.arange(start, stop, device=windows.device)
-                scores.append(
-                    self._score(
-                        model,
-                        windows[start:stop],
-                        doc_starts[start:stop],
-                        sample_index=index,
-                        step=0,
-                        seed=VALIDATION_SEED,
-                        train=False,
-                    )
-                )
+                draw = MaskDraw(self.config.mask_rate, VALIDATION_SEED, index)
+                scores.append(self._score(model, windows[start:stop], doc_starts[start:stop], draw))
         return _summary(scores, self.unit)
 
 
@@ -158,17 +143,8 @@ class ByteTask(_MaskedLMTask):
         net = unwrap(model)
         return ByteEvalModel(net, model_device(net))
 
-    def _score(self, model, windows, doc_starts, *, sample_index, step, seed, train):
-        return score_bytes(
-            model,
-            windows,
-            doc_starts,
-            rate=self.config.mask_rate,
-            seed=seed,
-            sample_index=sample_index,
-            step=step,
-            train=train,
-        )
+    def _score(self, model, windows, doc_starts, draw: MaskDraw) -> MaskedScore:
+        return score_bytes(model, windows, doc_starts, draw)
 
     def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
         unwrap(model).save_pretrained(directory)  # BaselineHubMixin: atomic, Hub-ready
@@ -224,26 +200,16 @@ class BpeTask(_MaskedLMTask):
             self._token_bytes_on[device] = self._token_bytes.to(device)
         return self._token_bytes_on[device]
 
-    def _score(self, model, windows, doc_starts, *, sample_index, step, seed, train):
-        device = windows.device
-        ids, seg = tokenize_batch(
+    def _score(self, model, windows, doc_starts, draw: MaskDraw) -> MaskedScore:
+        return score_token_windows(
+            model,
             self.tokenizer,
             windows,
             doc_starts,
+            self._bytes_table(windows.device),
             max_tokens=self.config.max_positions,
-            device=device,
-        )
-        return score_tokens(
-            model,
-            ids,
-            seg,
-            self._bytes_table(device),
             vocab_size=self.config.vocab_size,
-            rate=self.config.mask_rate,
-            seed=seed,
-            sample_index=sample_index,
-            step=step,
-            train=train,
+            draw=draw,
         )
 
     def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:

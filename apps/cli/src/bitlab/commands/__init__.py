@@ -27,6 +27,10 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+# The --device option of the commands that run a model (typer reads it; it is not mutated).
+DEVICE = typer.Option(
+    "auto", "--device", help="torch device: auto (cuda if available, else cpu), cpu, cuda."
+)
 
 
 def command_group(help: str) -> typer.Typer:

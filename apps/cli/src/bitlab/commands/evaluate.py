@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from bitlab.commands import DEVICE
 from bitlab.commands.segment import SegmenterFlags, segmenter_options
 from bitlab.output import emit, stderr
 
@@ -130,6 +131,16 @@ def _summary(metrics: dict[str, Any], written: dict[str, Path]):
 
 
 SEG = segmenter_options()
+# Options `bitlab compare` shares (typer reads these defaults; the objects are not mutated).
+WINDOWS = typer.Option(64, "--windows", help="Val windows to evaluate.")
+SEQ_LEN = typer.Option(512, "--seq-len", help="Bytes per window.")
+SEED = typer.Option(0, "--seed", help="Seed of the windows and masks.")
+TEXT_BYTES = typer.Option(
+    None, "--text-bytes", help="Val bytes for table/BPE/compressor statistics (default 1 MiB)."
+)
+TABLE_WINDOWS = typer.Option(
+    None, "--table-windows", help="Train windows to grow a table when a run has none (256)."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -153,22 +164,14 @@ def register(app: typer.Typer) -> None:
             "--dict",
             help="Training word list (one per line) for --gold-seg: OOV rate, OOV/IV recall.",
         ),
-        windows: int = typer.Option(64, "--windows", help="Val windows to evaluate."),
-        seq_len: int = typer.Option(512, "--seq-len", help="Bytes per window."),
-        seed: int = typer.Option(0, "--seed", help="Seed of the windows and masks."),
+        windows: int = WINDOWS,
+        seq_len: int = SEQ_LEN,
+        seed: int = SEED,
         threshold: float | None = typer.Option(
             None, "--threshold", help="Boundary threshold (default: match the run's unit length)."
         ),
-        text_bytes: int | None = typer.Option(
-            None,
-            "--text-bytes",
-            help="Val bytes for table/BPE/compressor statistics (default 1 MiB).",
-        ),
-        table_windows: int | None = typer.Option(
-            None,
-            "--table-windows",
-            help="Train windows to grow a table when the run has none (256).",
-        ),
+        text_bytes: int | None = TEXT_BYTES,
+        table_windows: int | None = TABLE_WINDOWS,
         gold_lines: int | None = typer.Option(
             None, "--gold-lines", help="Use only the first N lines of --gold-seg."
         ),
@@ -188,9 +191,7 @@ def register(app: typer.Typer) -> None:
             "repeat or comma-separate. The first one is reported as bpb.",
         ),
         out: Path | None = typer.Option(None, "--out", help="Output directory (default RUN/eval)."),
-        device: str = typer.Option(
-            "auto", "--device", help="torch device: auto (cuda if available, else cpu), cpu, cuda."
-        ),
+        device: str = DEVICE,
         as_json: bool = typer.Option(False, "--json", help="Print metrics.json to stdout."),
     ) -> None:
         """Measure a run: accuracies per level, bpb, boundary F1, table vs BPE, consistency, FLOPs."""

@@ -15,6 +15,7 @@ from typing import Any
 
 import typer
 
+from bitlab.commands import DEVICE
 from bitlab.errors import UserError
 from bitlab.output import emit
 
@@ -166,9 +167,7 @@ def register(app: typer.Typer) -> None:
         rules: str = opts["rules"],
         signal: str = opts["signal"],
         unit_bytes: float | None = opts["unit_bytes"],
-        device: str = typer.Option(
-            "auto", "--device", help="torch device: auto (cuda if available, else cpu), cpu, cuda."
-        ),
+        device: str = DEVICE,
         as_json: bool = typer.Option(False, "--json", help="Print words per line as JSON."),
     ) -> None:
         """Cut text into words at the model's boundaries (one output line per input line; with

@@ -31,7 +31,7 @@ from bitbench.baselines.scoring import (
     segments_from_doc_starts,
     tokenize_batch,
 )
-from bitbench.baselines.token_eval import TokenScoring
+from bitbench.baselines.token_eval import TokenScoring, mean_pool
 from bitbench.baselines.tokenizer import (
     MASK_TOKEN_ID,
     PAD_TOKEN_ID,
@@ -46,14 +46,6 @@ from bitbench.rundir import is_hf_masked_lm
 from bitbench.token_layout import reference_encoder
 
 BATCH = 32
-
-
-def _pooled(hidden: torch.Tensor, real: torch.Tensor) -> np.ndarray:
-    """Mean of hidden [B, T, D] over real positions (bool [B, T]); zeros for empty rows."""
-    weights = real.to(hidden.dtype).unsqueeze(-1)  # [B, T, 1]
-    total = (hidden * weights).sum(dim=1)  # [B, D]
-    count = weights.sum(dim=1).clamp_min(1.0)  # [B, 1]
-    return (total / count).float().cpu().numpy()
 
 
 def _by_length(texts: list[bytes]) -> list[int]:
@@ -97,7 +89,7 @@ class _BaselineEvalModel:
             idx = order[start : start + BATCH]
             ids_t, pad_id = self._feature_ids([bytes(texts[i]) for i in idx])
             hidden, _ = self.model(ids_t, None, torch.zeros_like(ids_t, dtype=torch.bool))
-            out[idx] = _pooled(hidden, ids_t != pad_id)
+            out[idx] = mean_pool(hidden, ids_t != pad_id)
         return out
 
     @property

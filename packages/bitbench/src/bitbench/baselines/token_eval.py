@@ -20,6 +20,15 @@ from bitbench.errors import BitbenchError
 from bitbench.token_layout import PieceEncoder, RowTokens, layout_rows, token_start_mask
 
 
+def mean_pool(hidden: torch.Tensor, real: torch.Tensor) -> np.ndarray:
+    """float32 [B, D]: the mean of hidden [B, T, D] over the real positions (bool [B, T]); zeros
+    for rows without any (the pooled features of the baselines' and Hugging Face models)."""
+    weights = real.to(hidden.dtype).unsqueeze(-1)  # [B, T, 1]
+    total = (hidden * weights).sum(dim=1)  # [B, D]
+    count = weights.sum(dim=1).clamp_min(1.0)  # [B, 1]
+    return (total / count).float().cpu().numpy()
+
+
 def hidden_run_edges(hidden: np.ndarray) -> np.ndarray:
     """bool [N, L]: the first byte of each hidden run and the byte after its end."""
     hidden = np.asarray(hidden, dtype=bool)

@@ -17,7 +17,7 @@ from bitbench.baselines import (
     train_reference_bpe,
 )
 from bitbench.baselines.config import BYTE_MASK_ID, BYTE_PAD_ID
-from bitbench.baselines.masking import hash_uniform, mask_units
+from bitbench.baselines.masking import MaskDraw, hash_uniform, mask_units
 from bitbench.baselines.scoring import score_tokens
 from bitbench.baselines.tokenizer import encode_windows, token_byte_lengths
 from bitbench.errors import BitbenchError
@@ -205,8 +205,8 @@ def test_bpe_bpb_is_bits_over_covered_bytes_on_a_hand_made_case(tokenizer):
     ids, seg, _ = encode_windows(tokenizer, windows, max_tokens=64)
     ids_t = torch.from_numpy(ids)
     score = score_tokens(Uniform(), ids_t, torch.from_numpy(seg),
-                         torch.from_numpy(token_byte_lengths(tokenizer)), vocab_size=V, rate=0.3,
-                         seed=0, sample_index=torch.arange(4), step=0, train=False)  # fmt: skip
+                         torch.from_numpy(token_byte_lengths(tokenizer)), vocab_size=V,
+                         draw=MaskDraw(0.3, 0, torch.arange(4)))  # fmt: skip
     sel = mask_units(ids_t, ids_t != 0, rate=0.3, mask_id=1, random_low=2, random_high=V, seed=0,
                      sample_index=torch.arange(4), step=0, mask_prob=1.0, random_prob=0.0).selected  # fmt: skip
     from bitbench.bpe_reference import byte_symbols

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from bitbench.bitswin_eval import BitSwinEval
+from bitbench.bitswin_levels import eval_masks
 from bitbench.compare import compare_runs, write_compare
 from bitbench.errors import BitbenchError
 from bitbench.evaluate import EvalSettings, evaluate_run, write_outputs
@@ -207,9 +208,10 @@ def test_bitswin_adapter_is_deterministic_and_batch_independent(lab):
     own = model.own_units(windows)
     assert own is not None and len(own) == 2 and own[0][:, 0].all()
     assert acc["n_word"] == int(
-        model._masks(
+        eval_masks(
             torch.from_numpy(windows),
             torch.zeros(3, 64, dtype=torch.bool),
+            target_unit_bytes=model.target_unit_bytes,
             seed=0,
             rates={"word": 0.25},
             boundaries=torch.from_numpy(own[0]),

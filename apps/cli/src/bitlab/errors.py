@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import importlib
 
+try:  # typer >= 0.22 vendors Click as ``typer._click`` (the ``click`` distribution is not used)
+    from typer._click.exceptions import ClickException
+except ImportError:  # typer that still uses the click distribution
+    from click.exceptions import ClickException  # type: ignore[no-redef]
+
 # Each package's base class for mistakes its caller can fix. Imported lazily, only on failure,
 # so that `bitlab --help` does not pay for numba or torch.
 _PACKAGE_ERRORS = (
@@ -44,14 +49,11 @@ def is_user_error(exc: BaseException) -> bool:
 def usage_error_type() -> type[Exception]:
     """The base class of command-line usage errors (unknown command or option, bad value).
 
-    typer >= 0.22 vendors Click as ``typer._click`` (the ``click`` distribution is not used);
-    older typer raises ``click.ClickException``. tests/…/test_usage_errors.py pins the
-    behaviour, so a typer upgrade that moves the class fails there, not in front of users.
+    typer >= 0.22 vendors Click as ``typer._click``; older typer raises
+    ``click.ClickException`` (the import at the top picks the one there is).
+    tests/…/test_usage_errors.py pins the behaviour, so a typer upgrade that moves the class
+    fails there, not in front of users.
     """
-    try:
-        from typer._click.exceptions import ClickException
-    except ImportError:  # typer that still uses the click distribution
-        from click.exceptions import ClickException  # type: ignore[no-redef]
     return ClickException
 
 

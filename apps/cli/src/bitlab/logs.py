@@ -20,6 +20,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rich.logging import RichHandler
+
+from bitlab.errors import UserError
+from bitlab.output import stderr
+
 LEVELS = ("debug", "info", "warning", "error")
 LEVEL_ENV = "BITLAB_LOG_LEVEL"
 DEFAULT_LEVEL = "info"
@@ -31,8 +36,6 @@ _FILE_MARK = "_bitlab_run_file"
 
 
 def level_number(name: str) -> int:
-    from bitlab.errors import UserError
-
     key = str(name).strip().lower()
     if key not in LEVELS:
         raise UserError(
@@ -64,10 +67,6 @@ class _StderrHandler(logging.StreamHandler):
 def _console_handler(level: int) -> logging.Handler:
     handler: logging.Handler
     if sys.stderr.isatty():
-        from rich.logging import RichHandler
-
-        from bitlab.output import stderr
-
         handler = RichHandler(console=stderr, show_path=False, markup=False, rich_tracebacks=False)
     else:
         handler = _StderrHandler()

@@ -10,7 +10,6 @@ error class (one line); 1 an internal error (a bug: "please report it"); 130 int
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import traceback
@@ -18,16 +17,15 @@ import traceback
 import typer
 
 from bitlab import __version__
+from bitlab.command_line import ARGV_ENV, record_argv
+from bitlab.commands import HELP_OPTIONS, wire_all
 from bitlab.errors import is_user_error, usage_error_type
-from bitlab.logs import LEVEL_ENV, remove_console
-from bitlab.provenance import ARGV_ENV
-
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+from bitlab.logs import LEVEL_ENV, configure, remove_console
 
 app = typer.Typer(
     name="bitlab",
     help="Tokenizer-free language modelling at the bit level.",
-    context_settings=CONTEXT_SETTINGS,
+    context_settings=HELP_OPTIONS,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, pwsh)
@@ -62,20 +60,12 @@ def _root(
     ),
 ) -> None:
     """Tokenizer-free language modelling at the bit level."""
-    from bitlab.logs import configure
-
     if debug:
         state.debug = True
     configure(log_level)
 
 
-def _wire() -> None:
-    from bitlab.commands import wire_all
-
-    wire_all(app)
-
-
-_wire()
+wire_all(app)
 
 
 def invoke(argv: list[str] | None = None) -> int:
@@ -86,7 +76,7 @@ def invoke(argv: list[str] | None = None) -> int:
     # This invocation's command line (for RUN/env.json) and log level, in the environment so
     # that spawned training workers inherit them; restored afterwards (nested invocations).
     saved_env = {name: os.environ.get(name) for name in (ARGV_ENV, LEVEL_ENV)}
-    os.environ[ARGV_ENV] = json.dumps(list(argv))
+    record_argv(argv)
     try:
         result = app(args=argv, prog_name="bitlab", standalone_mode=False)
         return int(result) if isinstance(result, int) else 0

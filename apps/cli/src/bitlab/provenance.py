@@ -24,6 +24,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import torch
+
+import bitlab
+from bitlab.command_line import recorded_argv
 from bitlab.logs import FILE_ONLY, RunFile, configure, has_console
 
 log = logging.getLogger(__name__)
@@ -31,7 +35,6 @@ log = logging.getLogger(__name__)
 ENV_FILE = "env.json"
 LOG_FILE = "train.log"
 ENV_FORMAT = 1
-ARGV_ENV = "BITLAB_COMMAND_ARGV"  # JSON list: the arguments of the running bitlab command
 # Our distributions (the CLI's is bitlab-cli; its command and import name are `bitlab`).
 BITLAB_DISTRIBUTIONS = (
     "bittokens",
@@ -97,8 +100,6 @@ def git_state(source_file: str | Path | None = None) -> dict[str, Any] | None:
     """Commit, branch and dirtiness of the git checkout holding the bitlab code, or None when
     the code does not run from a checkout (an installed wheel; or git is missing)."""
     if source_file is None:
-        import bitlab
-
         source_file = bitlab.__file__
     path = Path(source_file).resolve()
     top = _git(["rev-parse", "--show-toplevel"], path.parent)
@@ -116,8 +117,6 @@ def git_state(source_file: str | Path | None = None) -> dict[str, Any] | None:
 
 
 def torch_versions() -> dict[str, Any]:
-    import torch
-
     cuda = torch.cuda.is_available()
     info: dict[str, Any] = {
         "version": torch.__version__,
@@ -135,8 +134,6 @@ def torch_versions() -> dict[str, Any]:
 
 def device_info(device: Any, rank: int) -> dict[str, Any]:
     """What rank ``rank`` computes on."""
-    import torch
-
     entry: dict[str, Any] = {"rank": rank, "host": socket.gethostname(), "device": str(device)}
     if getattr(device, "type", str(device)) == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
@@ -159,10 +156,9 @@ def environment(
     resume_from: str | None = None,
 ) -> dict[str, Any]:
     """The env.json record of one training session. ``argv`` defaults to the bitlab command
-    line the CLI recorded (ARGV_ENV, inherited by spawned workers), else sys.argv."""
+    line the CLI recorded (bitlab.command_line, inherited by spawned workers), else sys.argv."""
     if argv is None:
-        recorded = os.environ.get(ARGV_ENV)
-        argv = ["bitlab", *json.loads(recorded)] if recorded else list(sys.argv)
+        argv = recorded_argv()
     return {
         "format": ENV_FORMAT,
         "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

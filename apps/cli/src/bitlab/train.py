@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import sys
 
+from bitlab.main import invoke
+
 
 def main() -> None:
-    from bitlab.main import invoke
-
     sys.exit(invoke(["train", *sys.argv[1:]]))
 
 

@@ -14,7 +14,6 @@ on the same batches; numbers depend on the machine's load, ratios much less.
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +21,8 @@ import numpy as np
 import torch
 from bitcodec import batch_bytes_to_bits, word_starts
 from bitmask import MaskConfig, make_masks
+from bitswin import BitSwinConfig, BitSwinModel
+from bitswin.bench_rows import bench_row, best_seconds
 
 # Words of the synthetic English-and-Chinese text the benchmark masks.
 _WORD_TEXT = (
@@ -144,43 +145,12 @@ def _seconds(fn: Callable[[], Any], repeats: int) -> tuple[float, float]:
     threads) does not count the time other processes held the cores.
     """
     fn()
-    wall = cpu = float("inf")
-    for _ in range(repeats):
-        start_wall, start_cpu = time.perf_counter(), time.process_time()
-        fn()
-        wall = min(wall, time.perf_counter() - start_wall)
-        cpu = min(cpu, time.process_time() - start_cpu)
+    wall, cpu = best_seconds(fn, repeats)
     return wall, max(cpu, 1e-9)
 
 
-def _row(
-    case: str,
-    metric: str,
-    value: float,
-    unit: str,
-    reference: float | None = None,
-    target: str | None = None,
-    met: bool | None = None,
-) -> dict[str, Any]:
-    ratio = None if reference in (None, 0) else value / reference
-    return {
-        "case": case,
-        "metric": metric,
-        "value": value,
-        "unit": unit,
-        "reference": reference,
-        "ratio": ratio,
-        "target": target,
-        "met": met,
-    }
-
-
-def _training_step_seconds(batch: Any, repeats: int) -> tuple[float | None, str]:
-    """Forward + backward of bitswin's tiny config on the batch; (None, why) without bitswin."""
-    try:
-        from bitswin import BitSwinConfig, BitSwinModel
-    except ImportError as exc:  # bitswin is optional for this benchmark's first rows
-        return None, f"bitswin not importable ({exc}): training-step share not measured"
+def _training_step_seconds(batch: Any, repeats: int) -> tuple[float, str]:
+    """Forward + backward of bitswin's tiny config on the batch (seconds, what was timed)."""
     torch.manual_seed(0)
     model = BitSwinModel(BitSwinConfig.tiny())
 
@@ -219,7 +189,7 @@ def masks_bench(quick: bool = False) -> dict[str, Any]:
 
     def versus(metric: str, mine: float, reference: float) -> dict[str, Any]:
         ratio = reference / mine
-        return _row(
+        return bench_row(
             case, metric, batch / mine, "samples/s", batch / reference, ">= 100x", ratio >= 100
         )
 
@@ -235,18 +205,15 @@ def masks_bench(quick: bool = False) -> dict[str, Any]:
     ]
     masked = make_masks(data, config, epoch=epoch)
     step, how = _training_step_seconds(masked, 1 if quick else 2)
-    if step is not None:
-        mine, _ = _seconds(lambda: make_masks(data, config, epoch=epoch), repeats)
-        share = mine / step
-        rows.append(
-            _row(
-                case, "share of training step", 100.0 * share, "%", target="< 5%", met=share < 0.05
-            )
+    mine, _ = _seconds(lambda: make_masks(data, config, epoch=epoch), repeats)
+    share = mine / step
+    rows.append(
+        bench_row(
+            case, "share of training step", 100.0 * share, "%", target="< 5%", met=share < 0.05
         )
-        notes.append(
-            f"{threads} threads: make_masks {mine * 1e3:.2f} ms, training step "
-            f"{step * 1e3:.0f} ms wall ({how})"
-        )
-    else:
-        notes.append(how)
+    )
+    notes.append(
+        f"{threads} threads: make_masks {mine * 1e3:.2f} ms, training step "
+        f"{step * 1e3:.0f} ms wall ({how})"
+    )
     return {"name": "masks", "rows": rows, "notes": notes}

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bitswin.bench_rows import bench_row, best_seconds
 from enctable import AdaptiveEncodingTable
 from enctable.priors import (
     branching_entropy_scores,
@@ -71,7 +72,6 @@ def _split_lines(lines: list[bytes]) -> tuple[bytes, bytes]:
 
 
 def _english(text: bytes) -> Corpus:
-
     train, held = _split_lines(text.splitlines(keepends=True))
     arr = np.frombuffer(train, np.uint8)
     threshold = {"boundary_threshold": 0.5}
@@ -87,7 +87,6 @@ def _english(text: bytes) -> Corpus:
 
 
 def _chinese(lines: list[list[str]]) -> Corpus:
-
     cut = int(len(lines) * (1 - HELD_OUT))
     train, gold = segmented_starts(lines[:cut])
     held, _ = segmented_starts(lines[cut:])
@@ -140,7 +139,6 @@ def _corpora(quick: bool, notes: list[str]) -> list[Corpus]:
 
 
 def _grow(corpus: Corpus, source: Source, max_size: int) -> tuple[Any, float]:
-
     table = AdaptiveEncodingTable(levels=3, max_size=max_size, **source.options)
     t0 = time.perf_counter()
     for x, s in text_batches(corpus.train, source.scores, ROW_LEN, ROWS_PER_BATCH):
@@ -163,27 +161,8 @@ def _chunks(data: bytes, size: int = 4096) -> list[bytes]:
     return out
 
 
-def _row(case, metric, value, unit, reference=None, target=None, met=None) -> dict[str, Any]:
-    ratio = value / reference if reference else None
-    return {
-        "case": case,
-        "metric": metric,
-        "value": value,
-        "unit": unit,
-        "reference": reference,
-        "ratio": ratio,
-        "target": target,
-        "met": met,
-    }
-
-
 def _mb_per_s(fn: Callable[[], Any], n_bytes: int, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return n_bytes / 1e6 / best
+    return n_bytes / 1e6 / best_seconds(fn, repeat)[0]
 
 
 def table_bench(quick: bool) -> dict[str, Any]:
@@ -198,7 +177,7 @@ def table_bench(quick: bool) -> dict[str, Any]:
         for si, source in enumerate(corpus.sources[: 1 if quick else None]):
             table, update_mbs = _grow(corpus, source, max_size)
             case = f"{corpus.name}/{source.name}"
-            rows.append(_row(case, "update", update_mbs, "MB/s"))
+            rows.append(bench_row(case, "update", update_mbs, "MB/s"))
             for level in (2, 3):
                 vocab = table.vocab_size(level)
                 stats, _ = table_level_stats(table, held, level, vocab)
@@ -209,7 +188,7 @@ def table_bench(quick: bool) -> dict[str, Any]:
                 target = ">= BPE" if level == 2 else None
                 met = stats.bytes_per_code >= bstats.bytes_per_code if level == 2 else None
                 rows.append(
-                    _row(
+                    bench_row(
                         f"{case} L{level} V={vocab}",
                         "bytes/code",
                         stats.bytes_per_code,
@@ -220,7 +199,7 @@ def table_bench(quick: bool) -> dict[str, Any]:
                     )
                 )
                 rows.append(
-                    _row(
+                    bench_row(
                         f"{case} L{level} V={vocab}",
                         "code entropy",
                         stats.code_entropy_bits,
@@ -253,6 +232,6 @@ def _speed_rows(corpus: Corpus, table: Any, bpe: Any) -> list[dict[str, Any]]:
     bpe_enc = _mb_per_s(lambda: [bpe.encode(t) for t in texts], n_bytes)
     bpe_dec = _mb_per_s(lambda: [bpe.decode(i) for i in ids], n_bytes)
     return [
-        _row(f"{corpus.name} L2", "encode", enc, "MB/s", bpe_enc),
-        _row(f"{corpus.name} L2", "decode", dec, "MB/s", bpe_dec),
+        bench_row(f"{corpus.name} L2", "encode", enc, "MB/s", bpe_enc),
+        bench_row(f"{corpus.name} L2", "decode", dec, "MB/s", bpe_dec),
     ]

@@ -3,9 +3,8 @@
 Every forward goes through :mod:`bitbench.engine`: the model is shown true bytes with MASK_ID at
 hidden positions and PAD_ID on padding (``shown_ids``), segment ids from document starts, and
 table codes computed from the shown bytes only (``TableCodes``). Boundary scores are
-:func:`bitbench.engine.boundary_scores`, the recipe training uses. Masks come from bitmask
-(``make_masks``) with a fixed seed and global sample indices, so the numbers do not depend on the
-batch size. Each level is measured with its own mask alone, at its appendix-B rate.
+:func:`bitbench.engine.boundary_scores`, the recipe training uses. Masks and the per-level
+accuracies: :mod:`bitbench.bitswin_levels` (fixed seeds, independent of the batch size).
 """
 
 from __future__ import annotations
@@ -19,12 +18,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from bitmask import MaskConfig, bit_ids, make_masks
+from bitmask import bit_ids
 from bitswin import BitSwinModel, estimate_flops_per_byte
 
+from bitbench.bitswin_levels import LevelAccuracies, eval_masks
 from bitbench.engine.boundaries import boundary_scores, model_units, own_starts_threshold
 from bitbench.engine.codes import TableCodes
-from bitbench.engine.inputs import as_tensor, forward, model_inputs, shown_ids
+from bitbench.engine.inputs import as_tensor, byte_windows, forward, model_inputs, shown_ids
 from bitbench.engine.precision import autocast
 from bitbench.errors import BitbenchError
 from bitbench.rundir import RunInfo, boundary_source, code_table_of, target_unit_bytes
@@ -32,9 +32,6 @@ from bitbench.segment import pack_windows
 
 log = logging.getLogger(__name__)
 
-LEVEL_NAMES = ("bit", "byte", "word", "phrase")
-# Appendix B rates: each level is measured with its own mask alone at this rate.
-APPENDIX_B_RATES = {"bit": 0.15, "byte": 0.20, "word": 0.25, "phrase": 0.30}
 LN2 = math.log(2.0)
 
 
@@ -42,7 +39,7 @@ def _rows(array: np.ndarray | None, sl: slice) -> np.ndarray | None:
     return None if array is None else array[sl]
 
 
-class BitSwinEval:
+class BitSwinEval(LevelAccuracies):
     """EvalModel for bitswin runs (``kind = "bitswin"``)."""
 
     kind = "bitswin"
@@ -151,43 +148,13 @@ class BitSwinEval:
 
     @staticmethod
     def _as_tensor(windows: np.ndarray) -> torch.Tensor:
-        windows = np.asarray(windows)
-        if windows.ndim != 2 or windows.dtype != np.uint8:
-            raise BitbenchError(
-                f"windows must be uint8 [N, L], got {windows.dtype} {windows.shape}: pass bytes "
-                "from CorpusSplit.sample_windows"
-            )
-        return torch.from_numpy(np.array(windows, dtype=np.uint8, copy=True))  # writable copy
+        return torch.from_numpy(np.array(byte_windows(windows), copy=True))  # writable copy
 
     @staticmethod
     def _pad_tensor(pad: np.ndarray | None, shape: tuple[int, ...]) -> torch.Tensor:
         if pad is None:
             return torch.zeros(shape, dtype=torch.bool)
         return torch.as_tensor(np.asarray(pad, dtype=bool))
-
-    def _masks(
-        self,
-        windows: torch.Tensor,
-        pad: torch.Tensor,
-        *,
-        seed: int,
-        rates: dict[str, float],
-        boundaries: torch.Tensor | None = None,
-        phrase: torch.Tensor | None = None,
-    ) -> Any:
-        """bitmask's masks with only the named levels on, at the given rates (no curriculum);
-        global sample indices so a window's mask never depends on the batch it is in."""
-        return make_masks(
-            windows,
-            MaskConfig(target_unit_bytes=float(self.target_unit_bytes)),
-            step=0,
-            boundaries=boundaries,
-            phrase_boundaries=phrase,
-            seed=seed,
-            sample_index=torch.arange(windows.shape[0]),
-            pad_mask=pad,
-            rates=rates,
-        )
 
     # --- EvalModel ------------------------------------------------------------------------
 
@@ -203,7 +170,10 @@ class BitSwinEval:
         """Sum of -log2 p(true byte) over a fixed-seed ``rate`` byte mask, and the masked count."""
         w = self._as_tensor(windows)
         pad_t = self._pad_tensor(pad, tuple(w.shape))
-        hidden = (self._masks(w, pad_t, seed=seed, rates={"byte": rate}).mask_byte & ~pad_t).numpy()
+        masks = eval_masks(
+            w, pad_t, target_unit_bytes=self.target_unit_bytes, seed=seed, rates={"byte": rate}
+        )
+        hidden = (masks.mask_byte & ~pad_t).numpy()
         bits = self.hidden_byte_bits(windows, hidden, doc_starts=doc_starts, pad=pad)
         return float(bits.sum(dtype=np.float64)), int(hidden.sum())
 
@@ -282,6 +252,31 @@ class BitSwinEval:
 
     # --- bitswin-only -----------------------------------------------------------------------
 
+    def _engine_chunks(
+        self,
+        recipe: Any,
+        windows: np.ndarray,
+        pad: np.ndarray | None,
+        doc_starts: np.ndarray | None,
+        **options: Any,
+    ) -> Iterator[Any]:
+        """An engine recipe (``boundary_scores`` / ``model_units``: model, bytes, doc starts,
+        pad, codes) on each chunk of rows, on the model's device: one result per chunk."""
+        w = self._as_tensor(windows)
+        pad_t = None if pad is None else self._pad_tensor(pad, tuple(w.shape))
+        for sl in self._chunks(w.shape[0]):
+            starts = as_tensor(_rows(doc_starts, sl), torch.bool)
+            with autocast(self.device, self.precision):
+                result = recipe(
+                    self.model,
+                    w[sl].to(self.device),
+                    None if starts is None else starts.to(self.device),
+                    pad=None if pad_t is None else pad_t[sl].to(self.device),
+                    codes=self.codes,
+                    **options,
+                )
+            yield result
+
     @torch.no_grad()
     def _boundaries(
         self,
@@ -291,21 +286,15 @@ class BitSwinEval:
         return_attention: bool = False,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """engine.boundary_scores over the rows in chunks -> (scores [N, L], per-stage maps)."""
-        w = self._as_tensor(windows)
-        pad_t = None if pad is None else self._pad_tensor(pad, tuple(w.shape))
         scores, maps = [], []
-        for sl in self._chunks(w.shape[0]):
-            starts = as_tensor(_rows(doc_starts, sl), torch.bool)
-            with autocast(self.device, self.precision):
-                result = boundary_scores(
-                    self.model,
-                    w[sl].to(self.device),
-                    None if starts is None else starts.to(self.device),
-                    pad=None if pad_t is None else pad_t[sl].to(self.device),
-                    source=self.boundary_source,
-                    codes=self.codes,
-                    return_attention=return_attention,
-                )
+        for result in self._engine_chunks(
+            boundary_scores,
+            windows,
+            pad,
+            doc_starts,
+            source=self.boundary_source,
+            return_attention=return_attention,
+        ):
             scores.append(result.scores.float().cpu().numpy())
             if return_attention:
                 maps.append([a.float().cpu().numpy() for a in result.attentions])
@@ -344,20 +333,10 @@ class BitSwinEval:
         without units of its own."""
         if self.own_starts_threshold is None:
             return None
-        w = self._as_tensor(windows)
-        pad_t = None if pad is None else self._pad_tensor(pad, tuple(w.shape))
-        parts: list[tuple[np.ndarray, ...]] = []
-        for sl in self._chunks(w.shape[0]):
-            starts = as_tensor(_rows(doc_starts, sl), torch.bool)
-            with autocast(self.device, self.precision):
-                units = model_units(
-                    self.model,
-                    w[sl].to(self.device),
-                    None if starts is None else starts.to(self.device),
-                    pad=None if pad_t is None else pad_t[sl].to(self.device),
-                    codes=self.codes,
-                )
-            parts.append(tuple(u.cpu().numpy() for u in units.starts))
+        parts = [
+            tuple(u.cpu().numpy() for u in units.starts)
+            for units in self._engine_chunks(model_units, windows, pad, doc_starts)
+        ]
         return tuple(np.concatenate(level, axis=0) for level in zip(*parts, strict=True))
 
     def attention_maps(
@@ -381,61 +360,6 @@ class BitSwinEval:
         [N, depth, L, 2W-1] (enctable's banded layout), for growing a table."""
         scores, stages = self._boundaries(windows, None, doc_starts, return_attention=True)
         return scores, stages[-1]
-
-    def level_accuracies(
-        self,
-        windows: np.ndarray,
-        *,
-        seed: int = 0,
-        pad: np.ndarray | None = None,
-        doc_starts: np.ndarray | None = None,
-        boundaries: np.ndarray | None = None,
-    ) -> dict[str, Any]:
-        """acc_bit / acc_byte / acc_word / acc_phrase: each level's mask alone (appendix-B rates),
-        word and phrase units as in training: the model's own units (``own_units``) when it has
-        them, else cut from its boundary scores (``boundaries``, computed when not given).
-        Also returns the number of hidden positions per level (``n_<level>``)."""
-        w = self._as_tensor(windows)
-        pad_t = self._pad_tensor(pad, tuple(w.shape))
-        own = self.own_units(windows, pad=pad, doc_starts=doc_starts)
-        phrase = None
-        if own is not None:
-            bounds = torch.as_tensor(own[0])
-            phrase = torch.as_tensor(own[1]) if len(own) > 1 else None
-        else:
-            if boundaries is None:
-                boundaries = self.boundary_scores(windows, pad=pad, doc_starts=doc_starts)
-            bounds = torch.as_tensor(np.asarray(boundaries, dtype=np.float32))
-        masks = {
-            level: self._masks(
-                w, pad_t, seed=seed, rates={level: rate}, boundaries=bounds, phrase=phrase
-            )
-            for level, rate in APPENDIX_B_RATES.items()
-        }
-        right = dict.fromkeys(LEVEL_NAMES, 0)
-        count = dict.fromkeys(LEVEL_NAMES, 0)
-        pad_bits = pad_t.repeat_interleave(8, dim=1)
-        for sl in self._chunks(w.shape[0]):
-            starts = _rows(doc_starts, sl)
-            bit_mask = masks["bit"].mask_bit[sl] & ~pad_bits[sl]
-            out = self._forward(shown_ids(w[sl], hidden_bits=bit_mask, pad=pad_t[sl]), starts)
-            bits = bit_ids(w[sl]).to(out.bit_logits.device)
-            hit = ((out.bit_logits > 0).long() == bits) & bit_mask.to(bits.device)
-            right["bit"] += int(hit.sum())
-            count["bit"] += int(bit_mask.sum())
-            for level in ("byte", "word", "phrase"):
-                hidden = getattr(masks[level], f"mask_{level}")[sl] & ~pad_t[sl]
-                if not bool(hidden.any()):
-                    continue
-                out = self._forward(shown_ids(w[sl], hidden_bytes=hidden, pad=pad_t[sl]), starts)
-                pred = out.byte_logits.argmax(dim=-1).cpu()
-                right[level] += int(((pred == w[sl].long()) & hidden).sum())
-                count[level] += int(hidden.sum())
-        result: dict[str, Any] = {}
-        for level in LEVEL_NAMES:
-            result[f"acc_{level}"] = right[level] / count[level] if count[level] else None
-            result[f"n_{level}"] = count[level]
-        return result
 
     @torch.no_grad()
     def byte_log_probs(self, data: np.ndarray, hidden: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bitcodec.facts import CharClass, char_classes
 
 from bitbench.consistency import consistency_auc, pool_units
 from bitbench.errors import BitbenchError
@@ -53,8 +54,6 @@ class GoldRows:
 
 def space_flags(windows: np.ndarray) -> np.ndarray:
     """True at every byte of a whitespace character (bitcodec's character classes)."""
-    from bitcodec.facts import CharClass, char_classes
-
     return np.asarray(char_classes(np.ascontiguousarray(windows))) == int(CharClass.SPACE)
 
 

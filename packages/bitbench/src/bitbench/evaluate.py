@@ -20,12 +20,29 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bitcodec.corpus_reader import open_corpus  # (not re-exported by bitcodec yet)
 
-from bitbench.bpe_reference import REFERENCE_VOCAB
+from bitbench.boundaries import (
+    evaluate_boundaries,
+    evaluate_consistency,
+    evaluate_segmented,
+    read_gold_words,
+    segmented_rows,
+    sentence_sample,
+    untrained_like,
+    whitespace_rows,
+    window_sample,
+)
+from bitbench.bpe_reference import REFERENCE_VOCAB, reference_bpe
+from bitbench.compression import compression_baselines
 from bitbench.errors import BitbenchError
 from bitbench.fileio import clean_for_json, write_json_atomic, write_text_atomic
 from bitbench.flops import training_flops
+from bitbench.metrics import gold_starts
+from bitbench.plots import plot_accuracy_over_training, plot_boundary_view, plot_rank_frequency
+from bitbench.protocol_scores import protocol_metrics
 from bitbench.protocols import resolve_protocols
+from bitbench.report import render_eval_report
 from bitbench.runs import (
     RunInfo,
     count_params,
@@ -36,6 +53,10 @@ from bitbench.runs import (
     read_run_config,
 )
 from bitbench.seg_decode import DecodeOptions
+from bitbench.seg_rules import SegmentRules
+from bitbench.seg_signals import MASK_SIGNALS, SIGNALS, make_scorer, parse_signal
+from bitbench.sighan import read_word_list
+from bitbench.tables import grow_table, load_table, table_report
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +109,10 @@ class EvalSettings:
         if not 0.0 < self.mask_rate < 1.0:
             raise BitbenchError(f"mask rate {self.mask_rate} is outside (0, 1): use e.g. 0.15")
         self.segment_rules()  # a bad rule list or signal fails here, before any work
-        from bitbench.seg_signals import SIGNALS
-
         if self.signal not in SIGNALS:
             raise BitbenchError(f"unknown signal '{self.signal}': use one of {', '.join(SIGNALS)}")
 
-    def segment_rules(self) -> Any:
-        from bitbench.seg_rules import SegmentRules
-
+    def segment_rules(self) -> SegmentRules:
         return SegmentRules.parse(self.rules)
 
     def decode_options(self) -> DecodeOptions:
@@ -164,19 +181,6 @@ def evaluate_run(
 ) -> Evaluation:
     """Measure a run (see the module doc). At least one of ``corpus`` / ``gold_seg`` is needed;
     ``word_list`` (the training words, with ``gold_seg``) adds OOV rate and OOV/IV recall."""
-    from bitbench.boundaries import (
-        evaluate_boundaries,
-        evaluate_consistency,
-        read_gold_words,
-        segmented_rows,
-        sentence_sample,
-        untrained_like,
-        whitespace_rows,
-        window_sample,
-    )
-    from bitbench.metrics import gold_starts
-    from bitbench.sighan import read_word_list
-
     settings = settings or EvalSettings()
     if corpus is None and gold_seg is None:
         raise BitbenchError("nothing to evaluate on: pass --corpus STORE and/or --gold-seg FILE")
@@ -189,8 +193,6 @@ def evaluate_run(
     is_bitswin = hasattr(model, "boundary_scores")
     opened = None
     if corpus is not None:
-        from bitcodec.corpus_reader import open_corpus  # (not re-exported by bitcodec yet)
-
         opened = open_corpus(corpus)
     gold_words = read_gold_words(gold_seg, settings.gold_lines) if gold_seg is not None else None
     gold_lines = [gold_starts(words) for words in gold_words] if gold_words is not None else None
@@ -230,8 +232,6 @@ def evaluate_run(
         windows, doc_starts = opened.val.sample_windows(settings.windows, settings.seq_len, rng)
     _stage(progress, "bpb")
     if windows is not None:
-        from bitbench.protocol_scores import protocol_metrics
-
         metrics.update(
             protocol_metrics(
                 model,
@@ -311,8 +311,6 @@ def evaluate_run(
 
     _stage(progress, "compression")
     if text:
-        from bitbench.compression import compression_baselines
-
         metrics["compression"] = {"num_bytes": len(text), **compression_baselines(text)}
 
     _stage(progress, "flops")
@@ -334,9 +332,6 @@ def _train_flops_per_byte(model: Any, info: RunInfo) -> float | None:
 def _table_metrics(
     info: RunInfo, model: Any, corpus: Any, text: bytes, settings: EvalSettings, is_bitswin: bool
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
-    from bitbench.bpe_reference import reference_bpe
-    from bitbench.tables import grow_table, load_table, table_report
-
     if info.table_dir is not None:
         table, source = load_table(info.table_dir), "run"
     elif is_bitswin:
@@ -358,8 +353,6 @@ def _table_metrics(
 
 def can_segment(model: Any, signal: str) -> bool:
     """Does the model give what the signal reads (the boundary head, or masked byte scores)?"""
-    from bitbench.seg_signals import MASK_SIGNALS, parse_signal
-
     parts = parse_signal(signal)
     head_ok = "head" not in parts or hasattr(model, "boundary_scores")
     masks_ok = not any(p in MASK_SIGNALS for p in parts) or hasattr(model, "hidden_byte_bits")
@@ -370,9 +363,6 @@ def _segmented_metrics(
     model: Any, gold_words: list[list[str]], settings: EvalSettings, dictionary: Any
 ) -> Any:
     """``boundaries.evaluate_segmented`` with the settings' segmenter, rules and signal."""
-    from bitbench.boundaries import evaluate_segmented
-    from bitbench.seg_signals import make_scorer
-
     return evaluate_segmented(
         model,
         gold_words,
@@ -393,9 +383,6 @@ def write_outputs(
     evaluation: Evaluation, out_dir: str | Path, command: str | None = None
 ) -> dict[str, Path]:
     """metrics.json (atomic), report.md and the PNG plots into ``out_dir``; returns their paths."""
-    from bitbench.plots import plot_accuracy_over_training, plot_boundary_view, plot_rank_frequency
-    from bitbench.report import render_eval_report
-
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise BitbenchError(f"output '{out}' is a file: pass a directory to --out")

@@ -52,23 +52,19 @@ class LabelFont:
     codepoints: frozenset[int]
 
     def properties(self) -> Any:
-
         return FontProperties(fname=self.path)
 
 
 def _font_codepoints(path: str) -> frozenset[int]:
-
     return frozenset(FT2Font(path).get_charmap())
 
 
 def _distance_from_regular(entry: Any) -> int:
-
     weight = font_manager.weight_dict.get(entry.weight, entry.weight)
     return abs(weight - 400) if isinstance(weight, int) else 1000
 
 
 def _find_cjk_font() -> tuple[str, str] | None:
-
     entries = font_manager.fontManager.ttflist
     for family in CJK_FAMILIES:
         faces = [e for e in entries if e.name == family and e.style == "normal"]

@@ -25,6 +25,7 @@ import numpy as np
 
 from bitbench.boundaries import segmented_rows
 from bitbench.bpe_reference import REFERENCE_VOCAB, reference_bpe
+from bitbench.engine.modules import eval_mode
 from bitbench.errors import BitbenchError
 from bitbench.protocols import DEFAULT_RATE, HiddenSpans, resolve_protocols, select_spans
 
@@ -141,12 +142,6 @@ def score_spans(
     return SpanScore(total, int(hidden.sum()), int(scored.sum()), rows_forwarded / n)
 
 
-def _in_eval_mode(model: Any):
-    """The torch module inside an EvalModel and whether it was training (to restore it)."""
-    module = getattr(model, "model", None)
-    return module, bool(getattr(module, "training", False))
-
-
 def protocol_scores(
     eval_model: Any,
     windows: np.ndarray,
@@ -165,10 +160,7 @@ def protocol_scores(
     computed once for fixed windows) or ``reference`` (the corpus's reference BPE) to select
     them here. The module's train/eval mode is left as it was found."""
     out: dict[str, float | None] = {}
-    module, was_training = _in_eval_mode(eval_model)
-    if module is not None:
-        module.eval()
-    try:
+    with eval_mode(getattr(eval_model, "model", None)):  # the torch module inside, if any
         for protocol in resolve_protocols(protocols):
             if not supports(eval_model, protocol):
                 continue
@@ -179,9 +171,6 @@ def protocol_scores(
                 eval_model, windows, chosen, doc_starts=doc_starts, pad=pad, chain=chain
             )
             out[f"bpb_{protocol}"] = score.bpb
-    finally:
-        if module is not None:
-            module.train(was_training)
     return out
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from bitcodec.facts import CharClass, char_classes
 
+from bitbench.engine.inputs import byte_windows
 from bitbench.errors import BitbenchError
 from bitbench.token_layout import layout_rows, reference_encoder, token_start_mask
 
@@ -131,7 +132,6 @@ def unit_uniform(seed: int, protocol: str, shape: tuple[int, int]) -> np.ndarray
 
 
 def _space_flags(windows: np.ndarray) -> np.ndarray:
-
     return np.asarray(char_classes(np.ascontiguousarray(windows))) == int(CharClass.SPACE)
 
 
@@ -187,9 +187,7 @@ def select_spans(
     (protocol,) = resolve_protocols(protocol)
     if not 0.0 < rate < 1.0:
         raise BitbenchError(f"hidden rate {rate} is outside (0, 1): use e.g. 0.15")
-    windows = np.asarray(windows)
-    if windows.ndim != 2 or windows.dtype != np.uint8:
-        raise BitbenchError(f"windows must be uint8 [N, L], got {windows.dtype} {windows.shape}")
+    windows = byte_windows(windows)
     shape = windows.shape
     real = np.ones(shape, dtype=bool) if pad is None else ~np.asarray(pad, dtype=bool)
     docs = np.zeros(shape, dtype=bool) if doc_starts is None else np.asarray(doc_starts, bool)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
+from bitcodec.facts import CharClass, codepoint_class_table
 
 from bitbench.errors import BitbenchError
 
@@ -87,8 +88,6 @@ class SegmentRules:
 
 def char_scripts(text: str) -> np.ndarray:
     """uint8 [len(text)]: the ``Script`` of every character."""
-    from bitcodec.facts import CharClass, codepoint_class_table
-
     if not text:
         return np.zeros(0, dtype=np.uint8)
     cps = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)

@@ -15,7 +15,7 @@ both sides wherever the line has them), so a window edge is never a forced cut.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -188,8 +188,6 @@ def segment_lines(
     the same fields of ``options``."""
     options = options or DecodeOptions()
     if threshold is not None or target_unit_bytes is not None:
-        from dataclasses import replace
-
         options = replace(
             options,
             threshold=threshold if threshold is not None else options.threshold,

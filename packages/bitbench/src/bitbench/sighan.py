@@ -30,6 +30,7 @@ import numba
 import numpy as np
 
 from bitbench.errors import BitbenchError
+from bitbench.fileio import read_text
 
 _ASCII_SPACE = re.compile(r"[ \t\n\r\f\v]+")
 
@@ -43,16 +44,7 @@ def split_words(line: str) -> list[str]:
 def read_word_list(path: str | Path) -> frozenset[str]:
     """The training word list (one word per line; surrounding ASCII whitespace ignored)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise BitbenchError(f"word list '{path}' does not exist: check --dict") from exc
-    except IsADirectoryError as exc:
-        raise BitbenchError(f"word list '{path}' is a directory: pass the word file") from exc
-    except UnicodeDecodeError as exc:
-        raise BitbenchError(
-            f"word list '{path}' is not UTF-8 (byte {exc.start}): convert it to UTF-8"
-        ) from exc
+    text = read_text(path, "word list")
     words = frozenset(w for w in (line.strip(" \t\n\r\f\v") for line in text.split("\n")) if w)
     if not words:
         raise BitbenchError(f"word list '{path}' is empty: give one training word per line")

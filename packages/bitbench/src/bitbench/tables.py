@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 
 def load_table(table_dir: Path) -> Any:
-
     return AdaptiveEncodingTable.load(table_dir)
 
 

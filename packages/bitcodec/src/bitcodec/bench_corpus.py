@@ -73,7 +73,6 @@ def _paragraphs(total_bytes: int, rng: np.random.Generator) -> list[bytes]:
 
 
 def _write_inputs(folder: Path, paragraphs: list[bytes], files: int) -> tuple[Path, Path]:
-
     text_dir, jsonl_dir = folder / "text", folder / "jsonl"
     text_dir.mkdir()
     jsonl_dir.mkdir()
@@ -118,7 +117,6 @@ def _cpu_seconds() -> tuple[float, float]:
 
 
 def _decompressed(path: Path) -> bytes:
-
     with open(path, "rb") as fh:
         return zstandard.ZstdDecompressor().stream_reader(fh).read()
 

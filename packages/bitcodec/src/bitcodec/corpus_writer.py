@@ -152,7 +152,6 @@ class CorpusWriter:
     # -- setup -------------------------------------------------------------------------------
 
     def _create(self) -> None:
-
         if self.partial.exists():  # resume asked, but the run never checkpointed
             remove_partial(self.partial)
         self._created = True
@@ -195,7 +194,6 @@ class CorpusWriter:
         )
 
     def _open_for_resume(self) -> None:
-
         progress = json.loads((self.partial / PROGRESS_FILE).read_text(encoding="utf-8"))
         then_inputs = progress["sources"] + progress.get("skipped", [])
         now_inputs = self._inputs if self._inputs else None

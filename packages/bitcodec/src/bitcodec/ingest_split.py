@@ -169,6 +169,18 @@ def _doc_from_object(obj: Any, field: str, where: str, strict: bool) -> bytes | 
     return encode_text(value, strict, where, field)
 
 
+def _parse_json(data: bytes, name: str, fix: str, line: Callable[[], int] | None = None) -> Any:
+    """``data`` (UTF-8 JSON) parsed, or one error at ``name``:line (``line()``: the number of the
+    line ``data`` is; None: the line of the error inside ``data``)."""
+    try:
+        return json.loads(data.decode("utf-8", "surrogateescape"))
+    except json.JSONDecodeError as exc:
+        at = exc.lineno if line is None else line()
+        raise BitcodecError(
+            f"{name}:{at}: not valid JSON ({exc.msg} at column {exc.colno})", fix
+        ) from None
+
+
 def jsonl_documents(
     data: bytes,
     name: str,
@@ -182,13 +194,12 @@ def jsonl_documents(
     for i, line in enumerate(data.split(b"\n")):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line.decode("utf-8", "surrogateescape"))
-        except json.JSONDecodeError as exc:
-            raise BitcodecError(
-                f"{name}:{first_line() + i}: not valid JSON ({exc.msg} at column {exc.colno})",
-                "fix that line, or pass format='text' to read the file as text",
-            ) from None
+        obj = _parse_json(
+            line,
+            name,
+            "fix that line, or pass format='text' to read the file as text",
+            lambda i=i: first_line() + i,
+        )
         try:
             doc = _doc_from_object(obj, field, "", strict)
         except BitcodecError as exc:
@@ -202,13 +213,7 @@ def jsonl_documents(
 
 def json_documents(data: bytes, name: str, field: str, strict: bool) -> tuple[list[bytes], int]:
     """(documents, skipped) for a .json file: a list of objects/strings, or one object."""
-    try:
-        value = json.loads(data.decode("utf-8", "surrogateescape"))
-    except json.JSONDecodeError as exc:
-        raise BitcodecError(
-            f"{name}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})",
-            "fix the file (for JSON lines pass format='jsonl')",
-        ) from None
+    value = _parse_json(data, name, "fix the file (for JSON lines pass format='jsonl')")
     items = value if isinstance(value, list) else [value]
     docs: list[bytes] = []
     skipped = 0

@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterator
 from typing import IO, Any
 
+import fsspec
 import zstandard
 
 from bitcodec.errors import BitcodecError
@@ -29,12 +30,6 @@ def is_url(path: str) -> bool:
 
 def url_fs(url: str) -> tuple[Any, str]:
     """(fsspec filesystem, path inside it) of a URL such as ``s3://b/x`` or ``memory://x``."""
-    try:
-        import fsspec
-    except ImportError:  # pragma: no cover - fsspec comes with zarr
-        raise BitcodecError(
-            f"input '{url}' is a URL and fsspec is not installed", "pip install fsspec"
-        ) from None
     try:
         return fsspec.core.url_to_fs(url)
     except (ImportError, ValueError) as exc:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from bitcodec import _unicode_table as unicode_table
+from bitcodec import facts
 
 # Numbers of bitcodec.facts.Utf8Role / CharClass (checked against bitcodec in the tests).
 ASCII, LEAD2, LEAD3, LEAD4, CONT, INVALID = range(6)
@@ -37,9 +39,6 @@ def _host_table() -> np.ndarray:
     """uint8 [0x110000]: CharClass in bits 0-2, CONTINUES / OWN_UNIT flags in bits 3-4."""
     # The unit flags behind class_change_starts live in bitcodec's table module (no public
     # accessor yet); the tests compare the result with bitcodec.facts.class_change_starts.
-    from bitcodec import _unicode_table as unicode_table
-    from bitcodec import facts
-
     table = np.asarray(facts.codepoint_class_table(), dtype=np.uint8).copy()
     flags = np.asarray(unicode_table.unit_flags_table(), dtype=np.uint8)
     table |= np.where(flags & unicode_table.CONTINUES, _CONTINUES, 0).astype(np.uint8)

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from bitswin.bench_rows import bench_row, best_seconds
 from bitswin.config import BitSwinConfig
 from bitswin.dense_reference import DenseBitTransformer, dense_flops_per_bit
 from bitswin.flops import estimate_flops_per_byte, realised_flops_per_byte
@@ -87,12 +88,7 @@ def _measure(step: Callable[[], None], device: torch.device, reps: int) -> tuple
     """(fastest of `reps` steps in seconds, peak bytes). The first call warms up and measures
     memory. The minimum, not the median: on shared CPUs other processes only ever add time."""
     peak = peak_memory_bytes(step, device)
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return min(times), peak
+    return best_seconds(step, reps)[0], peak
 
 
 def _measure_interleaved(
@@ -120,28 +116,6 @@ def _quadratic_fit(xs: list[float], ys: list[float]) -> Callable[[float], float]
     y = torch.tensor(ys, dtype=torch.float64)[:, None]
     coef = torch.linalg.lstsq(a, y).solution[:, 0].tolist()
     return lambda x: coef[0] + coef[1] * x + coef[2] * x * x
-
-
-def _row(
-    case: str,
-    metric: str,
-    value: float,
-    unit: str,
-    reference: float | None = None,
-    ratio: float | None = None,
-    target: str | None = None,
-    met: bool | None = None,
-) -> dict[str, Any]:
-    return {
-        "case": case,
-        "metric": metric,
-        "value": value,
-        "unit": unit,
-        "reference": reference,
-        "ratio": ratio,
-        "target": target,
-        "met": met,
-    }
 
 
 def model_bench(quick: bool = False, device: str | None = None) -> dict[str, Any]:
@@ -178,26 +152,24 @@ def model_bench(quick: bool = False, device: str | None = None) -> dict[str, Any
         speed, dspeed = n / t, n / dt
         speed_target = not quick and n == first
         rows.append(
-            _row(
+            bench_row(
                 case,
                 "fwd+bwd speed",
                 speed,
                 "bits/s",
                 dspeed,
-                speed / dspeed,
                 ">= 3x dense" if speed_target else None,
                 speed / dspeed >= 3 if speed_target else None,
             )
         )
         mem_target = not quick and n == last
         rows.append(
-            _row(
+            bench_row(
                 case,
                 "peak memory",
                 peak / 2**20,
                 "MiB",
                 dpeak / 2**20,
-                peak / dpeak,
                 "<= 0.1x dense" if mem_target else None,
                 peak / dpeak <= 0.1 if mem_target else None,
             )
@@ -207,23 +179,22 @@ def model_bench(quick: bool = False, device: str | None = None) -> dict[str, Any
                 metrics = swin(_Targets(n // 8, dev, n).input_ids).metrics
             flops = 3 * realised_flops_per_byte(config, n // 8, metrics) * n / 8
             achieved = flops / t
-            rows.append(_row(case, "model FLOP/s (bf16)", achieved / 1e12, "TFLOP/s"))
+            rows.append(bench_row(case, "model FLOP/s (bf16)", achieved / 1e12, "TFLOP/s"))
             peak_flops = next(
                 (v for k, v in PEAK_BF16_FLOPS.items() if k in torch.cuda.get_device_name(dev)),
                 None,
             )
             if peak_flops:
-                rows.append(_row(case, "MFU", achieved / peak_flops, "fraction"))
+                rows.append(bench_row(case, "MFU", achieved / peak_flops, "fraction"))
     mid = sizes[1]
     for big, target in ((mid, None if quick else 1.5), (last, None)):
         per_bit = (swin_res[big][0] / big) / (swin_res[first][0] / first)
         rows.append(
-            _row(
+            bench_row(
                 f"{_bits_label(big)} / {_bits_label(first)} bits",
                 "time per bit",
                 per_bit,
                 "x",
-                None,
                 None,
                 None if target is None else f"<= {target}",
                 None if target is None else per_bit <= target,
@@ -233,13 +204,12 @@ def model_bench(quick: bool = False, device: str | None = None) -> dict[str, Any
     fpb = estimate_flops_per_byte(config, first // 8)
     dense_fpb = 8 * dense_flops_per_bit(dim, depth, config.mlp_ratio, first)
     rows.append(
-        _row(
+        bench_row(
             f"{first // 8} bytes ({'tiny' if quick else 'base'}, upper bound)",
             "forward FLOPs per byte vs dense",
             fpb,
             "FLOP/byte",
             dense_fpb,
-            fpb / dense_fpb,
         )
     )
     notes = [
@@ -287,13 +257,12 @@ def _tiny_flops_row(dev: torch.device) -> dict[str, Any]:
         unit_slots=(-(-n // 5), -(-n // 15)),
     )
     ratio = fpb / BITSWIN_0_1_TINY_FLOPS
-    return _row(
+    return bench_row(
         "tiny, 256 bytes, units at target",
         "forward FLOPs per byte vs bitswin 0.1",
         fpb,
         "FLOP/byte",
         BITSWIN_0_1_TINY_FLOPS,
-        ratio,
         "<= 0.7x",
         ratio <= 0.7,
     )

@@ -23,10 +23,9 @@ from bitswin.config import FORMAT_VERSION, BitSwinConfig
 from bitswin.errors import BitswinError
 from bitswin.hub import (
     CONFIG_NAME,
-    HUB_TAGS,
-    REPO_URL,
     WEIGHTS_NAME,
     SafetensorsHubMixin,
+    hub_metadata,
     read_config_json,
 )
 from bitswin.window import interpolate_bias_table
@@ -39,14 +38,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "BitSwinHubMixin", "load_config", "load_state"]
 
 
-class BitSwinHubMixin(
-    SafetensorsHubMixin,
-    library_name="bitswin",
-    repo_url=REPO_URL,
-    docs_url=f"{REPO_URL}/tree/main/packages/bitswin#readme",
-    license="apache-2.0",
-    tags=[*HUB_TAGS, "bitswin"],
-):
+class BitSwinHubMixin(SafetensorsHubMixin, **hub_metadata("bitswin", "bitswin")):
     """save_pretrained / from_pretrained / push_to_hub of BitSwinModel."""
 
     _hub_version = __version__

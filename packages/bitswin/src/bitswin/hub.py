@@ -46,6 +46,19 @@ CARD_NAME = "README.md"
 HUB_KEYS = ("architectures", "library_version")
 HUB_TAGS = ["bitlab", "bit-level", "tokenizer-free", "masked-language-modeling"]
 
+
+def hub_metadata(library: str, tag: str) -> dict[str, Any]:
+    """The model-card metadata of a bitlab package's models, as the class keywords of a
+    ``SafetensorsHubMixin`` subclass: ``class M(SafetensorsHubMixin, **hub_metadata(...))``."""
+    return {
+        "library_name": library,
+        "repo_url": REPO_URL,
+        "docs_url": f"{REPO_URL}/tree/main/packages/{library}#readme",
+        "license": "apache-2.0",
+        "tags": [*HUB_TAGS, tag],
+    }
+
+
 M = TypeVar("M", bound="SafetensorsHubMixin")
 
 

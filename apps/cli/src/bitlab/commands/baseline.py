@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 
+from bitlab.commands import command_group
 from bitlab.commands import train_common as opt
 
 KINDS = ("byte", "bpe", "hf-bert")
@@ -47,10 +48,8 @@ def baseline_config(kind: str, source: str, overrides: list[str], **fields: Any)
 
 
 def register(app: typer.Typer) -> None:
-    sub = typer.Typer(
-        help="Token-level baselines (byte-level and BPE masked LMs) trained like bitswin runs.",
-        context_settings={"help_option_names": ["-h", "--help"]},
-        no_args_is_help=True,
+    sub = command_group(
+        "Token-level baselines (byte-level and BPE masked LMs) trained like bitswin runs."
     )
 
     @sub.command("train")

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from bitlab.commands import command_group
 from bitlab.errors import UserError
 from bitlab.output import emit, stderr
 
@@ -94,11 +95,8 @@ def _parse_bits(parts: list[str]) -> bytes:
 
 
 def register(app: typer.Typer) -> None:
-    codec_app = typer.Typer(
-        name="codec",
-        help="Look at text as bits and bits as text (UTF-8, MSB first, 8 bits per byte).",
-        context_settings={"help_option_names": ["-h", "--help"]},
-        no_args_is_help=True,
+    codec_app = command_group(
+        "Look at text as bits and bits as text (UTF-8, MSB first, 8 bits per byte)."
     )
 
     @codec_app.command("encode")

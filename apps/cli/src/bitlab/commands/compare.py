@@ -7,7 +7,16 @@ from pathlib import Path
 
 import typer
 
-from bitlab.commands.evaluate import make_settings, progress_bar, settings_args
+from bitlab.commands import DEVICE
+from bitlab.commands.evaluate import (
+    SEED,
+    SEQ_LEN,
+    TABLE_WINDOWS,
+    TEXT_BYTES,
+    WINDOWS,
+    EvalFlags,
+    progress_bar,
+)
 from bitlab.output import emit
 
 
@@ -18,15 +27,11 @@ def register(app: typer.Typer) -> None:
         corpus: str = typer.Option(
             ..., "--corpus", help="Corpus store: every run is measured on its val split."
         ),
-        windows: int = typer.Option(64, "--windows", help="Val windows to evaluate."),
-        seq_len: int = typer.Option(512, "--seq-len", help="Bytes per window."),
-        seed: int = typer.Option(0, "--seed", help="Seed of the windows and masks."),
-        text_bytes: int | None = typer.Option(
-            None, "--text-bytes", help="Val bytes for table statistics."
-        ),
-        table_windows: int | None = typer.Option(
-            None, "--table-windows", help="Train windows to grow a table when a run has none."
-        ),
+        windows: int = WINDOWS,
+        seq_len: int = SEQ_LEN,
+        seed: int = SEED,
+        text_bytes: int | None = TEXT_BYTES,
+        table_windows: int | None = TABLE_WINDOWS,
         protocol: list[str] = typer.Option(
             [],
             "--protocol",
@@ -38,9 +43,7 @@ def register(app: typer.Typer) -> None:
         reuse: bool = typer.Option(
             True, "--reuse/--no-reuse", help="Reuse RUN/eval/metrics.json when it matches."
         ),
-        device: str = typer.Option(
-            "auto", "--device", help="torch device: auto (cuda if available, else cpu), cpu, cuda."
-        ),
+        device: str = DEVICE,
         as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
     ) -> None:
         """Evaluate several runs on one corpus (the same hidden bytes for all); write compare.md,
@@ -49,12 +52,15 @@ def register(app: typer.Typer) -> None:
         from bitbench.compare import compare_runs, write_compare
         from bitbench.evaluate import STAGES
 
-        settings = make_settings(
-            windows, seq_len, seed, None, text_bytes, table_windows, None, protocol
+        flags = EvalFlags(
+            windows,
+            seq_len,
+            seed,
+            text_bytes=text_bytes,
+            table_windows=table_windows,
+            protocols=protocol,
         )
-        extra = settings_args(
-            windows, seq_len, seed, None, text_bytes, table_windows, None, protocol
-        )
+        settings, extra = flags.settings(), flags.args()
         command = shlex.join(
             ["bitlab", "compare", *map(str, runs), "--corpus", corpus, *extra, "--out", str(out)]
         )

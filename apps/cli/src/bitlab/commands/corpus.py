@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from bitlab.commands import command_group
 from bitlab.errors import UserError
 from bitlab.output import emit, stderr
 
@@ -322,11 +323,7 @@ def register(app: typer.Typer) -> None:
             result = _run_with_progress(inputs, out, opts, overwrite, resume, stdin_data)
         emit(result, as_json, _render_prepare(result))
 
-    corpus_app = typer.Typer(
-        help="Inspect corpus stores.",
-        context_settings={"help_option_names": ["-h", "--help"]},
-        no_args_is_help=True,
-    )
+    corpus_app = command_group("Inspect corpus stores.")
 
     @corpus_app.command("info")
     def info_cmd(

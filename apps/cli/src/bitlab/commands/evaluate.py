@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from bitlab.commands import DEVICE
 from bitlab.commands.segment import SegmenterFlags, segmenter_options
 from bitlab.output import emit, stderr
 
@@ -27,64 +29,66 @@ def progress_bar(total: int) -> Any:
     )
 
 
-def settings_args(
-    windows: int,
-    seq_len: int,
-    seed: int,
-    threshold: float | None,
-    text_bytes: int | None = None,
-    table_windows: int | None = None,
-    gold_lines: int | None = None,
-    protocols: list[str] | None = None,
-    segmenter: SegmenterFlags | None = None,
-) -> list[str]:
-    """The non-default evaluation options, as command-line words (for the reproduce line)."""
-    from bitbench.evaluate import EvalSettings
-    from bitbench.protocols import resolve_protocols
+@dataclass(frozen=True)
+class EvalFlags:
+    """The evaluation options of `bitlab eval` / `bitlab compare` (None: the library default)."""
 
-    d = EvalSettings()
-    words: list[str] = []
-    if protocols and resolve_protocols(protocols) != d.protocols:
-        words += ["--protocol", ",".join(resolve_protocols(protocols))]
-    for flag, value, default in (
-        ("--windows", windows, d.windows),
-        ("--seq-len", seq_len, d.seq_len),
-        ("--seed", seed, d.seed),
-        ("--threshold", threshold, None),
-        ("--text-bytes", text_bytes, None),
-        ("--table-windows", table_windows, None),
-        ("--gold-lines", gold_lines, None),
-    ):
-        if value is not None and value != default:
-            words += [flag, str(value)]
-    return words + (segmenter.args() if segmenter is not None else [])
+    windows: int
+    seq_len: int
+    seed: int
+    threshold: float | None = None
+    text_bytes: int | None = None
+    table_windows: int | None = None
+    gold_lines: int | None = None
+    protocols: list[str] | None = None
+    segmenter: SegmenterFlags | None = None
 
+    def settings(self) -> Any:
+        """bitbench's EvalSettings."""
+        from bitbench.evaluate import EvalSettings
 
-def make_settings(
-    windows: int,
-    seq_len: int,
-    seed: int,
-    threshold: float | None,
-    text_bytes: int | None,
-    table_windows: int | None = None,
-    gold_lines: int | None = None,
-    protocols: list[str] | None = None,
-    segmenter: SegmenterFlags | None = None,
-) -> Any:
-    from bitbench.evaluate import EvalSettings
-
-    extra: dict[str, Any] = {} if text_bytes is None else {"text_bytes": text_bytes}
-    if protocols:
-        extra["protocols"] = tuple(protocols)
-    if segmenter is not None:
-        extra.update(
-            segmenter=segmenter.decode_options(), rules=segmenter.rules, signal=segmenter.signal
+        extra: dict[str, Any] = {} if self.text_bytes is None else {"text_bytes": self.text_bytes}
+        if self.protocols:
+            extra["protocols"] = tuple(self.protocols)
+        if self.segmenter is not None:
+            extra.update(
+                segmenter=self.segmenter.decode_options(),
+                rules=self.segmenter.rules,
+                signal=self.segmenter.signal,
+            )
+        if self.table_windows is not None:
+            extra["table_windows"] = self.table_windows
+        if self.gold_lines is not None:
+            extra["gold_lines"] = self.gold_lines
+        return EvalSettings(
+            windows=self.windows,
+            seq_len=self.seq_len,
+            seed=self.seed,
+            threshold=self.threshold,
+            **extra,
         )
-    if table_windows is not None:
-        extra["table_windows"] = table_windows
-    if gold_lines is not None:
-        extra["gold_lines"] = gold_lines
-    return EvalSettings(windows=windows, seq_len=seq_len, seed=seed, threshold=threshold, **extra)
+
+    def args(self) -> list[str]:
+        """The non-default options, as command-line words (for the reproduce line)."""
+        from bitbench.evaluate import EvalSettings
+        from bitbench.protocols import resolve_protocols
+
+        d = EvalSettings()
+        words: list[str] = []
+        if self.protocols and resolve_protocols(self.protocols) != d.protocols:
+            words += ["--protocol", ",".join(resolve_protocols(self.protocols))]
+        for flag, value, default in (
+            ("--windows", self.windows, d.windows),
+            ("--seq-len", self.seq_len, d.seq_len),
+            ("--seed", self.seed, d.seed),
+            ("--threshold", self.threshold, None),
+            ("--text-bytes", self.text_bytes, None),
+            ("--table-windows", self.table_windows, None),
+            ("--gold-lines", self.gold_lines, None),
+        ):
+            if value is not None and value != default:
+                words += [flag, str(value)]
+        return words + (self.segmenter.args() if self.segmenter is not None else [])
 
 
 def _summary(metrics: dict[str, Any], written: dict[str, Path]):
@@ -127,6 +131,16 @@ def _summary(metrics: dict[str, Any], written: dict[str, Path]):
 
 
 SEG = segmenter_options()
+# Options `bitlab compare` shares (typer reads these defaults; the objects are not mutated).
+WINDOWS = typer.Option(64, "--windows", help="Val windows to evaluate.")
+SEQ_LEN = typer.Option(512, "--seq-len", help="Bytes per window.")
+SEED = typer.Option(0, "--seed", help="Seed of the windows and masks.")
+TEXT_BYTES = typer.Option(
+    None, "--text-bytes", help="Val bytes for table/BPE/compressor statistics (default 1 MiB)."
+)
+TABLE_WINDOWS = typer.Option(
+    None, "--table-windows", help="Train windows to grow a table when a run has none (256)."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -150,22 +164,14 @@ def register(app: typer.Typer) -> None:
             "--dict",
             help="Training word list (one per line) for --gold-seg: OOV rate, OOV/IV recall.",
         ),
-        windows: int = typer.Option(64, "--windows", help="Val windows to evaluate."),
-        seq_len: int = typer.Option(512, "--seq-len", help="Bytes per window."),
-        seed: int = typer.Option(0, "--seed", help="Seed of the windows and masks."),
+        windows: int = WINDOWS,
+        seq_len: int = SEQ_LEN,
+        seed: int = SEED,
         threshold: float | None = typer.Option(
             None, "--threshold", help="Boundary threshold (default: match the run's unit length)."
         ),
-        text_bytes: int | None = typer.Option(
-            None,
-            "--text-bytes",
-            help="Val bytes for table/BPE/compressor statistics (default 1 MiB).",
-        ),
-        table_windows: int | None = typer.Option(
-            None,
-            "--table-windows",
-            help="Train windows to grow a table when the run has none (256).",
-        ),
+        text_bytes: int | None = TEXT_BYTES,
+        table_windows: int | None = TABLE_WINDOWS,
         gold_lines: int | None = typer.Option(
             None, "--gold-lines", help="Use only the first N lines of --gold-seg."
         ),
@@ -185,9 +191,7 @@ def register(app: typer.Typer) -> None:
             "repeat or comma-separate. The first one is reported as bpb.",
         ),
         out: Path | None = typer.Option(None, "--out", help="Output directory (default RUN/eval)."),
-        device: str = typer.Option(
-            "auto", "--device", help="torch device: auto (cuda if available, else cpu), cpu, cuda."
-        ),
+        device: str = DEVICE,
         as_json: bool = typer.Option(False, "--json", help="Print metrics.json to stdout."),
     ) -> None:
         """Measure a run: accuracies per level, bpb, boundary F1, table vs BPE, consistency, FLOPs."""
@@ -199,7 +203,7 @@ def register(app: typer.Typer) -> None:
             decoder, max_word_chars, length_prior, prior_mean, rules, signal, unit_bytes
         )
         segmenter.check()
-        settings = make_settings(
+        flags = EvalFlags(
             windows,
             seq_len,
             seed,
@@ -208,23 +212,14 @@ def register(app: typer.Typer) -> None:
             table_windows,
             gold_lines,
             protocol,
-            segmenter=segmenter,
+            segmenter,
         )
+        settings = flags.settings()
         words = ["bitlab", "eval", str(run)]
         words += ["--corpus", str(corpus)] if corpus else []
         words += ["--gold-seg", str(gold_seg)] if gold_seg else []
         words += ["--dict", str(word_list)] if word_list else []
-        words += settings_args(
-            windows,
-            seq_len,
-            seed,
-            threshold,
-            text_bytes,
-            table_windows,
-            gold_lines,
-            protocol,
-            segmenter=segmenter,
-        )
+        words += flags.args()
         words += ["--out", str(out)] if out else []
         out_dir = out if out is not None else default_out_dir(run)
         with progress_bar(len(STAGES)) as bar:

@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from bitlab.commands import command_group
 from bitlab.errors import UserError
 from bitlab.output import emit
 
@@ -171,10 +172,8 @@ def _render(view: dict[str, Any]):
 
 
 def register(app: typer.Typer) -> None:
-    masks_app = typer.Typer(
-        help="Look at the multi-level masks (bit, byte, word, phrase) the model trains on.",
-        context_settings={"help_option_names": ["-h", "--help"]},
-        no_args_is_help=True,
+    masks_app = command_group(
+        "Look at the multi-level masks (bit, byte, word, phrase) the model trains on."
     )
 
     @masks_app.command("show")

@@ -15,6 +15,7 @@ from typing import Any
 
 import typer
 
+from bitlab.commands import DEVICE
 from bitlab.output import emit, stderr
 
 DEFAULT_FOLDS = 5  # bitbench.probe.DEFAULT_FOLDS (not imported here: `bitlab --help` stays fast)
@@ -112,9 +113,7 @@ def register(app: typer.Typer) -> None:
             0, "--seed", help="Seed of the subsampling, the hold-out and the folds."
         ),
         out: str = typer.Option(None, "--out", "-o", help="Output directory (default RUN/probe)."),
-        device: str = typer.Option(
-            "auto", "--device", help="torch device: auto (cuda if available, else cpu), cpu, cuda."
-        ),
+        device: str = DEVICE,
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Fit a linear probe on the frozen model's pooled features; report per-class scores."""

@@ -15,6 +15,7 @@ from typing import Any
 
 import typer
 
+from bitlab.commands import DEVICE
 from bitlab.errors import UserError
 from bitlab.output import emit
 
@@ -113,16 +114,9 @@ def read_lines(text: str | None, file: Path | None) -> list[str]:
         return text.split("\n")
     if str(file) == "-":
         return sys.stdin.read().splitlines()
-    try:
-        return Path(file).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError as exc:
-        raise UserError(f"--file '{file}' does not exist: check the path") from exc
-    except IsADirectoryError as exc:
-        raise UserError(f"--file '{file}' is a directory: pass a text file") from exc
-    except UnicodeDecodeError as exc:
-        raise UserError(
-            f"--file '{file}' is not UTF-8 text (byte {exc.start}): convert it"
-        ) from exc
+    from bitbench.fileio import read_text
+
+    return read_text(file, "--file").splitlines()
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -173,9 +167,7 @@ def register(app: typer.Typer) -> None:
         rules: str = opts["rules"],
         signal: str = opts["signal"],
         unit_bytes: float | None = opts["unit_bytes"],
-        device: str = typer.Option(
-            "auto", "--device", help="torch device: auto (cuda if available, else cpu), cpu, cuda."
-        ),
+        device: str = DEVICE,
         as_json: bool = typer.Option(False, "--json", help="Print words per line as JSON."),
     ) -> None:
         """Cut text into words at the model's boundaries (one output line per input line; with

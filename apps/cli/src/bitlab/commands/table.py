@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from bitlab.commands import command_group
 from bitlab.errors import UserError
 from bitlab.output import emit, stderr
 
@@ -198,11 +199,7 @@ def _inspect_render(result: dict[str, Any]):
 
 # ------------------------------------------------------------------------------ commands
 def register(app: typer.Typer) -> None:
-    table_app = typer.Typer(
-        help="Grow, inspect and use the adaptive encoding table.",
-        context_settings={"help_option_names": ["-h", "--help"]},
-        no_args_is_help=True,
-    )
+    table_app = command_group("Grow, inspect and use the adaptive encoding table.")
     app.add_typer(table_app, name="table")
 
     @table_app.command("build")

@@ -41,6 +41,30 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "table_mode": ("fixed", "adaptive"),
 }
 
+# Numeric keys with a lower bound.
+AT_LEAST_ONE: tuple[str, ...] = (
+    "batch_size",
+    "grad_accum",
+    "seq_len",
+    "max_steps",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "eval_windows",
+    "log_every",
+    "boundary_refresh_every",
+    "table_update_every",
+    "table_max_size",
+)
+AT_LEAST_ZERO: tuple[str, ...] = (
+    "warmup_steps",
+    "eval_every",
+    "steps_per_epoch",
+    "weight_decay",
+    "grad_clip",
+    "max_minutes",
+    "max_flops",
+)
+
 # Pass-through tables: their contents are checked by the package that reads them.
 TABLE_KEYS: tuple[str, ...] = ("model_config", "mask", "corruption")
 # The TOML spelling of the pass-through tables ([model] is the model config).
@@ -193,50 +217,30 @@ def _example(name: str) -> str:
     return repr(default)
 
 
+def _suggest(key: str, candidates: list[str] | tuple[str, ...], cutoff: float = 0.5) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or "" when none is close."""
+    close = difflib.get_close_matches(key, list(candidates), n=1, cutoff=cutoff)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def _check_values(cfg: TrainConfig) -> None:
     kinds = task_kinds()
     if cfg.task not in kinds:
-        close = difflib.get_close_matches(cfg.task, kinds, n=1, cutoff=0.4)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        hint = _suggest(cfg.task, kinds, cutoff=0.4)
         raise UserError(f"config key 'task' = {cfg.task!r} is not one of {', '.join(kinds)}{hint}")
     if cfg.eval_protocols:
         resolve_protocols(cfg.eval_protocols)  # names the valid protocols when one is wrong
     for name, choices in CHOICES.items():
         value = getattr(cfg, name)
         if value not in choices:
-            close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.4)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint = _suggest(str(value), choices, cutoff=0.4)
             raise UserError(
                 f"config key '{name}' = {value!r} is not one of {', '.join(choices)}{hint}"
             )
-    positive = (
-        "batch_size",
-        "grad_accum",
-        "seq_len",
-        "max_steps",
-        "checkpoint_every",
-        "keep_checkpoints",
-        "eval_windows",
-        "log_every",
-        "boundary_refresh_every",
-        "table_update_every",
-        "table_max_size",
-    )
-    for name in positive:
-        if getattr(cfg, name) < 1:
-            raise UserError(f"config key '{name}' = {getattr(cfg, name)!r} must be >= 1")
-    non_negative = (
-        "warmup_steps",
-        "eval_every",
-        "steps_per_epoch",
-        "weight_decay",
-        "grad_clip",
-        "max_minutes",
-        "max_flops",
-    )
-    for name in non_negative:
-        if getattr(cfg, name) < 0:
-            raise UserError(f"config key '{name}' = {getattr(cfg, name)!r} must be >= 0")
+    for names, least in ((AT_LEAST_ONE, 1), (AT_LEAST_ZERO, 0)):
+        for name in names:
+            if getattr(cfg, name) < least:
+                raise UserError(f"config key '{name}' = {getattr(cfg, name)!r} must be >= {least}")
     if not cfg.lr > 0:
         raise UserError(f"config key 'lr' = {cfg.lr!r} must be > 0 (e.g. --set lr=1e-3)")
     if not 0.0 <= cfg.min_lr_ratio <= 1.0:
@@ -253,11 +257,6 @@ def _check_values(cfg: TrainConfig) -> None:
 
 def shipped_configs() -> list[str]:
     return sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
-
-
-def _suggest(key: str, candidates: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(key, list(candidates), n=1, cutoff=0.5)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _unknown_key(key: str) -> UserError:

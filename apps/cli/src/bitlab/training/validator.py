@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 from bitbench.bpe_reference import reference_bpe
-from bitbench.engine import TrainTask, autocast, unwrap
+from bitbench.engine import TrainTask, autocast, eval_mode, unwrap
 from bitbench.protocol_scores import protocol_scores, supports
 from bitbench.protocols import HiddenSpans, resolve_protocols, select_spans
 
@@ -70,27 +70,20 @@ class Validator:
         return self.ctx.broadcast_object(result)
 
     def _metrics(self, model: torch.nn.Module) -> dict[str, Any]:
-        net = unwrap(model)
-        was_training = net.training
-        try:
-            with autocast(self.ctx.device, self.precision):
-                metrics: dict[str, Any] = dict(
-                    self.task.validate(model, self.windows, self.doc_starts)
+        with eval_mode(unwrap(model)), autocast(self.ctx.device, self.precision):
+            metrics: dict[str, Any] = dict(self.task.validate(model, self.windows, self.doc_starts))
+            if self.spans:
+                view = self.task.eval_view(model)
+                usable = [p for p in self.spans if supports(view, p)]
+                scores = protocol_scores(
+                    view,
+                    self.windows_np,
+                    self.doc_starts_np,
+                    usable,
+                    seed=self.seed,
+                    chain=False,
+                    spans=self.spans,
                 )
-                if self.spans:
-                    view = self.task.eval_view(model)
-                    usable = [p for p in self.spans if supports(view, p)]
-                    scores = protocol_scores(
-                        view,
-                        self.windows_np,
-                        self.doc_starts_np,
-                        usable,
-                        seed=self.seed,
-                        chain=False,
-                        spans=self.spans,
-                    )
-                    metrics.update(scores)
-                    metrics.update({f"hidden_digest_{p}": self.spans[p].digest for p in usable})
-        finally:
-            net.train(was_training)
+                metrics.update(scores)
+                metrics.update({f"hidden_digest_{p}": self.spans[p].digest for p in usable})
         return metrics

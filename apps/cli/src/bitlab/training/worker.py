@@ -45,7 +45,6 @@ def _set_threads(device_type: str) -> None:
 
 
 def worker_main(config: TrainConfig, options: WorkerOptions) -> dict[str, Any]:
-
     rank = int(os.environ.get("RANK", "0"))
     if options.error_dir and any(Path(options.error_dir).glob("rank-*.json")):
         sys.exit(2)  # an earlier attempt failed on a user mistake: restarting cannot help

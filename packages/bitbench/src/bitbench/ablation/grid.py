@@ -176,7 +176,6 @@ def parse_grid(text: str, source: str = "grid") -> AblationGrid:
 
 
 def _check_eval(evaluation: dict[str, Any], source: str) -> None:
-
     known = tuple(f.name for f in dataclasses.fields(EvalSettings))
     for key in evaluation:
         if key not in known:

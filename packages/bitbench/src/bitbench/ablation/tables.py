@@ -85,7 +85,6 @@ def resolve_references(
 
 
 def _starts(windows: np.ndarray, prior: str) -> np.ndarray:
-
     fn = whitespace_starts if prior == "whitespace" else punctuation_starts
     return np.stack([fn(row) for row in windows]).astype(np.float64)  # [B, L]
 

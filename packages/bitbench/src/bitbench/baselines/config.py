@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from bitswin import BitSwinConfig
+
 from bitbench.errors import BitbenchError
 
 # Byte ids: 0..255 are the bytes themselves.
@@ -111,10 +113,6 @@ def config_from_dict(cls: type[C], raw: dict[str, Any], presets: dict[str, dict[
 
 
 def _bitswin_fields() -> set[str]:
-    try:
-        from bitswin import BitSwinConfig
-    except ImportError:  # pragma: no cover - bitswin is a dependency of bitbench
-        return set()
     return {f.name for f in dataclasses.fields(BitSwinConfig)}
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from bitbench.baselines.config import BPE_PRESETS, BpeMLMConfig, config_from_dict
-from bitbench.baselines.token_eval import TokenScoring, token_inputs
+from bitbench.baselines.token_eval import TokenScoring, mean_pool, token_inputs
 from bitbench.baselines.tokenizer import (
     MASK_TOKEN,
     MASK_TOKEN_ID,
@@ -244,9 +244,7 @@ class HfEvalModel(TokenScoring):
             real = ids_t != self._pad_id
             base = getattr(self.model, "base_model", self.model)
             hidden = base(input_ids=ids_t, attention_mask=real.long()).last_hidden_state
-            weights = real.to(hidden.dtype).unsqueeze(-1)
-            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
-            out[start : start + len(part)] = pooled.float().cpu().numpy()
+            out[start : start + len(part)] = mean_pool(hidden, real)
         return out
 
     @torch.no_grad()

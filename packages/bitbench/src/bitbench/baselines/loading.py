@@ -23,13 +23,15 @@ from bitbench.baselines.config import (
     ByteMLMConfig,
 )
 from bitbench.baselines.hf_bert import load_hf_model
+from bitbench.baselines.masking import MaskDraw
 from bitbench.baselines.scoring import (
+    MaskedScore,
     score_bytes,
-    score_tokens,
+    score_token_windows,
     segments_from_doc_starts,
     tokenize_batch,
 )
-from bitbench.baselines.token_eval import TokenScoring
+from bitbench.baselines.token_eval import TokenScoring, mean_pool
 from bitbench.baselines.tokenizer import (
     MASK_TOKEN_ID,
     PAD_TOKEN_ID,
@@ -38,28 +40,12 @@ from bitbench.baselines.tokenizer import (
     token_byte_lengths,
 )
 from bitbench.baselines.weights import TOKENIZER_NAME, read_config
+from bitbench.engine.inputs import byte_windows
 from bitbench.errors import BitbenchError
 from bitbench.rundir import is_hf_masked_lm
 from bitbench.token_layout import reference_encoder
 
 BATCH = 32
-
-
-def _check_windows(windows: np.ndarray) -> np.ndarray:
-    arr = np.asarray(windows)
-    if arr.ndim != 2 or arr.dtype != np.uint8:
-        raise BitbenchError(
-            f"windows must be a uint8 array [N, L], got {arr.dtype} of shape {arr.shape}"
-        )
-    return arr
-
-
-def _pooled(hidden: torch.Tensor, real: torch.Tensor) -> np.ndarray:
-    """Mean of hidden [B, T, D] over real positions (bool [B, T]); zeros for empty rows."""
-    weights = real.to(hidden.dtype).unsqueeze(-1)  # [B, T, 1]
-    total = (hidden * weights).sum(dim=1)  # [B, D]
-    count = weights.sum(dim=1).clamp_min(1.0)  # [B, 1]
-    return (total / count).float().cpu().numpy()
 
 
 def _by_length(texts: list[bytes]) -> list[int]:
@@ -75,8 +61,8 @@ class _BaselineEvalModel:
     config: ByteMLMConfig | BpeMLMConfig
     device: torch.device
 
-    def _score(self, chunk: np.ndarray, index: torch.Tensor, *, rate: float, seed: int):
-        """MaskedScore of uint8 windows [b, L] whose global sample ids are ``index``."""
+    def _score(self, chunk: np.ndarray, draw: MaskDraw) -> MaskedScore:
+        """MaskedScore of uint8 windows [b, L] (``draw.sample_index``: their global ids)."""
         raise NotImplementedError
 
     def _feature_ids(self, rows: list[bytes]) -> tuple[torch.Tensor, int]:
@@ -85,12 +71,12 @@ class _BaselineEvalModel:
 
     @torch.no_grad()
     def masked_bits(self, windows: np.ndarray, *, rate: float = 0.15, seed: int = 0):
-        arr = _check_windows(windows)
+        arr = byte_windows(windows)
         bits, covered = 0.0, 0
         for start in range(0, len(arr), BATCH):
             chunk = arr[start : start + BATCH]
             index = torch.arange(start, start + len(chunk), device=self.device)
-            score = self._score(chunk, index, rate=rate, seed=seed)
+            score = self._score(chunk, MaskDraw(rate, seed, index))
             bits += score.bits
             covered += score.covered_bytes
         return bits, covered
@@ -103,7 +89,7 @@ class _BaselineEvalModel:
             idx = order[start : start + BATCH]
             ids_t, pad_id = self._feature_ids([bytes(texts[i]) for i in idx])
             hidden, _ = self.model(ids_t, None, torch.zeros_like(ids_t, dtype=torch.bool))
-            out[idx] = _pooled(hidden, ids_t != pad_id)
+            out[idx] = mean_pool(hidden, ids_t != pad_id)
         return out
 
     @property
@@ -127,17 +113,8 @@ class ByteEvalModel(_BaselineEvalModel):
         self.config: ByteMLMConfig = model.config
         self.device = torch.device(device)
 
-    def _score(self, chunk: np.ndarray, index: torch.Tensor, *, rate: float, seed: int):
-        return score_bytes(
-            self.model,
-            torch.tensor(chunk, device=self.device),
-            None,
-            rate=rate,
-            seed=seed,
-            sample_index=index,
-            step=0,
-            train=False,
-        )
+    def _score(self, chunk: np.ndarray, draw: MaskDraw) -> MaskedScore:
+        return score_bytes(self.model, torch.tensor(chunk, device=self.device), None, draw)
 
     def _feature_ids(self, rows: list[bytes]) -> tuple[torch.Tensor, int]:
         rows = [row[: self.config.max_feature_bytes] for row in rows]
@@ -150,6 +127,27 @@ class ByteEvalModel(_BaselineEvalModel):
     def flops_per_byte(self, seq_len_bytes: int) -> float:
         return byte_mlm_flops_per_byte(self.config, seq_len_bytes)
 
+    def _inputs(
+        self,
+        arr: np.ndarray,
+        rows: slice,
+        pad: np.ndarray | None,
+        doc_starts: np.ndarray | None,
+        hide: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(byte ids long [b, L] with [MASK] at ``hide`` and [PAD] on padding, segment ids or
+        None) of the windows ``arr[rows]``, on the device."""
+        ids = torch.tensor(arr[rows], dtype=torch.long, device=self.device)  # [b, L]
+        if hide is not None:
+            ids = ids.masked_fill(hide, BYTE_MASK_ID)
+        if pad is not None:
+            pad_t = torch.tensor(np.asarray(pad[rows], dtype=bool), device=self.device)
+            ids = ids.masked_fill(pad_t, BYTE_PAD_ID)
+        if doc_starts is None:
+            return ids, None
+        starts = torch.tensor(np.asarray(doc_starts[rows]), device=self.device)
+        return ids, segments_from_doc_starts(starts, ids)
+
     @torch.no_grad()
     def byte_states(
         self,
@@ -159,18 +157,11 @@ class ByteEvalModel(_BaselineEvalModel):
         doc_starts: np.ndarray | None = None,
     ) -> np.ndarray:
         """float32 [N, L, D]: the final hidden state of every byte (padding rows are zeros)."""
-        arr = _check_windows(windows)
+        arr = byte_windows(windows)
         out = np.zeros((*arr.shape, self.config.d_model), dtype=np.float32)
         for start in range(0, len(arr), BATCH):
             stop = min(start + BATCH, len(arr))
-            ids = torch.tensor(arr[start:stop], dtype=torch.long, device=self.device)  # [b, L]
-            if pad is not None:
-                pad_t = torch.tensor(np.asarray(pad[start:stop]), device=self.device)
-                ids = ids.masked_fill(pad_t, BYTE_PAD_ID)
-            seg = None
-            if doc_starts is not None:
-                starts = torch.tensor(np.asarray(doc_starts[start:stop]), device=self.device)
-                seg = segments_from_doc_starts(starts, ids)
+            ids, seg = self._inputs(arr, slice(start, stop), pad, doc_starts)
             hidden, _ = self.model(ids, seg, torch.zeros_like(ids, dtype=torch.bool))
             hidden = hidden.masked_fill((ids == BYTE_PAD_ID).unsqueeze(-1), 0.0)
             out[start:stop] = hidden.float().cpu().numpy()
@@ -187,7 +178,7 @@ class ByteEvalModel(_BaselineEvalModel):
     ) -> np.ndarray:
         """float32 [N, L]: -log2 p(true byte | every byte not hidden) at the ``hidden`` bytes
         (bool [N, L], shown as [MASK]), 0 elsewhere (bitbench.protocol_scores)."""
-        arr = _check_windows(windows)
+        arr = byte_windows(windows)
         hide_all = np.asarray(hidden, dtype=bool)
         out = np.zeros(arr.shape, dtype=np.float32)
         for start in range(0, len(arr), BATCH):
@@ -198,14 +189,7 @@ class ByteEvalModel(_BaselineEvalModel):
             if not bool(hide.any()):
                 continue
             true = torch.tensor(arr[start:stop], dtype=torch.long, device=self.device)  # [b, L]
-            ids = true.masked_fill(hide, BYTE_MASK_ID)
-            if pad is not None:
-                pad_t = torch.tensor(np.asarray(pad[start:stop], dtype=bool), device=self.device)
-                ids = ids.masked_fill(pad_t, BYTE_PAD_ID)
-            seg = None
-            if doc_starts is not None:
-                starts = torch.tensor(np.asarray(doc_starts[start:stop]), device=self.device)
-                seg = segments_from_doc_starts(starts, ids)
+            ids, seg = self._inputs(arr, slice(start, stop), pad, doc_starts, hide)
             _, logits = self.model(ids, seg, hide)  # [M, 256]
             logp = torch.log_softmax(logits.float(), dim=-1)
             bits = -logp.gather(-1, true[hide].unsqueeze(-1))[:, 0] / math.log(2.0)  # [M]
@@ -239,31 +223,21 @@ class BpeEvalModel(TokenScoring, _BaselineEvalModel):
         self._max_tokens = self.config.max_positions
 
     def _piece_encoder(self):
-
         return reference_encoder(self.tokenizer)
 
     def _masked_logits(self, ids: torch.Tensor, docs: torch.Tensor, select: torch.Tensor):
         return self.model(ids, docs, select)[1]  # [M, V]
 
-    def _score(self, chunk: np.ndarray, index: torch.Tensor, *, rate: float, seed: int):
-        ids, seg = tokenize_batch(
+    def _score(self, chunk: np.ndarray, draw: MaskDraw) -> MaskedScore:
+        return score_token_windows(
+            self.model,
             self.tokenizer,
             chunk,
             None,
-            max_tokens=self.config.max_positions,
-            device=self.device,
-        )
-        return score_tokens(
-            self.model,
-            ids,
-            seg,
             self.token_bytes,
+            max_tokens=self.config.max_positions,
             vocab_size=self.config.vocab_size,
-            rate=rate,
-            seed=seed,
-            sample_index=index,
-            step=0,
-            train=False,
+            draw=draw,
         )
 
     def _feature_ids(self, rows: list[bytes]) -> tuple[torch.Tensor, int]:
@@ -283,7 +257,7 @@ class BpeEvalModel(TokenScoring, _BaselineEvalModel):
     ) -> np.ndarray:
         """float32 [N, L, D]: each byte gets the final state of the token covering it (bytes
         past max_positions tokens and padding bytes get zeros)."""
-        arr = _check_windows(windows)
+        arr = byte_windows(windows)
         N, L = arr.shape
         out = np.zeros((N, L, self.config.d_model), dtype=np.float32)
         real = np.ones((N, L), dtype=bool) if pad is None else ~np.asarray(pad, dtype=bool)

@@ -65,6 +65,43 @@ class TokenMask:
     selected: torch.Tensor
 
 
+@dataclass(frozen=True)
+class MaskDraw:
+    """Which units one scoring call hides: ``rate`` of them, drawn from (seed, sample index,
+    step); BERT's 80/10/10 [MASK] / random / kept when ``train``, all [MASK] otherwise (pure
+    masked prediction, for validation and evaluation)."""
+
+    rate: float
+    seed: int
+    sample_index: torch.Tensor  # long [B]: global sample ids
+    step: int = 0
+    train: bool = False
+
+    def mask(
+        self,
+        ids: torch.Tensor,
+        maskable: torch.Tensor,
+        *,
+        mask_id: int,
+        random_low: int,
+        random_high: int,
+    ) -> TokenMask:
+        """``mask_units`` of ids long [B, T] with this draw."""
+        return mask_units(
+            ids,
+            maskable,
+            rate=self.rate,
+            mask_id=mask_id,
+            random_low=random_low,
+            random_high=random_high,
+            seed=self.seed,
+            sample_index=self.sample_index,
+            step=self.step,
+            mask_prob=0.8 if self.train else 1.0,
+            random_prob=0.1 if self.train else 0.0,
+        )
+
+
 def mask_units(
     ids: torch.Tensor,
     maskable: torch.Tensor,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from bitbench.baselines.config import BYTE_MASK_ID
-from bitbench.baselines.masking import mask_units
+from bitbench.baselines.masking import MaskDraw
 from bitbench.baselines.tokenizer import MASK_TOKEN_ID, NUM_SPECIAL, PAD_TOKEN_ID, encode_windows
 
 LN2 = math.log(2.0)
@@ -71,29 +72,18 @@ def score_bytes(
     model: torch.nn.Module,
     windows: torch.Tensor,
     doc_starts: torch.Tensor | None,
-    *,
-    rate: float,
-    seed: int,
-    sample_index: torch.Tensor,
-    step: int,
-    train: bool,
+    draw: MaskDraw,
 ) -> MaskedScore:
-    """Mask ``rate`` of the bytes of windows uint8/long [B, L] (80/10/10 when ``train``, all
-    [MASK] otherwise) and score the byte model on them."""
+    """Mask the bytes ``draw`` picks in windows uint8/long [B, L] and score the byte model on
+    them."""
     ids = windows.to(torch.long)  # [B, L]
     segments = segments_from_doc_starts(doc_starts, ids)
-    masked = mask_units(
+    masked = draw.mask(
         ids,
         torch.ones_like(ids, dtype=torch.bool),
-        rate=rate,
         mask_id=BYTE_MASK_ID,
         random_low=0,
         random_high=256,
-        seed=seed,
-        sample_index=sample_index,
-        step=step,
-        mask_prob=0.8 if train else 1.0,
-        random_prob=0.1 if train else 0.0,
     )
     _, logits = model(masked.input_ids, segments, masked.selected)  # [M, 256]
     targets = ids[masked.selected]  # [M]
@@ -125,27 +115,36 @@ def score_tokens(
     token_bytes: torch.Tensor,
     *,
     vocab_size: int,
-    rate: float,
-    seed: int,
-    sample_index: torch.Tensor,
-    step: int,
-    train: bool,
+    draw: MaskDraw,
 ) -> MaskedScore:
-    """Mask ``rate`` of the tokens (token_ids long [B, T], PAD = 0) and score the BPE model.
+    """Mask the tokens ``draw`` picks (token_ids long [B, T], PAD = 0) and score the BPE model.
     token_bytes long [V]: bytes per token id, on the same device."""
-    masked = mask_units(
+    masked = draw.mask(
         token_ids,
         token_ids != PAD_TOKEN_ID,
-        rate=rate,
         mask_id=MASK_TOKEN_ID,
         random_low=NUM_SPECIAL,
         random_high=vocab_size,
-        seed=seed,
-        sample_index=sample_index,
-        step=step,
-        mask_prob=0.8 if train else 1.0,
-        random_prob=0.1 if train else 0.0,
     )
     _, logits = model(masked.input_ids, segment_ids, masked.selected)  # [M, V]
     targets = token_ids[masked.selected]  # [M]
     return _score(logits, targets, token_bytes[targets], token_ids.shape)
+
+
+def score_token_windows(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    windows: torch.Tensor | np.ndarray,
+    doc_starts: torch.Tensor | np.ndarray | None,
+    token_bytes: torch.Tensor,
+    *,
+    max_tokens: int,
+    vocab_size: int,
+    draw: MaskDraw,
+) -> MaskedScore:
+    """Byte windows [B, L] tokenised (``tokenize_batch``, on ``token_bytes``' device) and
+    scored by the BPE model under ``draw`` (``score_tokens``)."""
+    ids, seg = tokenize_batch(
+        tokenizer, windows, doc_starts, max_tokens=max_tokens, device=token_bytes.device
+    )
+    return score_tokens(model, ids, seg, token_bytes, vocab_size=vocab_size, draw=draw)

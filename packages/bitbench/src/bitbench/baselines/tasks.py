@@ -38,14 +38,12 @@ from bitbench.baselines.hf_bert import (
     transformers_module,
 )
 from bitbench.baselines.loading import BpeEvalModel, ByteEvalModel
-from bitbench.baselines.scoring import MaskedScore, score_bytes, score_tokens, tokenize_batch
+from bitbench.baselines.masking import MaskDraw
+from bitbench.baselines.scoring import MaskedScore, score_bytes, score_token_windows
 from bitbench.baselines.tokenizer import load_tokenizer, save_tokenizer, token_byte_lengths
-from bitbench.baselines.weights import (
-    TOKENIZER_NAME,
-    unwrap,
-    write_json_atomic,
-)
+from bitbench.baselines.weights import TOKENIZER_NAME, write_json_atomic
 from bitbench.bpe_reference import encode_pieces, reference_bpe, train_documents
+from bitbench.engine.modules import eval_mode, model_device, unwrap
 from bitbench.engine.protocols import TaskBase, TaskLoss, TaskSpec
 from bitbench.errors import BitbenchError
 
@@ -54,10 +52,6 @@ log = logging.getLogger(__name__)
 VALIDATION_SEED = 1234
 VALIDATION_CHUNK = 32
 KINDS = ("byte", "bpe", "hf-bert")
-
-
-def _model_device(model: torch.nn.Module) -> torch.device:
-    return next(unwrap(model).parameters()).device
 
 
 def _summary(scores: list[MaskedScore], unit: str) -> dict[str, float]:
@@ -80,7 +74,7 @@ class _MaskedLMTask(TaskBase):
 
     unit = "byte"  # metric names: acc_<unit>
 
-    def _score(self, model, windows, doc_starts, *, sample_index, step, seed, train):
+    def _score(self, model, windows, doc_starts, draw: MaskDraw) -> MaskedScore:
         raise NotImplementedError
 
     def loss(
@@ -92,15 +86,8 @@ class _MaskedLMTask(TaskBase):
         step: int,
         sample_index: torch.Tensor,
     ) -> TaskLoss:
-        score = self._score(
-            model,
-            windows,
-            doc_starts,
-            sample_index=sample_index,
-            step=step,
-            seed=self.seed,
-            train=True,
-        )
+        draw = MaskDraw(self.config.mask_rate, self.seed, sample_index, step, train=True)
+        score = self._score(model, windows, doc_starts, draw)
         metrics = {"bpb": score.bpb, f"acc_{self.unit}": score.correct / max(score.units, 1)}
         flops = 3.0 * self._forward_flops(score.rows, score.positions, score.units)
         return TaskLoss(loss=score.nll, metrics=metrics, phase=1, flops=flops)
@@ -121,24 +108,13 @@ class _MaskedLMTask(TaskBase):
     def validate(
         self, model: torch.nn.Module, windows: torch.Tensor, doc_starts: torch.Tensor
     ) -> dict[str, float]:
-        was_training = model.training
-        model.eval()
         scores = []
-        for start in range(0, windows.shape[0], VALIDATION_CHUNK):
-            stop = min(start + VALIDATION_CHUNK, windows.shape[0])
-            index = torch.arange(start, stop, device=windows.device)
-            scores.append(
-                self._score(
-                    model,
-                    windows[start:stop],
-                    doc_starts[start:stop],
-                    sample_index=index,
-                    step=0,
-                    seed=VALIDATION_SEED,
-                    train=False,
-                )
-            )
-        model.train(was_training)
+        with eval_mode(model):
+            for start in range(0, windows.shape[0], VALIDATION_CHUNK):
+                stop = min(start + VALIDATION_CHUNK, windows.shape[0])
+                index = torch.arange(start, stop, device=windows.device)
+                draw = MaskDraw(self.config.mask_rate, VALIDATION_SEED, index)
+                scores.append(self._score(model, windows[start:stop], doc_starts[start:stop], draw))
         return _summary(scores, self.unit)
 
 
@@ -165,19 +141,10 @@ class ByteTask(_MaskedLMTask):
 
     def eval_view(self, model: torch.nn.Module) -> ByteEvalModel:
         net = unwrap(model)
-        return ByteEvalModel(net, _model_device(net))
+        return ByteEvalModel(net, model_device(net))
 
-    def _score(self, model, windows, doc_starts, *, sample_index, step, seed, train):
-        return score_bytes(
-            model,
-            windows,
-            doc_starts,
-            rate=self.config.mask_rate,
-            seed=seed,
-            sample_index=sample_index,
-            step=step,
-            train=train,
-        )
+    def _score(self, model, windows, doc_starts, draw: MaskDraw) -> MaskedScore:
+        return score_bytes(model, windows, doc_starts, draw)
 
     def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
         unwrap(model).save_pretrained(directory)  # BaselineHubMixin: atomic, Hub-ready
@@ -226,33 +193,23 @@ class BpeTask(_MaskedLMTask):
 
     def eval_view(self, model: torch.nn.Module) -> BpeEvalModel:
         net = unwrap(model)
-        return BpeEvalModel(net, self.tokenizer, _model_device(net))
+        return BpeEvalModel(net, self.tokenizer, model_device(net))
 
     def _bytes_table(self, device: torch.device) -> torch.Tensor:
         if device not in self._token_bytes_on:
             self._token_bytes_on[device] = self._token_bytes.to(device)
         return self._token_bytes_on[device]
 
-    def _score(self, model, windows, doc_starts, *, sample_index, step, seed, train):
-        device = windows.device
-        ids, seg = tokenize_batch(
+    def _score(self, model, windows, doc_starts, draw: MaskDraw) -> MaskedScore:
+        return score_token_windows(
+            model,
             self.tokenizer,
             windows,
             doc_starts,
+            self._bytes_table(windows.device),
             max_tokens=self.config.max_positions,
-            device=device,
-        )
-        return score_tokens(
-            model,
-            ids,
-            seg,
-            self._bytes_table(device),
             vocab_size=self.config.vocab_size,
-            rate=self.config.mask_rate,
-            seed=seed,
-            sample_index=sample_index,
-            step=step,
-            train=train,
+            draw=draw,
         )
 
     def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
@@ -268,20 +225,16 @@ class HfBertTask(BpeTask):
     kind = "hf-bert"
 
     def _build(self, config: BpeMLMConfig) -> torch.nn.Module:
-
         return bitbench_bert(bert_config(config))
 
     def eval_view(self, model: torch.nn.Module) -> Any:
-
         return HfEvalModel.bitbench(unwrap(model), self.tokenizer, self.config.bytes_per_token)
 
     def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
-
         save_hf_bert(model, self.config, self.tokenizer, Path(directory))
 
 
 def _mean_bytes_per_token(tokenizer, pieces: list[bytes]) -> float:
-
     sample = [p[:4096] for p in pieces[:256]]
     tokens = sum(len(ids) for ids in encode_pieces(tokenizer, sample))
     return sum(len(p) for p in sample) / max(tokens, 1)

@@ -15,8 +15,18 @@ import math
 import numpy as np
 import torch
 
+from bitbench.engine.inputs import byte_windows
 from bitbench.errors import BitbenchError
 from bitbench.token_layout import PieceEncoder, RowTokens, layout_rows, token_start_mask
+
+
+def mean_pool(hidden: torch.Tensor, real: torch.Tensor) -> np.ndarray:
+    """float32 [B, D]: the mean of hidden [B, T, D] over the real positions (bool [B, T]); zeros
+    for rows without any (the pooled features of the baselines' and Hugging Face models)."""
+    weights = real.to(hidden.dtype).unsqueeze(-1)  # [B, T, 1]
+    total = (hidden * weights).sum(dim=1)  # [B, D]
+    count = weights.sum(dim=1).clamp_min(1.0)  # [B, 1]
+    return (total / count).float().cpu().numpy()
 
 
 def hidden_run_edges(hidden: np.ndarray) -> np.ndarray:
@@ -95,9 +105,7 @@ class TokenScoring:
         raise NotImplementedError
 
     def _rows(self, windows, doc_starts, pad, cuts) -> list[RowTokens]:
-        arr = np.asarray(windows)
-        if arr.ndim != 2 or arr.dtype != np.uint8:
-            raise BitbenchError(f"windows must be uint8 [N, L], got {arr.dtype} {arr.shape}")
+        arr = byte_windows(windows)
         return layout_rows(self._piece_encoder(), arr, doc_starts=doc_starts, pad=pad, cuts=cuts)
 
     def token_starts(

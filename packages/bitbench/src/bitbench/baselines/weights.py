@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from bitswin.hub import HUB_KEYS, HUB_TAGS, REPO_URL, SafetensorsHubMixin, read_config_json
+from bitswin.hub import HUB_KEYS, SafetensorsHubMixin, hub_metadata, read_config_json
 from safetensors.torch import load_file, save_file
 
 from bitbench import __version__, fileio
@@ -77,14 +77,7 @@ _MODEL_TYPES: dict[str, tuple[str, type, dict[str, dict[str, Any]]]] = {
 }
 
 
-class BaselineHubMixin(
-    SafetensorsHubMixin,
-    library_name="bitbench",
-    repo_url=REPO_URL,
-    docs_url=f"{REPO_URL}/tree/main/packages/bitbench#readme",
-    license="apache-2.0",
-    tags=[*HUB_TAGS, "baseline"],
-):
+class BaselineHubMixin(SafetensorsHubMixin, **hub_metadata("bitbench", "baseline")):
     """save_pretrained / from_pretrained / push_to_hub of the baseline models (their
     ``__init__`` takes the config dataclass). A BPE model's tokenizer.json is written beside it
     by the training task (``BpeTask.save_pretrained``) and read by ``load_baseline``."""

@@ -16,8 +16,15 @@ from bitbench.engine.boundaries import (
     own_starts_threshold,
 )
 from bitbench.engine.codes import TableCodes
-from bitbench.engine.inputs import ModelInputs, forward, model_inputs, segment_ids, shown_ids
-from bitbench.engine.modules import model_device, unwrap
+from bitbench.engine.inputs import (
+    ModelInputs,
+    byte_windows,
+    forward,
+    model_inputs,
+    segment_ids,
+    shown_ids,
+)
+from bitbench.engine.modules import eval_mode, model_device, unwrap
 from bitbench.engine.precision import autocast
 from bitbench.engine.protocols import (
     EvalModel,
@@ -54,7 +61,9 @@ __all__ = [
     "autocast",
     "boundary_scores",
     "build_task",
+    "byte_windows",
     "check_spec",
+    "eval_mode",
     "forward",
     "model_device",
     "model_inputs",

@@ -34,6 +34,7 @@ from bitswin import realised_flops_per_byte
 
 from bitbench.engine.codes import TableCodes
 from bitbench.engine.inputs import forward, model_inputs, shown_ids
+from bitbench.engine.modules import eval_mode
 from bitbench.errors import BitbenchError
 
 BOUNDARY_SOURCES = ("model", "entropy")
@@ -82,9 +83,7 @@ def boundary_scores(
     device = windows.device
     b, n = windows.shape
     flops = 0.0
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         attentions = None
         if source == "model":
             inputs = model_inputs(shown_ids(windows, pad=pad), doc_starts, codes)
@@ -107,8 +106,6 @@ def boundary_scores(
                 flops += realised_flops_per_byte(model.config, n, out.metrics) * b * n
                 attentions = attentions or out.attentions
                 raw = torch.where(hide, _entropy_bits(out.byte_logits), raw)
-    finally:
-        model.train(was_training)
     scores = char_level_scores(windows, raw)  # [B, L]
     top = scores.amax(dim=1, keepdim=True) + 1.0  # [B, 1]
     if doc_starts is not None:
@@ -157,15 +154,11 @@ def model_units(
             "this model has no unit levels of its own (a bitswin with 3-4 stages and a router "
             "other than 'none'): use boundary_scores"
         )
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         inputs = model_inputs(shown_ids(windows, pad=pad), doc_starts, codes)
         units = model.units(
             inputs.input_ids, segment_ids=inputs.segment_ids, code_ids=inputs.code_ids
         )
-    finally:
-        model.train(was_training)
     b, n = windows.shape
     flops = realised_flops_per_byte(model.config, n, units.metrics, units=True) * b * n
     return ModelUnits(tuple(units.unit_starts), dict(units.metrics), flops)

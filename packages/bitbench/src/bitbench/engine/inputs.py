@@ -18,6 +18,19 @@ from bitcodec.tokens import MASK_ID, PAD_ID
 from bitmask import bit_ids
 
 from bitbench.engine.codes import TableCodes
+from bitbench.errors import BitbenchError
+
+
+def byte_windows(windows: Any) -> np.ndarray:
+    """``windows`` as the uint8 array [N, L] every EvalModel reads, or one error naming what
+    came instead."""
+    arr = np.asarray(windows)
+    if arr.ndim != 2 or arr.dtype != np.uint8:
+        raise BitbenchError(
+            f"windows must be uint8 [N, L], got {arr.dtype} {arr.shape}: pass bytes "
+            "from CorpusSplit.sample_windows"
+        )
+    return arr
 
 
 def as_tensor(array: np.ndarray | torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from bitbench.errors import BitbenchError
+from bitbench.fileio import read_text
 
 LABEL_NAMES = ("label", "labels", "sentiment", "class", "category", "target", "y", "polarity")
 TEXT_NAMES = ("sentence", "text", "review", "content", "document", "tweet", "comment", "x")
@@ -54,16 +55,7 @@ def _delimiter_for(path: Path, delimiter: str | None) -> str:
 
 
 def _rows(path: Path, delimiter: str) -> list[list[str]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise BitbenchError(f"labelled file '{path}' does not exist: check the path") from None
-    except UnicodeDecodeError as exc:
-        raise BitbenchError(
-            f"labelled file '{path}' is not UTF-8 (byte {exc.start}): convert it to UTF-8"
-        ) from None
-    except OSError as exc:
-        raise BitbenchError(f"cannot read labelled file '{path}': {exc.strerror}") from None
+    text = read_text(path, "labelled file", encoding="utf-8-sig")
     if delimiter == "\t":  # TSV: no quoting (SST-2 sentences contain bare quotes)
         reader = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
     else:

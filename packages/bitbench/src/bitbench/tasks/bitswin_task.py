@@ -45,7 +45,7 @@ from bitbench.bitswin_eval import BitSwinEval
 from bitbench.engine.boundaries import boundary_scores, has_units, model_units, passes_of
 from bitbench.engine.codes import TableCodes
 from bitbench.engine.inputs import forward, model_inputs
-from bitbench.engine.modules import unwrap
+from bitbench.engine.modules import eval_mode, model_device, unwrap
 from bitbench.engine.protocols import TaskBase, TaskLoss, TaskSpec
 from bitbench.fileio import load_tensors, read_json, save_tensors, write_json_atomic
 from bitbench.tasks import bitswin_setup as setup
@@ -313,12 +313,10 @@ class BitSwinTask(TaskBase):
         self, model: torch.nn.Module, windows: torch.Tensor, doc_starts: torch.Tensor
     ) -> dict[str, float]:
         net = unwrap(model)
-        was_training = net.training
-        net.eval()
         bits_sum, hidden_count = 0.0, 0
         sums: dict[str, float] = {}
         counts: dict[str, float] = {}
-        try:
+        with eval_mode(net):
             for start in range(0, windows.shape[0], EVAL_CHUNK):
                 w = windows[start : start + EVAL_CHUNK]
                 d = doc_starts[start : start + EVAL_CHUNK]
@@ -329,8 +327,6 @@ class BitSwinTask(TaskBase):
                 for key, (value, n) in self._level_accuracies(net, w, d, index).items():
                     sums[key] = sums.get(key, 0.0) + value * n
                     counts[key] = counts.get(key, 0.0) + n
-        finally:
-            net.train(was_training)
         result = {"bpb": bits_sum / max(hidden_count, 1), "eval_hidden_bytes": float(hidden_count)}
         for key in sorted(sums):
             result[key] = sums[key] / max(counts[key], 1.0)
@@ -372,7 +368,7 @@ class BitSwinTask(TaskBase):
         net = unwrap(model)
         return BitSwinEval(
             net,
-            device=str(next(net.parameters()).device),
+            device=str(model_device(net)),
             target_unit_bytes=self.mask_config.target_unit_bytes,
             code_table=self.fed_table,
             code_level=self.options.table_code_level,

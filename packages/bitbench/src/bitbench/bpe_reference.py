@@ -22,7 +22,6 @@ import itertools
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +32,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from bitbench.compression import LevelStats, level_stats_from_codes
 from bitbench.errors import BitbenchError
+from bitbench.fileio import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -131,16 +131,7 @@ def _prepared(tokenizer: Any, what: str) -> Any:
 
 def save_tokenizer(tokenizer: Any, path: Path) -> None:
     """Write tokenizer.json atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tokenizer-", suffix=".json")
-    os.close(fd)
-    try:
-        tokenizer.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, tokenizer.save)
 
 
 def load_tokenizer(path: Path) -> Any:

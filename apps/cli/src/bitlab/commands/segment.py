@@ -6,9 +6,7 @@ the same code on the gold file's text: `SegmenterFlags` holds them.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,19 +117,13 @@ def read_lines(text: str | None, file: Path | None) -> list[str]:
     return read_text(file, "--file").splitlines()
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_output(path: Path, text: str) -> None:
+    from bitbench.fileio import write_text_atomic
+
     path = Path(path)
     if path.is_dir():
         raise UserError(f"--out '{path}' is a directory: pass a file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_text_atomic(path, text)
 
 
 def register(app: typer.Typer) -> None:
@@ -200,7 +192,7 @@ def register(app: typer.Typer) -> None:
         }
         formatted = format_segmented(seg.lines, sep)
         if out is not None:
-            write_atomic(out, formatted)
+            write_output(out, formatted)
             result["out"] = str(out)
 
         def render(console) -> None:

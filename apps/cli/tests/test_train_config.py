@@ -40,6 +40,22 @@ def test_tiny_bytes_is_tiny_with_byte_masks_only() -> None:
     assert [mask.mix_weight(level) for level in ("bit", "byte", "word", "phrase")] == [0, 1, 0, 0]
 
 
+def test_extends_starts_from_another_config(tmp_path) -> None:
+    (tmp_path / "mine.toml").write_text('extends = "tiny"\nlr = 1e-3\n[mask]\nbyte_rate = 0.1\n')
+    (tmp_path / "more.toml").write_text('extends = "mine.toml"\nseed = 3\n')  # beside it
+    cfg = load_config(str(tmp_path / "more.toml"))
+    tiny = load_config("tiny")
+    assert (cfg.lr, cfg.seed, cfg.mask) == (1e-3, 3, {"byte_rate": 0.1})
+    assert (cfg.max_steps, cfg.model_preset) == (tiny.max_steps, tiny.model_preset)
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
+    with pytest.raises(UserError, match="extends itself"):
+        load_config(str(tmp_path / "a.toml"))
+    (tmp_path / "c.toml").write_text('extends = "nowhere"\n')
+    with pytest.raises(UserError, match="neither a shipped config"):
+        load_config(str(tmp_path / "c.toml"))
+
+
 def test_overrides_are_toml_literals() -> None:
     cfg = load_config("tiny", ["lr=1e-3", "compile=true", "device=cpu", 'out="runs/x"', "seed=7"])
     assert cfg.lr == 1e-3 and cfg.compile is True and cfg.device == "cpu"

@@ -291,6 +291,26 @@ def _from_toml_dict(doc: dict[str, Any], origin: str) -> dict[str, Any]:
     return values
 
 
+def _config_file_values(path: Path, chain: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A config file's field values; ``extends = "NAME"`` (a shipped config, or a TOML file
+    beside this one) starts from that config, this file's keys and table entries on top."""
+    doc = read_toml(path)
+    parent = doc.pop("extends", None)
+    values: dict[str, Any] = {}
+    if parent is not None:
+        if not isinstance(parent, str):
+            raise UserError(f"extends = {parent!r} in {path}: give a config name or a TOML file")
+        if parent not in shipped_configs():
+            parent = str(path.parent / os.path.expanduser(parent))
+        base = resolve_config_path(parent)
+        if str(base.resolve()) in (*chain, str(path.resolve())):
+            raise UserError(f"config '{path}' extends itself through '{base}': break the cycle")
+        values = _config_file_values(base, (*chain, str(path.resolve())))
+    for key, value in _from_toml_dict(doc, str(path)).items():
+        values[key] = {**values.get(key, {}), **value} if isinstance(value, dict) else value
+    return values
+
+
 def resolve_config_path(source: str) -> Path:
     """A shipped config name (``tiny``) or a path to a TOML file."""
     if source in shipped_configs():
@@ -383,8 +403,7 @@ def load_config(
     """
     values: dict[str, Any] = {}
     if source is not None:
-        path = resolve_config_path(str(source))
-        values = _from_toml_dict(read_toml(path), str(path))
+        values = _config_file_values(resolve_config_path(str(source)))
         if str(source) in shipped_configs():
             values = _drop_foreign_model_table(values, list(overrides), fields.get("task"))
     values = apply_overrides(values, list(overrides))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,23 +27,16 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _umask() -> int:
-    mask = os.umask(0)  # reading the umask means setting it: put it straight back
-    os.umask(mask)
-    return mask
-
-
 def write_atomic(path: str | Path, write: Callable[[str], None]) -> None:
-    """``write(tmp_path)`` fills a temporary sibling of ``path``, which then replaces ``path``."""
+    """``write(tmp_path)`` fills a temporary sibling of ``path``, which then replaces ``path``.
+
+    The temporary file is not created beforehand (mkstemp would make it 0600): ``write``
+    creates it, so it gets the mode any new file gets (0666 less the umask)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=path.suffix)
-    os.close(fd)
+    tmp = str(path.with_name(f".{path.name}-{os.getpid()}-{secrets.token_hex(6)}{path.suffix}"))
     try:
         write(tmp)
-        # mkstemp makes the file 0600; give it the mode a plain open() would (0666 less umask),
-        # so that results on a shared file system stay readable by others
-        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

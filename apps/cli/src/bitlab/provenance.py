@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from bitbench.fileio import write_text_atomic
 
 import bitlab
 from bitlab.command_line import recorded_argv
@@ -191,9 +192,7 @@ def write_env(run_dir: Path, record: dict[str, Any]) -> Path:
         if isinstance(old, dict):
             previous = [*list(old.pop("previous", []) or []), old]
     record = {**record, "previous": previous}
-    tmp = path.with_name(f".{ENV_FILE}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(record, indent=2) + "\n")
     return path
 
 

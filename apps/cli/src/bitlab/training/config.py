@@ -24,6 +24,7 @@ from typing import Any, get_type_hints
 
 import tomli_w
 from bitbench.engine.registry import task_kinds
+from bitbench.fileio import write_text_atomic
 from bitbench.protocols import resolve_protocols
 
 from bitlab.errors import UserError
@@ -426,7 +427,4 @@ def config_from_toml_text(text: str, origin: str = "config") -> TrainConfig:
 
 def write_config(config: TrainConfig, path: Path) -> None:
     """Write the resolved config atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(config.to_toml(), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, config.to_toml())

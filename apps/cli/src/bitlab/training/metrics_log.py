@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from bitbench.fileio import write_text_atomic
 
 from bitlab.logs import FILE_ONLY
 
@@ -82,9 +82,7 @@ def truncate_metrics(run_dir: Path, step: int) -> None:
     if not path.is_file():
         return
     rows = [r for r in read_metrics(run_dir) if int(r.get("step", 0)) <= step]
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 class TrainLog:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from bitbench.fileio import write_text_atomic
 
 from bitlab.errors import is_user_error
 from bitlab.training.config import TrainConfig
@@ -33,9 +34,7 @@ class WorkerOptions:
 
 def _report(error_dir: str, rank: int, message: str) -> None:
     path = Path(error_dir) / f"rank-{rank}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"rank": rank, "message": message}), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps({"rank": rank, "message": message}))
 
 
 def _set_threads(device_type: str) -> None:

@@ -272,19 +272,18 @@ def evaluate_run(
             target = float(getattr(model, "target_unit_bytes", 5.0))
             # A model with units of its own is scored on them (its router's starts), unless a
             # threshold is given; others at the cut that matches the run's unit length.
-            own = getattr(model, "own_starts_threshold", None)
-            threshold = settings.threshold if settings.threshold is not None else own
+            own = getattr(model, "own_starts_threshold", None)  # HasBoundaries models may lack it
+            if settings.threshold is not None:
+                threshold, rule = settings.threshold, "threshold"
+            elif own is not None:
+                threshold, rule = own, "model units"
+            else:
+                threshold, rule = None, "mean length"
             result = evaluate_boundaries(
                 rows, boundary_cache, threshold=threshold, target_unit_bytes=target
             )
             metrics.update(result)
-            metrics["boundary_rule"] = (
-                "threshold"
-                if settings.threshold is not None
-                else "model units"
-                if own is not None
-                else "mean length"
-            )
+            metrics["boundary_rule"] = rule
             metrics["boundary_gold"] = rows.source
             plot_data["boundary_sample"] = window_sample(
                 rows, boundary_cache, result["boundary_threshold"]

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.bitlab-installed
-PACKAGES := packages/bittokens packages/bitcodec packages/bitmask packages/bitswin packages/enctable packages/bitbench apps/cli
+PACKAGES := packages/bittokens packages/bitcodec packages/bitmask packages/bitswin packages/enctable packages/bitbaselines packages/bittrain packages/bitbench apps/cli
 PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 PYTEST_ARGS ?=
 

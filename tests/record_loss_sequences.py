@@ -27,7 +27,7 @@ COMMON = ["--max-steps", str(STEPS), "--set", "log_every=1", "--set", "eval_ever
 
 
 def write_corpus(path: Path) -> None:
-    from bitlab.training.fixtures import write_sample_corpus
+    from bittrain.fixtures import write_sample_corpus
 
     write_sample_corpus(path, n_docs=400)
 

@@ -1,9 +1,16 @@
-"""The layout in DESIGN.md is the architecture: packages depend only downward.
+"""The layout in docs/architecture.md is the architecture: packages depend only downward.
 
 Scans every import statement (module level and inside functions) of each package's sources and
-checks it against the allowed direction (bittokens <- bitcodec <- bitmask <- (bitswin, enctable) <-
-bitbench <- bitlab; bitswin reaches only bittokens); bittokens, bitcodec and enctable must never
-import torch.
+checks it against the allowed direction:
+
+    bittokens <- bitcodec <- (bitmask, bitswin, enctable) <- bitbaselines <- bittrain
+              <- bitbench <- bitlab (the CLI)
+
+bitswin reaches only bittokens (no numba, no zarr); bitbaselines (the token-level models) only
+bitswin's Hub mixin below it; a model never imports the training engine. bittokens, bitcodec and
+enctable never import torch. Inside bittrain, the engine (contracts, registry, the model-input
+path) sits below the tasks and the loop, and the loop reaches the task kinds only through the
+registry.
 """
 
 from __future__ import annotations
@@ -16,24 +23,29 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-OURS = {"bittokens", "bitcodec", "bitmask", "bitswin", "enctable", "bitbench", "bitlab"}
 SOURCES = {
     "bittokens": ROOT / "packages/bittokens/src/bittokens",
     "bitcodec": ROOT / "packages/bitcodec/src/bitcodec",
     "bitmask": ROOT / "packages/bitmask/src/bitmask",
     "bitswin": ROOT / "packages/bitswin/src/bitswin",
     "enctable": ROOT / "packages/enctable/src/enctable",
+    "bitbaselines": ROOT / "packages/bitbaselines/src/bitbaselines",
+    "bittrain": ROOT / "packages/bittrain/src/bittrain",
     "bitbench": ROOT / "packages/bitbench/src/bitbench",
     "bitlab": ROOT / "apps/cli/src/bitlab",
 }
+OURS = set(SOURCES)
+MODELS = {"bittokens", "bitcodec", "bitmask", "bitswin", "enctable", "bitbaselines"}
 ALLOWED = {
     "bittokens": set(),
     "bitcodec": {"bittokens"},
     "bitmask": {"bittokens", "bitcodec"},
     "bitswin": {"bittokens"},  # the bit-position ids only: no numba, no zarr
     "enctable": set(),
-    "bitbench": {"bittokens", "bitcodec", "bitmask", "bitswin", "enctable"},
-    "bitlab": {"bittokens", "bitcodec", "bitmask", "bitswin", "enctable", "bitbench"},
+    "bitbaselines": {"bitswin"},  # the Hub mixin and atomic writes of model folders
+    "bittrain": MODELS,
+    "bitbench": MODELS | {"bittrain"},
+    "bitlab": MODELS | {"bittrain", "bitbench"},
 }
 NO_TORCH = ("bittokens", "bitcodec", "enctable")
 
@@ -54,7 +66,7 @@ def _allowed(package: str, module: str) -> bool:
     top = module.split(".")[0]
     if top not in OURS or top == package:
         return True
-    return any(module == a or module.startswith(a + ".") or a == top for a in ALLOWED[package])
+    return top in ALLOWED[package]
 
 
 @pytest.mark.parametrize("package", sorted(SOURCES))
@@ -88,43 +100,52 @@ def test_import_does_not_load_torch(package: str) -> None:
     assert result.returncode == 0, f"import {package} loaded torch: {result.stderr[-500:]}"
 
 
+def test_the_cli_start_up_does_not_load_torch() -> None:
+    """`bitlab --help` answers at once: the CLI's main module (and what it imports of bittrain:
+    logging setup, the recorded command line, the error classes) loads no torch."""
+    code = "import sys, bitlab.main\nsys.exit(3 if 'torch' in sys.modules else 0)\n"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, f"bitlab.main loaded torch: {result.stderr[-500:]}"
+
+
 def test_checker_catches_an_upward_import() -> None:
     # The checker itself must be able to fail.
     assert not _allowed("bitcodec", "bitswin.model")
     assert not _allowed("bitswin", "bitmask")
     assert not _allowed("bitswin", "bitcodec.tokens")  # bitcodec/__init__ would pull numba
     assert not _allowed("bittokens", "bitcodec")
+    assert not _allowed("bitbaselines", "bittrain.engine.modules")  # a model never sees the engine
+    assert not _allowed("bittrain", "bitbench.boundaries")
+    assert not _allowed("bitbench", "bitlab.errors")
     assert _allowed("bitswin", "bittokens")
-    assert _allowed("bitbench", "bitswin")
+    assert _allowed("bitbench", "bittrain.runs")
 
 
-# Inside bitbench: the engine (what drives a model, the contracts, the registry) sits below
-# everything else of bitbench; bitbench's measurements and the trainer call it, never the
-# reverse. The trainer (bitlab.training) reaches the task kinds only through the registry.
-ENGINE = SOURCES["bitbench"] / "engine"
-ENGINE_MAY_USE = ("bitbench.engine", "bitbench.errors", "bitbench.fileio")
-
-
-def _engine_imports() -> list[tuple[Path, str]]:
-    return [(p, m) for p, m in _imports("bitbench") if ENGINE in p.parents]
+def _within(package: str, folder: str) -> list[tuple[Path, str]]:
+    root = SOURCES[package] / folder
+    return [(p, m) for p, m in _imports(package) if root in p.parents]
 
 
 def test_the_engine_imports_nothing_above_it() -> None:
-    assert any(m.startswith("bitbench.engine") for _, m in _engine_imports())  # it scans
+    """bittrain.engine (contracts, registry, model inputs, unit scores) is the floor of bittrain:
+    the tasks, the protocols and the loop call it, never the reverse."""
+    imports = _within("bittrain", "engine")
+    assert any(m.startswith("bittrain.engine") for _, m in imports)  # it scans
+    allowed = ("bittrain.engine", "bittrain.errors", "bittrain.fileio")
     bad = [
         f"{path.relative_to(ROOT)} imports {module}"
-        for path, module in _engine_imports()
-        if module.startswith("bitbench") and not module.startswith(ENGINE_MAY_USE)
+        for path, module in imports
+        if module.startswith("bittrain") and not module.startswith(allowed)
     ]
-    assert not bad, "bitbench.engine must stay below the rest of bitbench:\n" + "\n".join(bad)
+    assert not bad, "bittrain.engine must stay below the rest of bittrain:\n" + "\n".join(bad)
 
 
 def test_the_trainer_knows_tasks_only_through_the_registry() -> None:
-    training = SOURCES["bitlab"] / "training"
+    imports = _within("bittrain", "trainer")
+    assert imports  # it scans
     bad = [
         f"{path.relative_to(ROOT)} imports {module}"
-        for path, module in _imports("bitlab")
-        if training in path.parents
-        and module.startswith(("bitbench.tasks", "bitbench.baselines", "bitswin", "bitmask"))
+        for path, module in imports
+        if module.startswith(("bittrain.tasks", "bitbaselines", "bitswin", "bitmask"))
     ]
     assert not bad, "the training loop must not name a task kind:\n" + "\n".join(bad)

@@ -33,9 +33,9 @@ MAX_LINES = 450
 OPTIONAL_EXTRAS = {
     # Parquet / Arrow / Hugging Face save_to_disk inputs of prepare-corpus (bitcodec.arrow_inputs)
     "pyarrow": ("packages/bitcodec/pyproject.toml", "arrow", "pyarrow"),
-    # the hf-bert baseline and local Hugging Face masked LMs (bitbench.baselines.hf_bert)
+    # the hf-bert baseline and local Hugging Face masked LMs (bitbaselines.hf_bert)
     "transformers": ("packages/bitbench/pyproject.toml", "hf", "transformers"),
-    # `bitlab train --tensorboard` (bitlab.training.metrics_log): torch's writer needs tensorboard
+    # `bitlab train --tensorboard` (bittrain.trainer.metrics_log): torch's writer needs tensorboard
     "torch.utils.tensorboard": ("apps/cli/pyproject.toml", "tensorboard", "tensorboard"),
 }
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from bitlab.training.fixtures import MICRO_MODEL, write_sample_corpus
+from bittrain.fixtures import MICRO_MODEL, write_sample_corpus
 
 BITLAB = [sys.executable, "-m", "bitlab"]
 SETTINGS = [

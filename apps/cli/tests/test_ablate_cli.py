@@ -6,7 +6,7 @@ import json
 
 import pytest
 from bitlab.main import invoke
-from bitlab.training.fixtures import write_sample_corpus
+from bittrain.fixtures import write_sample_corpus
 
 TINY_GRID = """
 title = "tiny test grid"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from bitlab.main import invoke
-from bitlab.training.fixtures import write_sample_corpus
+from bittrain.fixtures import write_sample_corpus
 
 QUICK = [
     "--set", "checkpoint_every=2", "--set", "eval_every=0", "--set", "eval_windows=2",
@@ -28,7 +28,7 @@ def corpus(tmp_path_factory):
 
 @pytest.mark.parametrize("kind", ["byte", "bpe", "hf-bert"])
 def test_baseline_trains_saves_and_resumes(tmp_path, corpus, capsys, kind):
-    from bitbench.baselines import load_baseline
+    from bittrain.tasks.baseline_eval import load_baseline
 
     if kind == "hf-bert":
         pytest.importorskip("transformers")

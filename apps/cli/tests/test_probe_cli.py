@@ -12,8 +12,8 @@ from bitlab.main import invoke
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     import torch
-    from bitbench.baselines import ByteMLMConfig
-    from bitbench.baselines.tasks import ByteTask
+    from bitbaselines import ByteMLMConfig
+    from bittrain.tasks.baseline_task import ByteTask
 
     root = tmp_path_factory.mktemp("probe")
     torch.manual_seed(0)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from bitlab.main import invoke
-from bitlab.training.fixtures import MICRO_MODEL, write_sample_corpus
+from bittrain.fixtures import MICRO_MODEL, write_sample_corpus
 from huggingface_hub import ModelCard
 
 SETTINGS = ["max_steps=4", "checkpoint_every=2", "eval_every=2", "eval_windows=2",
@@ -42,7 +42,7 @@ def test_env_json_records_versions_devices_argv_and_git(trained) -> None:
     assert env["devices"] == [env["devices"][0]] and env["devices"][0]["device"] == "cpu"
     bitlab = env["packages"]["bitlab"]
     assert set(bitlab) == {"bittokens", "bitcodec", "bitmask", "bitswin", "enctable",
-                           "bitbench", "bitlab-cli"}  # fmt: skip
+                           "bitbaselines", "bittrain", "bitbench", "bitlab-cli"}  # fmt: skip
     import bitswin
     import torch
 
@@ -61,7 +61,7 @@ def test_env_json_records_versions_devices_argv_and_git(trained) -> None:
 def test_train_log_holds_the_records_of_the_run(trained) -> None:
     lines = (trained["run"] / "train.log").read_text().splitlines()
     assert re.match(
-        r"\d{4}-\d\d-\d\d [\d:,]+ INFO +\[rank 0\] bitlab.provenance: starting run", lines[0]
+        r"\d{4}-\d\d-\d\d [\d:,]+ INFO +\[rank 0\] bittrain.provenance: starting run", lines[0]
     )
     steps = [line for line in lines if "metrics_log: train step" in line]
     assert [int(re.search(r"train step (\d+):", s).group(1)) for s in steps] == [1, 2, 3, 4]
@@ -137,7 +137,7 @@ def test_eval_writes_a_model_card_beside_the_model(trained, capsys) -> None:
 def test_log_level_reaches_the_console_and_is_checked(trained, capsys, monkeypatch) -> None:
     monkeypatch.delenv("BITLAB_LOG_LEVEL", raising=False)  # restored after the test
     logger = logging.getLogger("bitbench.test_probe_of_logging")
-    from bitlab import logs
+    from bittrain import logs
 
     logs.configure("debug")
     logger.debug("a debug record")

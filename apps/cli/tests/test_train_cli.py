@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from bitlab.main import invoke
-from bitlab.training.fixtures import MICRO_MODEL, write_sample_corpus
+from bittrain.fixtures import MICRO_MODEL, write_sample_corpus
 
 QUICK = [
     "--set",

@@ -88,7 +88,7 @@ def test_measuring_commands_default_to_device_auto(command) -> None:
 
 def test_device_auto_resolves_to_what_the_machine_has(monkeypatch) -> None:
     import torch
-    from bitbench.runs import resolve_device
+    from bittrain.runs import resolve_device
 
     assert resolve_device("cpu") == "cpu" and resolve_device("cuda:1") == "cuda:1"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from bitbench.bitswin_eval import BitSwinEval
-from bitbench.bitswin_levels import eval_masks
 from bitbench.compare import compare_runs, write_compare
 from bitbench.errors import BitbenchError
 from bitbench.evaluate import EvalSettings, evaluate_run, write_outputs
-from bitbench.runs import inspect_run, load_run, read_metrics_log
 from bitswin import BitSwinModel
+from bittrain.errors import BittrainError
+from bittrain.runs import inspect_run, load_run, read_metrics_log
+from bittrain.tasks.bitswin_eval import BitSwinEval
+from bittrain.tasks.bitswin_levels import eval_masks
 
 WORDS = [
     "the",
@@ -175,7 +176,7 @@ def test_compare_reuses_saved_evaluations(lab, tmp_path):
 
 
 def test_baseline_run_reports_bitswin_only_metrics_as_null(lab, tmp_path):
-    from bitbench.baselines import make_baseline_task
+    from bittrain.tasks.baseline_task import make_baseline_task
 
     config = {"d_model": 16, "n_layers": 1, "n_heads": 2, "window": 8}
     task = make_baseline_task(
@@ -236,16 +237,16 @@ def test_bitswin_adapter_is_deterministic_and_batch_independent(lab):
 
 
 def test_run_dir_errors(tmp_path):
-    with pytest.raises(BitbenchError, match="does not exist"):
+    with pytest.raises(BittrainError, match="does not exist"):
         inspect_run(tmp_path / "missing")
-    with pytest.raises(BitbenchError, match=r"no model/config\.json"):
+    with pytest.raises(BittrainError, match=r"no model/config\.json"):
         inspect_run(tmp_path)
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "config.json").write_text("{not json")
-    with pytest.raises(BitbenchError, match="not valid JSON"):
+    with pytest.raises(BittrainError, match="not valid JSON"):
         inspect_run(tmp_path)
     (tmp_path / "model" / "config.json").write_text('{"model_type": "gpt2"}')
-    with pytest.raises(BitbenchError, match="model_type 'gpt2'"):
+    with pytest.raises(BittrainError, match="model_type 'gpt2'"):
         load_run(tmp_path)
     with pytest.raises(BitbenchError, match="nothing to evaluate"):
         evaluate_run(tmp_path)
@@ -256,7 +257,7 @@ def test_metrics_log_torn_last_line(tmp_path):
     path.write_text('{"step": 1}\n{"step": 2}\n{"step": ')
     assert [r["step"] for r in read_metrics_log(path)] == [1, 2]
     path.write_text('{"step": 1}\nnot json\n{"step": 3}\n')
-    with pytest.raises(BitbenchError, match="line 2"):
+    with pytest.raises(BittrainError, match="line 2"):
         read_metrics_log(path)
 
 
@@ -280,15 +281,15 @@ class _PairCodes:
 
 def test_table_codes_never_reveal_hidden_bytes():
     import torch
-    from bitbench.bitswin_eval import BitSwinEval
-    from bitbench.engine import shown_ids
     from bitswin import BitSwinConfig, BitSwinModel
+    from bittrain.engine import shown_ids
+    from bittrain.tasks.bitswin_eval import BitSwinEval
 
     torch.manual_seed(0)
     config = BitSwinConfig.tiny(
         depths=(1, 1), widths=(16, 32), heads=(2, 2), windows_bits=(8, 24), code_vocab_size=1300
     )
-    with pytest.raises(BitbenchError, match="encoding-table codes"):
+    with pytest.raises(BittrainError, match="encoding-table codes"):
         BitSwinEval(BitSwinModel(config))
     model = BitSwinEval(BitSwinModel(config), code_table=_PairCodes(), code_level=2)
     w = torch.from_numpy(np.frombuffer(b"abcdefgh", np.uint8).copy()[None])  # units ab cd ef gh
@@ -306,7 +307,7 @@ def test_table_codes_never_reveal_hidden_bytes():
 
 
 def test_entropy_boundary_runs_score_by_prediction_entropy(lab):
-    from bitbench.bitswin_eval import BitSwinEval
+    from bittrain.tasks.bitswin_eval import BitSwinEval
 
     head = load_run(lab["run"])
     entropy = BitSwinEval(head.model, boundary_source="entropy")
@@ -317,7 +318,7 @@ def test_entropy_boundary_runs_score_by_prediction_entropy(lab):
     assert not np.allclose(scores, head.boundary_scores(windows))
     # byte 3 is hidden in the odd pass: its score is the byte head's entropy there
     import torch
-    from bitbench.engine import shown_ids
+    from bittrain.engine import shown_ids
 
     hide = torch.zeros(2, 64, dtype=torch.bool)
     hide[:, 1::2] = True
@@ -328,8 +329,8 @@ def test_entropy_boundary_runs_score_by_prediction_entropy(lab):
 
 
 def _baseline_run(path: Path, kind: str, corpus: Path) -> Path:
-    from bitbench.baselines import make_baseline_task
     from bitcodec.corpus_reader import open_corpus
+    from bittrain.tasks.baseline_task import make_baseline_task
 
     sizes = {"d_model": 32, "n_layers": 1, "n_heads": 2}
     task = make_baseline_task(

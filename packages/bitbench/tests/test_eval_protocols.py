@@ -7,20 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from bitbench.baselines import (
-    BpeEvalModel,
-    BpeMLM,
-    BpeMLMConfig,
-    ByteEvalModel,
-    ByteMLM,
-    ByteMLMConfig,
-)
-from bitbench.bitswin_eval import BitSwinEval
-from bitbench.bpe_reference import encode_pieces, train_reference_bpe
-from bitbench.engine import shown_ids
-from bitbench.engine.flop_count import flop_counter_mode
-from bitbench.protocol_scores import protocol_scores, score_spans
-from bitbench.protocols import HiddenSpans, select_spans
+from bitbaselines import BpeMLM, BpeMLMConfig, ByteMLM, ByteMLMConfig
+from bitbaselines.bpe import encode_pieces, train_reference_bpe
+from bittrain.engine import shown_ids
+from bittrain.engine.flop_count import flop_counter_mode
+from bittrain.hidden.scores import protocol_scores, score_spans
+from bittrain.hidden.spans import HiddenSpans, select_spans
+from bittrain.tasks.baseline_eval import BpeEvalModel, ByteEvalModel
+from bittrain.tasks.bitswin_eval import BitSwinEval
 
 pytest.importorskip("transformers")
 
@@ -85,8 +79,9 @@ def code_table():
 
 @pytest.fixture(scope="module")
 def models() -> dict[str, object]:
-    from bitbench.baselines.hf_bert import HfBertConfig, HfEvalModel, bert_config, bitbench_bert
+    from bitbaselines.hf_bert import HfBertConfig, bert_config, bitbench_bert
     from bitswin import BitSwinConfig, BitSwinModel
+    from bittrain.tasks.hf_eval import HfEvalModel
 
     torch.manual_seed(0)
     table = code_table()
@@ -258,7 +253,8 @@ def test_flops_per_byte_match_torchs_counter_byte():
 
 @pytest.mark.parametrize("kind", ["bpe", "hf-bert"])
 def test_flops_per_byte_match_torchs_counter_token_models(kind):
-    from bitbench.baselines.hf_bert import HfBertConfig, HfEvalModel, bert_config, bitbench_bert
+    from bitbaselines.hf_bert import HfBertConfig, bert_config, bitbench_bert
+    from bittrain.tasks.hf_eval import HfEvalModel
 
     ids = encode_pieces(TOK, [TEXT[:512]])[0]
     per_token = 512 / ids.size

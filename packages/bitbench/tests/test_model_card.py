@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from bitbench.model_card import corpus_manifest, render_model_card, write_model_card
-from bitbench.runs import inspect_run
+from bittrain.runs import inspect_run
 from huggingface_hub import ModelCard
 
 METRICS = {

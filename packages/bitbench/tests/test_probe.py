@@ -14,6 +14,7 @@ from bitbench.probe import (
     split_holdout,
 )
 from bitbench.probe.data import LabelledTexts, cap_rows
+from bittrain.errors import BittrainError
 
 # -- report on a hand-made confusion -------------------------------------------------------------
 
@@ -77,8 +78,8 @@ def test_linear_probe_rejects_bad_features():
 
 
 def test_probe_on_a_separable_text_dataset_with_a_real_model():
-    from bitbench.baselines import ByteMLM, ByteMLMConfig
-    from bitbench.baselines.loading import ByteEvalModel
+    from bitbaselines import ByteMLM, ByteMLMConfig
+    from bittrain.tasks.baseline_eval import ByteEvalModel
 
     torch.manual_seed(0)
     model = ByteEvalModel(ByteMLM(ByteMLMConfig(d_model=32, n_layers=1, n_heads=2, window=8)))
@@ -164,7 +165,7 @@ def test_parsing_errors_name_the_problem(tmp_path, content, kwargs, message):
 
 
 def test_missing_file_and_split_helpers(tmp_path):
-    with pytest.raises(BitbenchError, match="does not exist"):
+    with pytest.raises(BittrainError, match="does not exist"):
         read_labelled(tmp_path / "nope.tsv")
     data = LabelledTexts(
         [bytes([i]) for i in range(10)], [str(i % 2) for i in range(10)], "x", False

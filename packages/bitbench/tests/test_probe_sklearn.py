@@ -71,9 +71,9 @@ def test_the_cross_validated_probe_matches_logistic_regression_at_its_choice() -
 def test_on_real_model_features_too() -> None:
     """Pooled features of a (random) byte model on texts whose classes share letters."""
     import torch
-    from bitbench.baselines import ByteMLM, ByteMLMConfig
-    from bitbench.baselines.loading import ByteEvalModel
+    from bitbaselines import ByteMLM, ByteMLMConfig
     from bitbench.probe import extract_features
+    from bittrain.tasks.baseline_eval import ByteEvalModel
 
     torch.manual_seed(0)
     model = ByteEvalModel(ByteMLM(ByteMLMConfig(d_model=32, n_layers=1, n_heads=2, window=8)))

@@ -10,7 +10,6 @@ from bitbench.seg_rules import SegmentRules
 from bitbench.segment import (
     char_byte_offsets,
     overlapping_pieces,
-    pack_windows,
     score_sequences,
     segment_lines,
 )
@@ -45,14 +44,6 @@ class CharModel:
         prev = np.zeros_like(windows)
         prev[:, 1:] = windows[:, :-1]
         return (windows.astype(np.float32) * 7 + prev) % 13
-
-
-def test_pack_windows_cuts_long_sequences():
-    windows, pad, pieces = pack_windows([b"abcdefg", b"", b"xy"], seq_len=3)
-    assert pieces == [(0, 0, 3), (0, 3, 3), (0, 6, 1), (2, 0, 2)]
-    assert windows[2, 0] == ord("g") and pad[2].tolist() == [False, True, True]
-    with pytest.raises(BitbenchError, match="seq_len"):
-        pack_windows([b"a"], 0)
 
 
 @settings(max_examples=60, deadline=None)

@@ -1,30 +1,19 @@
 """One error path for user mistakes.
 
 Anything the user can fix (a missing file, a bad config key, a corrupt store) is raised as
-``UserError`` here or as the package's own error class (each package defines one in its
-``errors`` module, all subclasses of ``ValueError``). ``bitlab.main.run`` turns those into one
+``UserError`` here or as the package's own error class (``bittrain.errors`` lists them). ``bitlab.main.run`` turns those into one
 line on stderr and exit code 2; everything else is an internal error (exit 1), with the
 traceback only under ``--debug``.
 """
 
 from __future__ import annotations
 
-import importlib
+from bittrain.errors import user_error_types as package_error_types
 
 try:  # typer >= 0.22 vendors Click as ``typer._click`` (the ``click`` distribution is not used)
     from typer._click.exceptions import ClickException
 except ImportError:  # typer that still uses the click distribution
     from click.exceptions import ClickException  # type: ignore[no-redef]
-
-# Each package's base class for mistakes its caller can fix. Imported lazily, only on failure,
-# so that `bitlab --help` does not pay for numba or torch.
-_PACKAGE_ERRORS = (
-    ("bitcodec.errors", "BitcodecError"),
-    ("bitmask.errors", "BitmaskError"),
-    ("bitswin.errors", "BitswinError"),
-    ("enctable.errors", "EnctableError"),
-    ("bitbench.errors", "BitbenchError"),
-)
 
 
 class UserError(Exception):
@@ -32,14 +21,7 @@ class UserError(Exception):
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
-    types: list[type[BaseException]] = [UserError]
-    for module_name, class_name in _PACKAGE_ERRORS:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        types.append(getattr(module, class_name))
-    return tuple(types)
+    return (UserError, *package_error_types())
 
 
 def is_user_error(exc: BaseException) -> bool:

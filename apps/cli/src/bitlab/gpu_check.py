@@ -28,13 +28,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from bitbench.engine import TaskSpec, autocast, build_task, task_kinds
 from bitcodec.corpus_reader import open_corpus
+from bittrain.engine import TaskSpec, autocast, build_task, task_kinds
+from bittrain.fixtures import MICRO_MODEL, write_sample_corpus
+from bittrain.trainer.config import load_config
+from bittrain.trainer.data import draw_windows
 from safetensors.torch import load_file
-
-from bitlab.training.config import load_config
-from bitlab.training.data import draw_windows
-from bitlab.training.fixtures import MICRO_MODEL, write_sample_corpus
 
 # Peak dense bf16 tensor FLOP/s by device name (vendor data sheets, no sparsity).
 PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12}

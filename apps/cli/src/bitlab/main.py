@@ -15,12 +15,12 @@ import sys
 import traceback
 
 import typer
+from bittrain.command_line import ARGV_ENV, record_argv
+from bittrain.logs import LEVEL_ENV, configure, remove_console
 
 from bitlab import __version__
-from bitlab.command_line import ARGV_ENV, record_argv
 from bitlab.commands import HELP_OPTIONS, wire_all
 from bitlab.errors import is_user_error, usage_error_type
-from bitlab.logs import LEVEL_ENV, configure, remove_console
 
 app = typer.Typer(
     name="bitlab",

@@ -2,7 +2,7 @@
 
 For English (tiny Shakespeare) and Chinese (SIGHAN 2005 PKU, spaces removed) a table is grown
 on the first 90% of the text from model-free boundaries and measured on the held-out rest;
-the BPE (Hugging Face `tokenizers`, bitbench.bpe_reference) is trained on the same 90% with
+the BPE (Hugging Face `tokenizers`, bitbaselines.bpe) is trained on the same 90% with
 exactly the table level's vocabulary size (256 bytes + patterns of levels 1..k) and measured
 on the same held-out text. Boundary sources:
 
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bitbaselines.bpe import NUM_SPECIAL, train_reference_bpe
 from bitswin.bench_rows import bench_row, best_seconds
 from enctable import AdaptiveEncodingTable
 from enctable.priors import (
@@ -36,8 +37,7 @@ from enctable.priors import (
     whitespace_starts,
 )
 
-from bitbench.bpe_reference import NUM_SPECIAL, bpe_stats, train_reference_bpe
-from bitbench.compression import table_level_stats
+from bitbench.compression import bpe_stats, table_level_stats
 
 ROW_LEN = 1024
 ROWS_PER_BATCH = 64

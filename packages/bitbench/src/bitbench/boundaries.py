@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from bitcodec.facts import CharClass, char_classes
+from bittrain.engine.windows import pack_windows
 
 from bitbench.consistency import consistency_auc, pool_units
 from bitbench.errors import BitbenchError
@@ -31,7 +32,7 @@ from bitbench.metrics import (
 )
 from bitbench.seg_decode import DecodeOptions
 from bitbench.seg_rules import SegmentRules
-from bitbench.segment import ByteScorer, Segmentation, pack_windows, segment_lines
+from bitbench.segment import ByteScorer, Segmentation, segment_lines
 from bitbench.sighan import score_lines, split_words
 
 

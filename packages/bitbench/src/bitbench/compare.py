@@ -15,6 +15,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bittrain.fileio import clean_for_json, write_json_atomic, write_text_atomic
+from bittrain.hidden.spans import PROTOCOLS
+from bittrain.runs import inspect_run, read_metrics_log
+
 from bitbench.curves import (
     Curve,
     bpb_at_common_budget,
@@ -29,11 +33,8 @@ from bitbench.evaluate import (
     evaluate_run,
     write_outputs,
 )
-from bitbench.fileio import clean_for_json, write_json_atomic, write_text_atomic
 from bitbench.plots import plot_bpb_vs_flops
-from bitbench.protocols import PROTOCOLS
 from bitbench.report import render_compare_report
-from bitbench.runs import inspect_run, read_metrics_log
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import zstandard
+from bitbaselines.bpe import NUM_SPECIAL, byte_symbols, encode_pieces
 
 from bitbench.errors import BitbenchError
 
@@ -127,3 +128,28 @@ def table_level_stats(
         num_bytes += len(text)
     joined = np.concatenate(all_codes) if all_codes else np.zeros(0, dtype=np.int64)
     return level_stats_from_codes(level, vocab_size, num_bytes, joined, exact), joined
+
+
+def bpe_stats(
+    tokenizer: Any, texts: Iterable[bytes], level: int = -1
+) -> tuple[LevelStats, np.ndarray]:
+    """Tokens per text, measured like a table level: (LevelStats, all token ids). The
+    vocabulary counted is the byte symbols and merges (the specials are never produced); a
+    text round-trips when its tokens' byte symbols give back its exact bytes."""
+    codes: list[np.ndarray] = []
+    num_bytes = 0
+    exact = True
+    reverse = {s: b for b, s in enumerate(byte_symbols())}
+    vocab = {i: t for t, i in tokenizer.get_vocab().items()}
+    for text in texts:
+        if not text:
+            continue
+        ids = encode_pieces(tokenizer, [text])[0]
+        decoded = bytes(reverse[ch] for i in ids.tolist() for ch in vocab[i])
+        exact = exact and decoded == text
+        codes.append(ids)
+        num_bytes += len(text)
+    joined = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
+    vocab_size = tokenizer.get_vocab_size() - NUM_SPECIAL
+    stats = level_stats_from_codes(level, vocab_size, num_bytes, joined, exact)
+    return stats, joined

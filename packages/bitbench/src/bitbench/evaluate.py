@@ -1,7 +1,7 @@
 """``evaluate_run``: every DESIGN.md metric for one run, as one JSON-ready dict (``bitlab eval``).
 
 On the corpus's ``val`` split, a fixed seed, N windows of L bytes (``EvalSettings``):
-bpb under each evaluation protocol (bitbench.protocols: the same hidden bytes for every model
+bpb under each evaluation protocol (bittrain.hidden.spans: the same hidden bytes for every model
 kind, ``hidden_digest``; chain rule inside each span, the one-pass version beside it; bitbench.
 protocol_scores), acc_bit/acc_byte/acc_word/acc_phrase (each level alone), boundary
 P/R/F1 (whitespace gold, or ``gold_seg``: a segmented file), consistency AUC, encoding-table
@@ -20,7 +20,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bitbaselines.bpe import REFERENCE_VOCAB
 from bitcodec.corpus_reader import open_corpus  # (not re-exported by bitcodec yet)
+from bittrain.fileio import clean_for_json, write_json_atomic, write_text_atomic
+from bittrain.hidden.spans import resolve_protocols
+from bittrain.reference_bpe import reference_bpe
+from bittrain.runs import (
+    RunInfo,
+    count_params,
+    find_setting,
+    inspect_run,
+    load_model,
+    read_metrics_log,
+    read_run_config,
+)
 
 from bitbench.boundaries import (
     evaluate_boundaries,
@@ -33,25 +46,13 @@ from bitbench.boundaries import (
     whitespace_rows,
     window_sample,
 )
-from bitbench.bpe_reference import REFERENCE_VOCAB, reference_bpe
 from bitbench.compression import compression_baselines
 from bitbench.errors import BitbenchError
-from bitbench.fileio import clean_for_json, write_json_atomic, write_text_atomic
 from bitbench.flops import training_flops
 from bitbench.metrics import gold_starts
 from bitbench.plots import plot_accuracy_over_training, plot_boundary_view, plot_rank_frequency
-from bitbench.protocol_scores import protocol_metrics
-from bitbench.protocols import resolve_protocols
+from bitbench.protocol_metrics import protocol_metrics
 from bitbench.report import render_eval_report
-from bitbench.runs import (
-    RunInfo,
-    count_params,
-    find_setting,
-    inspect_run,
-    load_model,
-    read_metrics_log,
-    read_run_config,
-)
 from bitbench.seg_decode import DecodeOptions
 from bitbench.seg_rules import SegmentRules
 from bitbench.seg_signals import MASK_SIGNALS, SIGNALS, make_scorer, parse_signal
@@ -79,7 +80,7 @@ class EvalSettings:
     threshold: float | None = None  # boundary threshold; None = match the run's unit length
     text_bytes: int = 1 << 20  # contiguous val bytes for table / BPE / compressors
     table_windows: int = 256  # train windows to grow a table when the run has none
-    # Ignored since the one reference BPE (bitbench.bpe_reference reads the train split's first
+    # Ignored since the one reference BPE (bitbaselines.bpe reads the train split's first
     # 32 MiB); accepted so that older ablation grid files still load, with a warning.
     bpe_train_bytes: int | None = None
     consistency_occurrences: int = 2000
@@ -96,7 +97,7 @@ class EvalSettings:
         if self.bpe_train_bytes is not None:
             log.warning(
                 "bpe_train_bytes = %s is ignored: the reference BPE reads the train split's "
-                "first 32 MiB (bitbench.bpe_reference)",
+                "first 32 MiB (bitbaselines.bpe)",
                 self.bpe_train_bytes,
             )
         for name in ("windows", "seq_len", "text_bytes", "table_windows"):

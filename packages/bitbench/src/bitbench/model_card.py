@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from bitcodec import open_corpus
+from bittrain.fileio import write_text_atomic
+from bittrain.runs import RunInfo, read_run_config
 from huggingface_hub import ModelCardData
 from huggingface_hub.repocard_data import EvalResult
-
-from bitbench.fileio import write_text_atomic
-from bitbench.runs import RunInfo, read_run_config
 
 CARD_NAME = "README.md"
 LICENSE = "apache-2.0"
@@ -257,7 +256,7 @@ def render_model_card(
             f"from {library} import {cls}\n\n"
             f'model = {cls}.from_pretrained("{where}")  # a folder or a Hub repo id\n'
             if info.model_type in _LIBRARY
-            else "from bitbench.runs import load_run\n\n"
+            else "from bittrain.runs import load_run\n\n"
             f'model = load_run("{info.run_dir}")  # bitbench\'s EvalModel of this run\n'
         )
         + "```\n\n"

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bittrain.figures import new_figure, save_figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from bitbench.compression import rank_frequency
-from bitbench.figures import new_figure, save_figure
 from bitbench.plot_fonts import char_label, label_font, needs_cjk
 
 LEVELS = ("bit", "byte", "word", "phrase")

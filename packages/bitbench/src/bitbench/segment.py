@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from bittrain.engine.windows import fill_windows
 
 from bitbench.errors import BitbenchError
 from bitbench.seg_decode import DecodeOptions, decode_lines
@@ -26,32 +27,6 @@ from bitbench.seg_rules import Atoms, SegmentRules, line_atoms
 
 # sequences -> one float32 [len(seq)] score per byte (higher = a word starts there)
 ByteScorer = Callable[[Sequence[bytes]], list[np.ndarray]]
-
-
-def pack_windows(
-    sequences: Sequence[bytes], seq_len: int
-) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int]]]:
-    """Cut sequences into windows of at most ``seq_len`` bytes -> (windows uint8 [M, seq_len],
-    pad bool [M, seq_len], pieces (sequence index, offset, length) per window)."""
-    if seq_len < 1:
-        raise BitbenchError(f"seq_len is {seq_len}: windows need at least one byte")
-    pieces = [
-        (i, start, min(seq_len, len(seq) - start))
-        for i, seq in enumerate(sequences)
-        for start in range(0, len(seq), seq_len)
-    ]
-    return _fill_windows(sequences, pieces, seq_len)
-
-
-def _fill_windows(
-    sequences: Sequence[bytes], pieces: list[tuple[int, int, int]], seq_len: int
-) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int]]]:
-    windows = np.zeros((len(pieces), seq_len), dtype=np.uint8)
-    pad = np.ones((len(pieces), seq_len), dtype=bool)
-    for row, (i, start, length) in enumerate(pieces):
-        windows[row, :length] = np.frombuffer(sequences[i][start : start + length], dtype=np.uint8)
-        pad[row, :length] = False
-    return windows, pad, pieces
 
 
 def _char_start_at_or_before(data: bytes, pos: int) -> int:
@@ -120,7 +95,7 @@ def score_in_windows(
         chunk = [plan[k] for k in order[first : first + bucket]]
         width = max(length for _, (_, length, _, _) in chunk)
         pieces = [(i, start, length) for i, (start, length, _, _) in chunk]
-        windows, pad, _ = _fill_windows(sequences, pieces, width)
+        windows, pad, _ = fill_windows(sequences, pieces, width)
         window_scores = np.asarray(score_rows(windows, pad), dtype=np.float32)
         if window_scores.ndim == 3 and scores[0].ndim == 1:  # channels: widen the outputs
             scores = [np.zeros((len(s), window_scores.shape[2]), np.float32) for s in sequences]

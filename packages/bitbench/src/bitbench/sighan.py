@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numba
 import numpy as np
+from bittrain.fileio import read_text
 
 from bitbench.errors import BitbenchError
-from bitbench.fileio import read_text
 
 _ASCII_SPACE = re.compile(r"[ \t\n\r\f\v]+")
 

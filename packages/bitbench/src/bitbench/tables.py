@@ -4,7 +4,7 @@ The table is the run's own (``RUN/table``) when it has one; otherwise one is gro
 model's boundary scores over *train* windows (never the evaluation text, so the statistics are
 out of sample, like the BPE which is also trained on the train split). Each level's vocabulary
 size is ``table.vocab_size(level)`` (256 byte codes + the patterns of levels 1..level); the BPE
-is the corpus's reference BPE (bitbench.bpe_reference, the same one the bpe baseline and the
+is the corpus's reference BPE (bitbaselines.bpe, the same one the bpe baseline and the
 evaluation protocols use) with exactly that many byte symbols and merges (+ its 2 specials).
 """
 
@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bitbaselines.bpe import MIN_VOCAB, NUM_SPECIAL
 from enctable import AdaptiveEncodingTable
 
-from bitbench.bpe_reference import MIN_VOCAB, NUM_SPECIAL, bpe_stats
-from bitbench.compression import table_level_stats
+from bitbench.compression import bpe_stats, table_level_stats
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -83,13 +84,26 @@ def write_model_dir(directory: str | Path, write_files: Callable[[Path], None]) 
     return directory
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+def write_atomic(path: str | Path, write: Callable[[str], None]) -> None:
+    """``write(tmp_path)`` fills a temporary sibling of ``path``, which then replaces ``path``:
+    a reader sees the old file or the new one, never half of one. The one atomic-file primitive
+    of bitlab's packages (bittrain.fileio builds its JSON, text and tensor writers on it).
+
+    The temporary file is not created beforehand (mkstemp would make it 0600): ``write``
+    creates it, so it gets the mode any new file gets (0666 less the umask)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = str(path.with_name(f".{path.name}-{os.getpid()}-{secrets.token_hex(6)}{path.suffix}"))
     try:
-        tmp.write_text(text, encoding="utf-8")
+        write(tmp)
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def _looks_like_a_path(name: str) -> bool:
@@ -218,12 +232,7 @@ class SafetensorsHubMixin(PyTorchModelHubMixin):
     def _save_pretrained(self, save_directory: Path) -> None:
         """Weights first, then config.json, each atomically (the mixin's hook)."""
         save_directory = Path(save_directory)
-        weights_tmp = save_directory / f".{WEIGHTS_NAME}.tmp-{os.getpid()}"
-        try:
-            self._write_weights(weights_tmp)
-            os.replace(weights_tmp, save_directory / WEIGHTS_NAME)
-        finally:
-            weights_tmp.unlink(missing_ok=True)
+        write_atomic(save_directory / WEIGHTS_NAME, lambda tmp: self._write_weights(Path(tmp)))
         text = json.dumps(self.config_json(), indent=2, sort_keys=True) + "\n"
         write_text_atomic(save_directory / CONFIG_NAME, text)
 

@@ -28,7 +28,7 @@ def _override_strings(overrides: dict[str, Any]) -> list[str]:
 
 
 def _has_setting(key: str) -> bool:
-    from bitlab.training.config import FIELD_NAMES, TABLE_KEYS, TOML_TABLE_NAMES
+    from bittrain.trainer.config import FIELD_NAMES, TABLE_KEYS, TOML_TABLE_NAMES
 
     head, dot, _ = key.partition(".")
     if dot:
@@ -39,10 +39,9 @@ def _has_setting(key: str) -> bool:
 def _build_config(grid, overrides: dict[str, Any], run_dir: Path, corpus: str):
     """The run's TrainConfig, with its [model]/[mask]/[corruption] tables checked now (the
     trainer would only find a bad table key when the run starts)."""
-    from bitbench.engine import check_spec
-
-    from bitlab.training import load_config
-    from bitlab.training.setup import task_spec
+    from bittrain import load_config
+    from bittrain.engine import check_spec
+    from bittrain.trainer.setup import task_spec
 
     cfg = load_config(grid.config, _override_strings(overrides), corpus=corpus, out=str(run_dir))
     check_spec(task_spec(cfg, None, total_steps=cfg.max_steps))
@@ -135,9 +134,8 @@ def register(app: typer.Typer) -> None:
             run_ablation,
             write_report,
         )
-
-        from bitlab.training import run_training
-        from bitlab.training.launcher import LaunchOptions
+        from bittrain import run_training
+        from bittrain.trainer.launcher import LaunchOptions
 
         grid = load_grid(grid_path)
         budget = {"max_minutes": max_minutes, "max_steps": max_steps}

@@ -1,4 +1,4 @@
-"""`bitlab baseline train`: the token-level baselines (bitbench.baselines) through the same trainer.
+"""`bitlab baseline train`: the token-level baselines (bitbaselines) through the same trainer.
 
 A thin wrapper over `bitlab train` with ``model = byte | bpe``: the same loop, distribution,
 checkpoints, budget and run directory, so baselines and bitswin runs sit in one `bitlab compare`
@@ -21,9 +21,10 @@ KINDS = ("byte", "bpe", "hf-bert")
 
 def baseline_config(kind: str, source: str, overrides: list[str], **fields: Any):
     """The TrainConfig of a baseline run: ``source`` (shipped name or TOML) with task=kind."""
+    from bittrain import load_config
+    from bittrain.trainer.config import LEGACY_KEYS, parse_override
+
     from bitlab.errors import UserError
-    from bitlab.training import load_config
-    from bitlab.training.config import LEGACY_KEYS, parse_override
 
     if kind not in KINDS:
         raise UserError(
@@ -36,7 +37,7 @@ def baseline_config(kind: str, source: str, overrides: list[str], **fields: Any)
                 f"--set {key}={value} contradicts --kind {kind}: drop the --set (use "
                 "`bitlab train` for bitswin runs)"
             )
-    from bitlab.training.config import apply_overrides
+    from bittrain.trainer.config import apply_overrides
 
     cfg = load_config(source, [*overrides, f"task={kind}"], **fields)
     if load_config(source).task != kind:
@@ -74,7 +75,7 @@ def register(app: typer.Typer) -> None:
         run: opt.RunOptions,
     ) -> None:
         """Train a token-level baseline with the bitswin trainer's loop and budget."""
-        from bitbench.runs import load_run
+        from bittrain.runs import load_run
 
         fields: dict[str, Any] = {"corpus": run.corpus, "out": run.out, **run.budget}
         cfg = opt.resolve_config(

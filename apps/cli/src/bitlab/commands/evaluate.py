@@ -71,7 +71,7 @@ class EvalFlags:
     def args(self) -> list[str]:
         """The non-default options, as command-line words (for the reproduce line)."""
         from bitbench.evaluate import EvalSettings
-        from bitbench.protocols import resolve_protocols
+        from bittrain.hidden.spans import resolve_protocols
 
         d = EvalSettings()
         words: list[str] = []
@@ -197,7 +197,7 @@ def register(app: typer.Typer) -> None:
         """Measure a run: accuracies per level, bpb, boundary F1, table vs BPE, consistency, FLOPs."""
         from bitbench.evaluate import STAGES, default_out_dir, evaluate_run, write_outputs
         from bitbench.model_card import write_model_card
-        from bitbench.runs import inspect_run
+        from bittrain.runs import inspect_run
 
         segmenter = SegmenterFlags(
             decoder, max_word_chars, length_prior, prior_mean, rules, signal, unit_bytes

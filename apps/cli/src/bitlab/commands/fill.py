@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Fill hidden bytes with the model's byte predictions and print the decoded text."""
         from bitbench.fill import fill_text
-        from bitbench.runs import load_run
+        from bittrain.runs import load_run
 
         model = load_run(run, device=device)
         result = fill_text(model, text, hole=hole, steps=steps)

@@ -1,6 +1,6 @@
 """`bitlab probe RUN --train A --test B`: frozen-encoder linear probe (downstream accuracy).
 
-Works for bitswin runs and baseline runs alike (bitbench.runs.load_run). The L2 strength is
+Works for bitswin runs and baseline runs alike (bittrain.runs.load_run). The L2 strength is
 chosen by k-fold cross-validation on the training split (reported), unless --l2 fixes it.
 Prints scikit-learn's classification_report layout, accuracy and macro-F1; writes probe.json
 and confusion.png.
@@ -119,7 +119,7 @@ def register(app: typer.Typer) -> None:
         """Fit a linear probe on the frozen model's pooled features; report per-class scores."""
         from bitbench.probe import cap_rows, read_labelled, run_probe, split_holdout
         from bitbench.probe.outputs import write_probe_outputs
-        from bitbench.runs import inspect_run, load_run
+        from bittrain.runs import inspect_run, load_run
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         columns = {"text_col": text_col, "label_col": label_col, "delimiter": delimiter}

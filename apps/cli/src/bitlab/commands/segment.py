@@ -112,13 +112,13 @@ def read_lines(text: str | None, file: Path | None) -> list[str]:
         return text.split("\n")
     if str(file) == "-":
         return sys.stdin.read().splitlines()
-    from bitbench.fileio import read_text
+    from bittrain.fileio import read_text
 
     return read_text(file, "--file").splitlines()
 
 
 def write_output(path: Path, text: str) -> None:
-    from bitbench.fileio import write_text_atomic
+    from bittrain.fileio import write_text_atomic
 
     path = Path(path)
     if path.is_dir():
@@ -164,11 +164,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Cut text into words at the model's boundaries (one output line per input line; with
         --sep '  ' exactly the file the official SIGHAN scorer reads)."""
-        from bitbench.runs import load_run
         from bitbench.seg_rules import SegmentRules
         from bitbench.seg_signals import make_scorer
         from bitbench.segment import segment_lines
         from bitbench.sighan import format_segmented
+        from bittrain.runs import load_run
 
         flags = SegmenterFlags(
             decoder, max_word_chars, length_prior, prior_mean, rules, signal, unit_bytes

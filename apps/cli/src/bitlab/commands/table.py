@@ -120,9 +120,9 @@ def _build(
 ) -> dict[str, Any]:
     import numpy as np
     import torch
-    from bitbench.runs import load_run
     from bitbench.tables import feed_table
     from bitcodec.corpus_reader import open_corpus
+    from bittrain.runs import load_run
     from enctable import AdaptiveEncodingTable
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 

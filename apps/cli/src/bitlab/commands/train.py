@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         run: opt.RunOptions,
     ) -> None:
         """Train a model with the masking curriculum; checkpoints resume exactly."""
-        from bitlab.training import load_config
+        from bittrain import load_config
 
         fields = {"corpus": run.corpus, "out": run.out, **run.budget, "table_codes": table,
                   "table_mode": table_mode}  # fmt: skip

@@ -135,7 +135,7 @@ def resolve_config(build: Callable[[str], Any], run: RunOptions) -> Any:
     """The run's TrainConfig: ``build(source)`` of the shipped/TOML config (default tiny), or
     with --resume of the run's own config.toml (a --config/--set that changes it is refused
     with the keys that differ, unless --allow-config-change)."""
-    from bitlab.training.resume_config import resume_config  # commands import torch lazily
+    from bittrain.trainer.resume_config import resume_config  # commands import torch lazily
 
     if run.resume:
         if not run.out:
@@ -150,8 +150,8 @@ def resolve_config(build: Callable[[str], Any], run: RunOptions) -> Any:
 def launch_and_train(cfg: Any, run: RunOptions, *, init: str | None = None) -> Any:
     """Run the training; library errors that name a config key with a flag of its own come back
     naming the flag."""
-    from bitlab.training import run_training
-    from bitlab.training.launcher import LaunchOptions
+    from bittrain import run_training
+    from bittrain.trainer.launcher import LaunchOptions
 
     try:
         return run_training(cfg, resume=run.resume, init=init,

@@ -8,10 +8,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bittrain.figures import colour_cycle, new_figure, save_figure
+from bittrain.fileio import write_json_atomic
+from bittrain.runs import read_metrics_log
+
 from bitbench.ablation.grid import AblationGrid
-from bitbench.figures import colour_cycle, new_figure, save_figure
-from bitbench.fileio import write_json_atomic
-from bitbench.runs import read_metrics_log
 
 COLUMNS = (("run", "name"), ("changes", "changes"), ("status", "status"), ("steps", "steps"),
            ("bpb", "bpb"), ("acc_bit", "acc_bit"), ("acc_byte", "acc_byte"),

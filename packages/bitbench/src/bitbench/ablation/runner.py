@@ -10,10 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bittrain.fileio import clean_for_json
+
 from bitbench.ablation.grid import AblationGrid
 from bitbench.ablation.plan import PLANNED, REUSED, UNAVAILABLE, PlannedRun, changes_text
 from bitbench.evaluate import EvalSettings, evaluate_run, write_outputs
-from bitbench.fileio import clean_for_json
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from bittrain.fileio import read_text
 
 from bitbench.errors import BitbenchError
-from bitbench.fileio import read_text
 
 LABEL_NAMES = ("label", "labels", "sentiment", "class", "category", "target", "y", "polarity")
 TEXT_NAMES = ("sentence", "text", "review", "content", "document", "tweet", "comment", "x")

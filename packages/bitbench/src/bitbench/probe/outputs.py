@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bittrain.figures import new_figure, save_figure
+from bittrain.fileio import write_json_atomic
 
 from bitbench.errors import BitbenchError
-from bitbench.figures import new_figure, save_figure
-from bitbench.fileio import write_json_atomic
 
 
 def plot_confusion(result: dict[str, Any], path: Path) -> Path:

@@ -1,0 +1,3 @@
+"""The version of bitbaselines (written into saved models)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,198 @@
+"""The contracts between the trainer (apps/cli), the training tasks and evaluation, in code.
+
+A *task* is what the trainer trains: a model plus how one step turns windows into a loss. Every
+task kind (``bitswin``, ``byte``, ``bpe``, ...) is registered once in
+:mod:`bittrain.engine.registry`; the trainer knows nothing else about it. An *EvalModel* is a
+trained model seen by bitbench's measurements (``bitlab eval``, ``compare``, ``probe``).
+
+Shapes: B windows per (micro-)batch, L bytes per window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class TaskLoss:
+    """What ``TrainTask.loss`` returns for one micro-batch.
+
+    ``flops`` counts every forward the call ran (passes with gradients count 3x: forward and
+    backward; no-grad passes such as boundary scoring 1x), for the micro-batch it was given.
+    """
+
+    loss: torch.Tensor  # scalar with grad
+    metrics: Mapping[str, float | torch.Tensor] = field(default_factory=dict)
+    phase: int = 1
+    flops: float = 0.0
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything a task factory gets: the resolved training settings, in the task's terms.
+
+    ``settings`` is the trainer's whole resolved config as plain values (flat keys); a task reads
+    the keys it owns (bitswin: ``boundary_source``, ``table_*``...) and ignores the rest.
+    """
+
+    kind: str
+    preset: str  # model size preset (tiny | base | large)
+    model: Mapping[str, Any]  # model overrides ([model] table)
+    mask: Mapping[str, Any]  # [mask] table (bitmask MaskConfig fields)
+    corruption: Mapping[str, Any]  # [corruption] table
+    settings: Mapping[str, Any]
+    train_split: Any  # bitcodec CorpusSplit
+    run_dir: Path
+    seed: int = 0
+    eval_seed: int = 0
+    total_steps: int = 1  # the length of the schedule and curriculum
+    batch_size: int = 1  # global windows per optimizer step
+    seq_len: int = 256  # bytes per window
+    is_main: bool = True  # rank 0 (the rank that keeps task state such as encoding tables)
+
+
+@runtime_checkable
+class TrainTask(Protocol):
+    """A trainable model and its step. All members are required; ``TaskBase`` gives the
+    defaults of the optional behaviour (no task state, no extra log metrics)."""
+
+    kind: str
+    model: torch.nn.Module  # the trainer wraps it in DDP / FSDP2 and moves it
+
+    def loss(
+        self,
+        model: torch.nn.Module,
+        windows: torch.Tensor,
+        doc_starts: torch.Tensor,
+        *,
+        step: int,
+        sample_index: torch.Tensor,
+    ) -> TaskLoss:
+        """windows uint8 [B, L], doc_starts bool [B, L] on the device; sample_index long [B]
+        (global sample ids: masks are a pure function of (seed, sample, step)). ``model`` may
+        be the wrapped module; ``step`` counts steps done before this one (0-based)."""
+        ...
+
+    def validate(
+        self, model: torch.nn.Module, windows: torch.Tensor, doc_starts: torch.Tensor
+    ) -> dict[str, float]:
+        """Metrics on fixed validation windows (must include ``bpb``)."""
+        ...
+
+    def eval_view(self, model: torch.nn.Module) -> EvalModel:
+        """The live model (possibly wrapped) seen as an EvalModel, for validation under the
+        evaluation protocols; it may switch the module to eval mode (the caller restores it)."""
+        ...
+
+    def phase(self, step: int) -> int:
+        """The curriculum phase (1..4) of step ``step``; 1 for tasks without a curriculum."""
+        ...
+
+    def planned_flops(self, total_steps: int) -> float:
+        """Training FLOPs of a whole run of ``total_steps`` steps of the global batch (every
+        forward counted as in TaskLoss.flops), for laying a FLOP budget over steps."""
+        ...
+
+    def schedule_state(self, step: int) -> dict[str, Any] | None:
+        """What a checkpoint records about the task's schedule at ``step`` (curriculum)."""
+        ...
+
+    def log_metrics(self, step: int) -> dict[str, float]:
+        """Rank 0's extra numbers for the metrics row of ``step`` (steps done), e.g. the
+        encoding table's sizes; not averaged over ranks."""
+        ...
+
+    def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None: ...
+
+    def save_state(self, directory: Path) -> None:
+        """Task state a checkpoint must hold (encoding table, boundary snapshot...)."""
+        ...
+
+    def load_state(self, directory: Path) -> None: ...
+
+    def finalize(self, run_dir: Path) -> None:
+        """After training, on rank 0: write what the run directory holds besides the model."""
+        ...
+
+
+class TaskBase:
+    """Defaults for the parts of TrainTask that most tasks do not need."""
+
+    def phase(self, step: int) -> int:
+        return 1
+
+    def schedule_state(self, step: int) -> dict[str, Any] | None:
+        return None
+
+    def log_metrics(self, step: int) -> dict[str, float]:
+        return {}
+
+    def save_state(self, directory: Path) -> None:
+        return None
+
+    def load_state(self, directory: Path) -> None:
+        return None
+
+    def finalize(self, run_dir: Path) -> None:
+        return None
+
+
+@runtime_checkable
+class EvalModel(Protocol):
+    """What every bitbench measurement needs of a trained model (docs/interfaces.md).
+
+    Optional capabilities are separate protocols below; a measurement a model cannot give is
+    reported as null.
+    """
+
+    kind: str
+
+    def masked_bits(
+        self, windows: np.ndarray, *, rate: float = 0.15, seed: int = 0
+    ) -> tuple[float, int]:
+        """Sum of -log2 p(true unit) over a fixed-seed ``rate`` mask, and the bytes covered."""
+        ...
+
+    def features(self, texts: list[bytes]) -> np.ndarray:
+        """[N, D] pooled frozen features (the probe)."""
+        ...
+
+    def flops_per_byte(self, seq_len_bytes: int) -> float:
+        """Forward FLOPs per byte at this window length."""
+        ...
+
+
+@runtime_checkable
+class HasBoundaries(Protocol):
+    """Models with their own unit starts (bitswin): boundary F1, segment, table growing."""
+
+    def boundary_scores(
+        self,
+        windows: np.ndarray,
+        *,
+        pad: np.ndarray | None = None,
+        doc_starts: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """float32 [N, L], higher = a unit starts there (only at character starts)."""
+        ...
+
+
+@runtime_checkable
+class HasByteStates(Protocol):
+    """Models with per-byte representations (consistency)."""
+
+    def byte_states(
+        self,
+        windows: np.ndarray,
+        *,
+        pad: np.ndarray | None = None,
+        doc_starts: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """float32 [N, L, D]."""
+        ...

@@ -1,0 +1,94 @@
+"""Writes that matter are atomic (``bitswin.hub.write_atomic``: temp file in the same directory +
+rename), reads of damaged files are one clear error: the one home for the JSON, text and tensor
+files of runs, checkpoints and results (``write_atomic`` and ``write_text_atomic`` are
+bitswin.hub's, re-exported for them).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from bitswin.hub import write_atomic, write_text_atomic
+from safetensors.torch import load_file, save_file
+
+from bittrain.errors import BittrainError
+
+__all__ = [
+    "clean_for_json",
+    "load_tensors",
+    "read_json",
+    "read_text",
+    "save_tensors",
+    "write_atomic",
+    "write_json_atomic",
+    "write_text_atomic",
+]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def write_json_atomic(path: str | Path, obj: Any, *, sort_keys: bool = False) -> None:
+    text = json.dumps(obj, indent=2, sort_keys=sort_keys, default=_json_default) + "\n"
+    write_text_atomic(path, text)
+
+
+def read_text(path: str | Path, what: str, *, encoding: str = "utf-8") -> str:
+    """The text of a file the user named (``what`` it is: "word list"), or one error naming the
+    file and the fix (missing, a directory, not UTF-8, unreadable)."""
+    try:
+        return Path(path).read_text(encoding=encoding)
+    except FileNotFoundError:
+        raise BittrainError(f"{what} '{path}' does not exist: check the path") from None
+    except IsADirectoryError:
+        raise BittrainError(f"{what} '{path}' is a directory: pass a file") from None
+    except UnicodeDecodeError as exc:
+        raise BittrainError(
+            f"{what} '{path}' is not UTF-8 (byte {exc.start}): convert it to UTF-8"
+        ) from None
+    except OSError as exc:
+        raise BittrainError(f"cannot read {what} '{path}': {exc.strerror}") from None
+
+
+def read_json(path: str | Path, *, fix: str = "the file is damaged: write it again") -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BittrainError(f"cannot read '{path}': {exc}: {fix}") from None
+
+
+def save_tensors(path: str | Path, tensors: dict[str, Any]) -> None:
+    clean = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    write_atomic(path, lambda tmp: save_file(clean, tmp))
+
+
+def load_tensors(
+    path: str | Path, *, fix: str = "the file is damaged: write it again"
+) -> dict[str, Any]:
+    try:
+        return load_file(str(path))
+    except (OSError, ValueError, RuntimeError) as exc:  # safetensors raises several kinds
+        raise BittrainError(f"cannot read '{path}': {exc}: {fix}") from None
+
+
+def clean_for_json(value: Any) -> Any:
+    """NaN/inf -> None, numpy scalars -> Python, recursively (metrics.json stays strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): clean_for_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_for_json(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,140 @@
+"""Settings of the ``bitswin`` task, read from the trainer's resolved config (``TaskSpec``).
+
+The keys the task owns are flat keys of the training config (see ``BitSwinTaskOptions``); the
+model comes from a bitswin preset plus the ``[model]`` overrides, the masks from ``[mask]``
+(bitmask MaskConfig, the epoch curriculum compressed onto the run's steps) and corruption from
+``[corruption]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bitmask import CorruptionConfig, MaskConfig
+from bitmask.errors import BitmaskError
+from bitswin import BitSwinConfig
+from bitswin.errors import BitswinError
+from enctable import AdaptiveEncodingTable
+from enctable.errors import EnctableError
+
+from bittrain.engine.contracts import TaskSpec
+from bittrain.errors import BittrainError
+
+UNIT_SOURCES = ("model", "entropy", "whitespace", "class")  # boundary_source
+PRIORS = ("whitespace", "class")  # boundary_prior
+TABLE_MODES = ("fixed", "adaptive")
+
+
+@dataclass(frozen=True)
+class BitSwinTaskOptions:
+    """The training-config keys of the bitswin task (defaults: the trainer's)."""
+
+    curriculum_unit: str = "step"  # step: the epoch curriculum compressed onto the run's steps
+    steps_per_epoch: int = 0  # curriculum_unit=epoch: steps per epoch (0 = one corpus pass)
+    boundary_source: str = "model"  # units of word/phrase masks: model | entropy | prior names
+    boundary_prior: str = "whitespace"  # units before the word phase (bootstrap)
+    boundary_refresh_every: int = 1  # steps between boundary-model snapshots (1 = live model)
+    table_enabled: bool = True  # grow an adaptive encoding table from the model's boundaries
+    table_update_every: int = 500
+    table_max_size: int = 10000
+    table_codes: str = ""  # a saved table whose codes feed the model ("" = off)
+    table_mode: str = "fixed"  # fixed | adaptive (the fed table keeps growing)
+    table_code_level: int = 2
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> BitSwinTaskOptions:
+        names = {f.name for f in dataclasses.fields(cls)}
+        options = cls(**{k: v for k, v in settings.items() if k in names})
+        for name, allowed in (
+            ("boundary_source", UNIT_SOURCES),
+            ("boundary_prior", PRIORS),
+            ("table_mode", TABLE_MODES),
+            ("curriculum_unit", ("step", "epoch")),
+        ):
+            if getattr(options, name) not in allowed:
+                raise BittrainError(
+                    f"{name} = {getattr(options, name)!r}: use one of {', '.join(allowed)}"
+                )
+        return options
+
+
+def model_config(spec: TaskSpec, code_vocab_size: int = 0) -> BitSwinConfig:
+    """The preset with the [model] overrides (codes of a fed table size the code embedding)."""
+    overrides = dict(spec.model)
+    valid = [f.name for f in dataclasses.fields(BitSwinConfig)]
+    for key in overrides:
+        if key not in valid:
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f" (did you mean 'model.{close[0]}'?)" if close else ""
+            raise BittrainError(
+                f"unknown model key 'model.{key}'{hint}: bitswin keys are {', '.join(valid)}"
+            )
+    if code_vocab_size:
+        overrides.setdefault("code_vocab_size", code_vocab_size)
+    try:
+        return BitSwinConfig.preset(spec.preset, **overrides)
+    except BitswinError as exc:
+        raise BittrainError(f"model config ([model] / model.<key>): {exc}") from None
+
+
+def mask_config(spec: TaskSpec, options: BitSwinTaskOptions, total_steps: int) -> MaskConfig:
+    try:
+        mask = MaskConfig.from_dict(dict(spec.mask))
+        if options.curriculum_unit == "step" and mask.unit == "epoch":
+            mask = mask.compressed(total_steps)  # the epoch curriculum, in this run's steps
+    except BitmaskError as exc:
+        raise BittrainError(f"mask config ([mask] / mask.<key>): {exc}") from None
+    return mask
+
+
+def corruption_config(spec: TaskSpec) -> CorruptionConfig | None:
+    if not spec.corruption:
+        return None
+    try:
+        return CorruptionConfig(**dict(spec.corruption))
+    except TypeError as exc:
+        raise BittrainError(
+            f"corruption config ([corruption]): {exc}: see bitmask.CorruptionConfig"
+        ) from None
+    except BitmaskError as exc:
+        raise BittrainError(f"corruption config ([corruption]): {exc}") from None
+
+
+def steps_per_epoch(spec: TaskSpec, options: BitSwinTaskOptions) -> float:
+    if options.steps_per_epoch > 0:
+        return float(options.steps_per_epoch)
+    if spec.train_split is None:  # a spec for checking settings: no corpus, no epochs
+        return 1.0
+    return max(spec.train_split.num_bytes / (spec.batch_size * spec.seq_len), 1e-9)
+
+
+def load_code_table(options: BitSwinTaskOptions) -> AdaptiveEncodingTable:
+    path = Path(options.table_codes)
+    if not path.is_dir():
+        raise BittrainError(
+            f"table_codes '{path}' is not an encoding table directory: build one with "
+            "`bitlab table build` or use a run's RUN/table"
+        )
+    try:
+        table = AdaptiveEncodingTable.load(path)
+    except EnctableError as exc:
+        raise BittrainError(f"table_codes '{path}': {exc}") from None
+    if not 1 <= options.table_code_level <= table.levels:
+        raise BittrainError(
+            f"table_code_level {options.table_code_level} is not a level of '{path}' "
+            f"(it has levels 1..{table.levels})"
+        )
+    return table
+
+
+def check_spec(spec: TaskSpec) -> None:
+    """The model, mask and corruption settings of a spec are valid (raises BittrainError)."""
+    options = BitSwinTaskOptions.from_settings(spec.settings)
+    model_config(spec)
+    mask_config(spec, options, spec.total_steps)
+    corruption_config(spec)

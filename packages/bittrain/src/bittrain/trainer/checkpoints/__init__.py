@@ -1,0 +1,1 @@
+"""Checkpoints: the on-disk layout (files), live state <-> tensors (state), the cadence (checkpointer)."""

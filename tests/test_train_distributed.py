@@ -103,12 +103,16 @@ def test_killed_worker_is_restarted_and_the_run_completes(corpus, two_workers, t
 
 
 @pytest.mark.slow
-def test_torchrun_module_entry_point(corpus, two_workers, tmp_path) -> None:
-    """`torchrun -m bitlab.train ...` joins torchrun's process group: the same run as --nproc 2."""
+@pytest.mark.parametrize(
+    ("module", "extra"), [("bitlab.train", ["--json"]), ("bittrain.train", [])]
+)
+def test_torchrun_module_entry_point(corpus, two_workers, tmp_path, module, extra) -> None:
+    """`torchrun -m bitlab.train ...` (the CLI) and `torchrun -m bittrain.train ...` (the library,
+    no CLI) join torchrun's process group: the same run as --nproc 2."""
     run = tmp_path / "torchrun"
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-            "-m", "bitlab.train", "--corpus", str(corpus), "--out", str(run), "--no-progress",
-            "--json"]  # fmt: skip
+            "-m", module, "--corpus", str(corpus), "--out", str(run), "--no-progress",
+            *extra]  # fmt: skip
     for item in SETTINGS:
         args += ["--set", item]
     env = {k: v for k, v in os.environ.items() if k != "BITLAB_TRAIN_FAULT"}

@@ -11,6 +11,8 @@ from bitbench.ablation import (
     render_markdown,
     run_ablation,
 )
+from bitbench.ablation import plan as plan_module
+from bitbench.ablation import runner as runner_module
 from bitbench.ablation.grid import flatten
 from bitbench.errors import BitbenchError
 
@@ -74,39 +76,46 @@ def test_shipped_grid_covers_the_four_ablations():
     assert "max_steps" in grid.base and "seed" in grid.base
 
 
-def test_plan_marks_missing_settings_unavailable_and_reuses_finished_runs(tmp_path):
+def test_plan_marks_missing_settings_unavailable_and_reuses_finished_runs(tmp_path, monkeypatch):
     grid = parse_grid(GRID, "g.toml")
     (tmp_path / "ref" / "model").mkdir(parents=True)
     (tmp_path / "ref" / "model" / "config.json").write_text("{}")
     checked = []
-    planned = plan_ablation(grid, tmp_path, has_setting=lambda key: key != "table_mode",
-                            validate=lambda o, d: checked.append((d.name, o)))  # fmt: skip
+    monkeypatch.setattr(plan_module, "has_setting", lambda key: key != "table_mode")
+    monkeypatch.setattr(plan_module, "build_config",
+                        lambda grid, o, d, corpus: checked.append((d.name, o)))  # fmt: skip
+    planned = plan_ablation(grid, tmp_path, "c.zarr")
     status = {p.name: p.status for p in planned}
     assert status == {"ref": "reused", "x": "planned", "t": "unavailable"}
     assert "'table_mode'" in planned[2].reason and "why" in planned[2].reason
     assert checked[1] == ("x", {"max_steps": 10, "mask.span_p": 0.5, "lr": 1e-3})
-    assert [p.name for p in plan_ablation(grid, tmp_path, only=["a"])] == ["ref", "x"]
+    assert [p.name for p in plan_ablation(grid, tmp_path, "c.zarr", only=["a"])] == ["ref", "x"]
 
-    def reject(overrides, run_dir):
+    def reject(grid, overrides, run_dir, corpus):
         raise ValueError("model key 'widht' is unknown")
 
+    monkeypatch.setattr(plan_module, "build_config", reject)
     with pytest.raises(BitbenchError, match="grid run 'ref': model key 'widht'"):
-        plan_ablation(grid, tmp_path, validate=reject)
+        plan_ablation(grid, tmp_path, "c.zarr")
 
 
-def test_runner_records_failures_and_the_table_lists_every_group(tmp_path):
+def test_runner_records_failures_and_the_table_lists_every_group(tmp_path, monkeypatch):
     grid = parse_grid(GRID, "g.toml")
-    planned = plan_ablation(grid, tmp_path, has_setting=lambda key: False)
+    monkeypatch.setattr(plan_module, "has_setting", lambda key: False)
+    monkeypatch.setattr(plan_module, "build_config", lambda *args: None)
+    planned = plan_ablation(grid, tmp_path, "c.zarr")
 
-    def train(item):
-        if item.name == "x":
+    def train(grid, overrides, run_dir, corpus, **kwargs):
+        if run_dir.name == "x":
             raise ValueError("loss is NaN at step 3")
         return {"status": "ok", "step": 10, "elapsed_s": 1.5}
 
-    def evaluate(item):
+    def evaluate(item, corpus, settings, device):
         return {"bpb": 2.5, "acc_bit": 0.9, "training": {"steps": 10}}
 
-    rows = run_ablation(grid, planned, train=train, evaluate=evaluate)
+    monkeypatch.setattr(runner_module, "train_run", train)
+    monkeypatch.setattr(runner_module, "evaluate_planned", evaluate)
+    rows = run_ablation(grid, planned, "c.zarr")
     by_name = {r["name"]: r for r in rows}
     assert by_name["ref"]["bpb"] == 2.5 and by_name["ref"]["steps"] == 10
     assert by_name["x"]["status"] == "failed" and "NaN" in by_name["x"]["reason"]
@@ -118,14 +127,15 @@ def test_runner_records_failures_and_the_table_lists_every_group(tmp_path):
     assert "- `t` (unavailable)" in md and "- `x` (failed): ValueError: loss is NaN" in md
 
 
-def test_tables_are_resolved_and_built_once(tmp_path):
+def test_tables_are_resolved_and_built_once(tmp_path, monkeypatch):
     import numpy as np
     from bitbench.ablation.tables import build_referenced_tables, resolve_references
 
     grid = parse_grid(GRID + '\n[tables.ws]\nprior = "whitespace"\nwindows = 6\nseq_len = 40\n'
                       '[[run]]\nname = "tab"\nablation = "table"\n'
                       'set = { table_codes = "@tables.ws" }\n', "g.toml")  # fmt: skip
-    planned = plan_ablation(grid, tmp_path)
+    monkeypatch.setattr(plan_module, "build_config", lambda *args: None)
+    planned = plan_ablation(grid, tmp_path, "c.zarr")
     tab = next(p for p in planned if p.name == "tab")
     assert tab.overrides["table_codes"] == str(tmp_path / "tables" / "ws")
     with pytest.raises(BitbenchError, match=r"no \[tables.zz\]"):

@@ -29,11 +29,14 @@ def _task(tmp_path: Path):
             "heads": [1, 2],
             "windows_bits": [8, 24],
         },
-        table_codes=str(tmp_path / "table"),
-        table_mode="fixed",
-        table_code_level=2,
+        task_options={
+            "table_codes": str(tmp_path / "table"),
+            "table_mode": "fixed",
+            "table_code_level": 2,
+            "steps_per_epoch": 10,
+        },
     )
-    return BitSwinTask(task_spec(config.replace(steps_per_epoch=10), None, total_steps=100))
+    return BitSwinTask(task_spec(config, None, total_steps=100))
 
 
 def test_codes_depend_only_on_what_is_shown(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 from bitmask import MaskConfig
 from bittrain.errors import BittrainError
-from bittrain.trainer.config import (
-    TrainConfig,
+from bittrain.trainer.config import TrainConfig
+from bittrain.trainer.config_files import (
     config_from_toml_text,
     load_config,
     parse_override,
@@ -24,7 +24,7 @@ def test_shipped_configs_load_and_differ() -> None:
     assert tiny.model_preset == "tiny" and base.model_preset == "base"
     assert large.model_preset == "large"
     assert base.lr == pytest.approx(5e-4) and base.warmup_steps == 5000  # appendix B
-    assert base.table_update_every == 500 and base.batch_size == 64
+    assert base.task_options["table_update_every"] == 500 and base.batch_size == 64
 
 
 def test_tiny_bytes_is_tiny_with_byte_masks_only() -> None:
@@ -145,7 +145,7 @@ def test_defaults_are_valid() -> None:
 
 def test_switching_the_task_drops_a_shipped_model_table(monkeypatch) -> None:
     # A shipped config's [model] table is written for bitswin; a baseline must not inherit it.
-    from bittrain.trainer import config as config_module
+    from bittrain.trainer import config_files as config_module
 
     doc = {"task": "bitswin", "model": {"depths": [1, 1]}}
     monkeypatch.setattr(config_module, "read_toml", lambda path: doc)

@@ -31,7 +31,7 @@ import torch
 from bitcodec.corpus_reader import open_corpus
 from bittrain.engine import TaskSpec, autocast, build_task, task_kinds
 from bittrain.fixtures import MICRO_MODEL, write_sample_corpus
-from bittrain.trainer.config import load_config
+from bittrain.trainer.config_files import load_config
 from bittrain.trainer.data import draw_windows
 from safetensors.torch import load_file
 

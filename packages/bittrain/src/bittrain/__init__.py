@@ -28,7 +28,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "TrainConfig": "bittrain.trainer.config",
-    "load_config": "bittrain.trainer.config",
+    "load_config": "bittrain.trainer.config_files",
     "LaunchOptions": "bittrain.trainer.launcher",
     "TrainResult": "bittrain.trainer.launcher",
     "run_training": "bittrain.trainer.launcher",

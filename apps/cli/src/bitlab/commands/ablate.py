@@ -10,42 +10,10 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from bitlab.output import emit, stderr
-
-
-def _toml_literal(value: Any) -> str:
-    import tomli_w
-
-    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
-
-
-def _override_strings(overrides: dict[str, Any]) -> list[str]:
-    return [f"{key}={_toml_literal(value)}" for key, value in overrides.items()]
-
-
-def _has_setting(key: str) -> bool:
-    from bittrain.trainer.config import FIELD_NAMES, TABLE_KEYS, TOML_TABLE_NAMES
-
-    head, dot, _ = key.partition(".")
-    if dot:
-        return head in TOML_TABLE_NAMES  # table contents are checked when the config is built
-    return key in FIELD_NAMES and key not in TABLE_KEYS
-
-
-def _build_config(grid, overrides: dict[str, Any], run_dir: Path, corpus: str):
-    """The run's TrainConfig, with its [model]/[mask]/[corruption] tables checked now (the
-    trainer would only find a bad table key when the run starts)."""
-    from bittrain import load_config
-    from bittrain.engine import check_spec
-    from bittrain.trainer.setup import task_spec
-
-    cfg = load_config(grid.config, _override_strings(overrides), corpus=corpus, out=str(run_dir))
-    check_spec(task_spec(cfg, None, total_steps=cfg.max_steps))
-    return cfg
 
 
 def _render_plan(grid, planned):
@@ -128,13 +96,12 @@ def register(app: typer.Typer) -> None:
         import dataclasses
 
         from bitbench.ablation import (
-            evaluator,
             load_grid,
             plan_ablation,
+            prepare_tables,
             run_ablation,
             write_report,
         )
-        from bittrain import run_training
         from bittrain.trainer.launcher import LaunchOptions
 
         grid = load_grid(grid_path)
@@ -143,10 +110,7 @@ def register(app: typer.Typer) -> None:
             grid, base={**grid.base, **{k: v for k, v in budget.items() if v is not None}}
         )
         only_items = [name for item in only for name in item.split(",") if name]
-        planned = plan_ablation(
-            grid, out, only=only_items or None, has_setting=_has_setting,
-            validate=lambda overrides, run_dir: _build_config(grid, overrides, run_dir, corpus),
-        )  # fmt: skip
+        planned = plan_ablation(grid, out, corpus, only=only_items or None)
         if dry_run:
             plan = [{"name": p.name, "ablations": list(p.run.ablations), "status": p.status,
                      "reason": p.reason, "overrides": p.overrides, "run_dir": str(p.run_dir)}
@@ -156,29 +120,17 @@ def register(app: typer.Typer) -> None:
             return
         launch = LaunchOptions(gpus=gpus, nproc=nproc)
         todo = [p for p in planned if p.status != "unavailable"]
-        to_train = [p.overrides for p in todo if p.status == "planned"]
-        if grid.tables and to_train:
-            from bitbench.ablation.tables import build_referenced_tables
-            from bitcodec import open_corpus
-
-            for path in build_referenced_tables(grid.tables, to_train, open_corpus(corpus), out):
-                if not as_json:
-                    stderr.print(f"encoding table ready: {path}")
-
-        def train(item) -> dict[str, Any]:
-            cfg = _build_config(grid, item.overrides, item.run_dir, corpus)
-            checkpoints = item.run_dir / "checkpoints"
-            resume = checkpoints.is_dir() and any(checkpoints.iterdir())
-            result = run_training(cfg, resume=resume, launch=launch, progress=not as_json)
-            return result.to_dict()
+        for path in prepare_tables(grid, planned, corpus, out):
+            if not as_json:
+                stderr.print(f"encoding table ready: {path}")
 
         def progress(name: str, stage: str) -> None:
             index = next(i for i, p in enumerate(todo, start=1) if p.name == name)
             if not as_json:
                 stderr.print(f"[bold][{index}/{len(todo)}][/] {stage} {name}")
 
-        rows = run_ablation(grid, planned, train=train, progress=progress,
-                            evaluate=evaluator(corpus, grid.eval, device))  # fmt: skip
+        rows = run_ablation(grid, planned, corpus, launch=launch, eval_device=device,
+                            progress=progress, show_training=not as_json)  # fmt: skip
         parts = ["bitlab", "ablate", "--grid", grid_path, "--corpus", corpus, "--out", out]
         if max_minutes is not None:
             parts += ["--max-minutes-per-run", f"{max_minutes:g}"]

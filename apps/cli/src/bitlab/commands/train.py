@@ -31,10 +31,6 @@ def register(app: typer.Typer) -> None:
         run: opt.RunOptions,
     ) -> None:
         """Train a model with the masking curriculum; checkpoints resume exactly."""
-        from bittrain import load_config
-
-        fields = {"corpus": run.corpus, "out": run.out, **run.budget, "table_codes": table,
-                  "table_mode": table_mode}  # fmt: skip
-        cfg = opt.resolve_config(lambda source: load_config(source, run.overrides, **fields), run)
-        result = opt.launch_and_train(cfg, run, init=init)
+        fields = {"table_codes": table, "table_mode": table_mode}
+        _, result = opt.launch_and_train(run, init=init, fields=fields)
         opt.emit_on_rank_zero(result.to_dict(), run.as_json)

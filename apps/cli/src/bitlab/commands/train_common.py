@@ -1,6 +1,6 @@
 """What `bitlab train` and `bitlab baseline train` share: their run, budget and launch options,
-how a run's config is resolved (fresh, or the run's own with --resume), the launch, the
-translation of library errors into flags, and the summary printed at the end."""
+the call into bittrain (``TrainRequest``: config resolution, resume, launch), the translation of
+library errors into flags, and the summary printed at the end."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from bitlab.errors import UserError, in_flag_terms
+from bitlab.errors import in_flag_terms
 from bitlab.output import emit
 
 # Config keys that have a flag of their own: library messages naming the key name the flag.
@@ -131,31 +131,26 @@ def with_run_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def resolve_config(build: Callable[[str], Any], run: RunOptions) -> Any:
-    """The run's TrainConfig: ``build(source)`` of the shipped/TOML config (default tiny), or
-    with --resume of the run's own config.toml (a --config/--set that changes it is refused
-    with the keys that differ, unless --allow-config-change)."""
-    from bittrain.trainer.resume_config import resume_config  # commands import torch lazily
-
-    if run.resume:
-        if not run.out:
-            raise UserError("--resume needs --out RUN (the run directory to continue)")
-        return resume_config(run.out, build, config=run.config, budget=run.budget,
-                             allow_changes=run.allow_config_change)  # fmt: skip
-    if run.allow_config_change:
-        raise UserError("--allow-config-change goes with --resume: add --resume or drop it")
-    return build(run.config or "tiny")
-
-
-def launch_and_train(cfg: Any, run: RunOptions, *, init: str | None = None) -> Any:
-    """Run the training; library errors that name a config key with a flag of its own come back
-    naming the flag."""
-    from bittrain import run_training
+def launch_and_train(
+    run: RunOptions,
+    *,
+    init: str | None = None,
+    task: str | None = None,
+    fields: dict[str, Any] | None = None,
+) -> tuple[Any, Any]:
+    """Resolve the run's config (fresh, or with --resume the run's own) and train it through
+    bittrain; returns (config, result). Library errors that name a config key with a flag of its
+    own come back naming the flag."""
     from bittrain.trainer.launcher import LaunchOptions
+    from bittrain.trainer.request import TrainRequest, train_request
 
+    request = TrainRequest(
+        config=run.config, overrides=tuple(run.overrides), corpus=run.corpus, out=run.out,
+        resume=run.resume, allow_config_change=run.allow_config_change, init=init, task=task,
+        fields={k: v for k, v in (fields or {}).items() if v is not None}, **run.budget,
+    )  # fmt: skip
     try:
-        return run_training(cfg, resume=run.resume, init=init,
-                            launch=LaunchOptions(**run.launch), progress=not run.no_progress)  # fmt: skip
+        return train_request(request, LaunchOptions(**run.launch), progress=not run.no_progress)
     except Exception as exc:
         translated = in_flag_terms(exc, FLAGS)
         if translated is exc:

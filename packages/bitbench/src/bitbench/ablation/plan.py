@@ -4,13 +4,13 @@ exist are marked unavailable (with the reason); a run already finished in OUT/<n
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bitbench.ablation.grid import AblationGrid, AblationRun
 from bitbench.ablation.tables import resolve_references
+from bitbench.ablation.training import build_config, has_setting
 from bitbench.errors import BitbenchError
 
 PLANNED, REUSED, UNAVAILABLE = "planned", "reused", "unavailable"
@@ -41,17 +41,13 @@ def changes_text(run: AblationRun) -> str:
 def plan_ablation(
     grid: AblationGrid,
     out_dir: str | Path,
+    corpus: str | Path,
     *,
-    validate: Callable[[dict[str, Any], Path], None] | None = None,
-    has_setting: Callable[[str], bool] | None = None,
     only: list[str] | None = None,
 ) -> list[PlannedRun]:
-    """Plan every run (or those named / grouped in ``only``).
-
-    ``validate(overrides, run_dir)`` raises for a config the trainer would reject (unknown key,
-    bad value); ``has_setting(key)`` says whether the trainer knows a ``requires`` key.
-    Everything is checked before anything trains.
-    """
+    """Plan every run (or those named / grouped in ``only``): a config the trainer would reject
+    (unknown key, bad value) is an error now, a run whose ``requires`` keys the trainer lacks is
+    unavailable. Everything is checked before anything trains."""
     out = Path(out_dir)
     runs = list(grid.runs)
     if only:
@@ -68,22 +64,17 @@ def plan_ablation(
     for run in runs:
         run_dir = out / run.name
         overrides = resolve_references({**grid.base, **run.overrides}, grid.tables, out, run.name)
-        missing = [key for key in run.requires if has_setting is not None and not has_setting(key)]
+        missing = [key for key in run.requires if not has_setting(key)]
         if missing:
             reason = f"the trainer has no {', '.join(repr(k) for k in missing)} setting"
             if run.note:
                 reason += f" ({run.note})"
             planned.append(PlannedRun(run, run_dir, overrides, UNAVAILABLE, reason))
             continue
-        if validate is not None:
-            try:
-                validate(overrides, run_dir)
-            except ValueError as exc:  # package errors are ValueErrors
-                raise BitbenchError(f"grid run '{run.name}': {exc}") from None
-            except Exception as exc:
-                if type(exc).__name__ != "UserError":
-                    raise
-                raise BitbenchError(f"grid run '{run.name}': {exc}") from None
+        try:
+            build_config(grid, overrides, run_dir, corpus)
+        except ValueError as exc:  # the packages' user errors are ValueErrors
+            raise BitbenchError(f"grid run '{run.name}': {exc}") from None
         done = (run_dir / "model" / "config.json").is_file()
         planned.append(PlannedRun(run, run_dir, overrides, REUSED if done else PLANNED))
     return planned

@@ -1,6 +1,5 @@
-"""Run a planned ablation: train each run (through a trainer callback, so that bitbench does
-not depend on the CLI that owns the training loop), evaluate it with bitbench.evaluate, then
-write one comparison table (ablation.md / ablation.json) and plots."""
+"""Run a planned ablation: build the encoding tables the grid names, train each run
+(bittrain.run_training), evaluate it with bitbench.evaluate; one result row per run."""
 
 from __future__ import annotations
 
@@ -10,10 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bitcodec.corpus_reader import open_corpus
 from bittrain.fileio import clean_for_json
+from bittrain.trainer.launcher import LaunchOptions
 
 from bitbench.ablation.grid import AblationGrid
 from bitbench.ablation.plan import PLANNED, REUSED, UNAVAILABLE, PlannedRun, changes_text
+from bitbench.ablation.tables import build_referenced_tables
+from bitbench.ablation.training import train_run
 from bitbench.evaluate import EvalSettings, evaluate_run, write_outputs
 
 log = logging.getLogger(__name__)
@@ -21,23 +24,26 @@ log = logging.getLogger(__name__)
 METRIC_KEYS = ("bpb", "acc_bit", "acc_byte", "acc_word", "acc_phrase", "boundary_f1",
                "consistency_auc", "flops_per_byte")  # fmt: skip
 
-# train(planned) -> {"status": "ok" | "time", "step": int, "elapsed_s": float, ...}
-TrainFn = Callable[[PlannedRun], dict[str, Any]]
-# evaluate(planned) -> metrics dict (bitbench.evaluate's metrics.json keys)
-EvalFn = Callable[[PlannedRun], dict[str, Any]]
+
+def evaluate_planned(
+    planned: PlannedRun, corpus: str | Path, eval_settings: dict[str, Any], device: str = "cpu"
+) -> dict[str, Any]:
+    """bitbench.evaluate on the corpus, saved to RUN/eval; the metrics.json keys."""
+    evaluation = evaluate_run(
+        planned.run_dir, corpus=corpus, settings=EvalSettings(**eval_settings), device=device
+    )
+    write_outputs(evaluation, planned.run_dir / "eval", None)
+    return clean_for_json(evaluation.metrics)
 
 
-def evaluator(corpus: str | Path, eval_settings: dict[str, Any], device: str = "cpu") -> EvalFn:
-    """The default evaluation: bitbench.evaluate on the corpus, saved to RUN/eval."""
-
-    settings = EvalSettings(**eval_settings)
-
-    def evaluate(planned: PlannedRun) -> dict[str, Any]:
-        evaluation = evaluate_run(planned.run_dir, corpus=corpus, settings=settings, device=device)
-        write_outputs(evaluation, planned.run_dir / "eval", None)
-        return clean_for_json(evaluation.metrics)
-
-    return evaluate
+def prepare_tables(
+    grid: AblationGrid, planned: list[PlannedRun], corpus: str | Path, out: str | Path
+) -> list[Path]:
+    """Build the encoding tables the runs still to train name (once; reused when present)."""
+    to_train = [p.overrides for p in planned if p.status == PLANNED]
+    if not grid.tables or not to_train:
+        return []
+    return build_referenced_tables(grid.tables, to_train, open_corpus(str(corpus)), out)
 
 
 def _row(planned: PlannedRun) -> dict[str, Any]:
@@ -59,10 +65,12 @@ def _row(planned: PlannedRun) -> dict[str, Any]:
 def run_ablation(
     grid: AblationGrid,
     planned: list[PlannedRun],
+    corpus: str | Path,
     *,
-    train: TrainFn,
-    evaluate: EvalFn,
+    launch: LaunchOptions | None = None,
+    eval_device: str = "cpu",
     progress: Callable[[str, str], None] | None = None,
+    show_training: bool = True,
 ) -> list[dict[str, Any]]:
     """Train and evaluate every available run; one result row per run (failures recorded with
     their message, so that one bad run does not lose the others)."""
@@ -77,14 +85,15 @@ def run_ablation(
                 if progress:
                     progress(item.name, "train")
                 started = time.monotonic()
-                result = train(item)
+                result = train_run(grid, item.overrides, item.run_dir, corpus, launch=launch,
+                                   progress=show_training)  # fmt: skip
                 row["status"] = "stopped at time limit" if result.get("status") == "time" else "ok"
                 row["train_s"] = float(result.get("elapsed_s", time.monotonic() - started))
             else:
                 row["status"] = REUSED
             if progress:
                 progress(item.name, "eval")
-            metrics = evaluate(item)
+            metrics = evaluate_planned(item, corpus, grid.eval, eval_device)
         except Exception as exc:  # record and go on: the other runs still answer their question
             log.warning("ablation run %s failed: %s: %s", item.name, type(exc).__name__, exc)
             row["status"] = "failed"
@@ -96,4 +105,4 @@ def run_ablation(
     return rows
 
 
-__all__ = ["REUSED", "EvalFn", "TrainFn", "evaluator", "run_ablation"]
+__all__ = ["REUSED", "evaluate_planned", "prepare_tables", "run_ablation"]

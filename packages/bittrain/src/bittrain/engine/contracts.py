@@ -35,18 +35,16 @@ class TaskLoss:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """Everything a task factory gets: the resolved training settings, in the task's terms.
-
-    ``settings`` is the trainer's whole resolved config as plain values (flat keys); a task reads
-    the keys it owns (bitswin: ``boundary_source``, ``table_*``...) and ignores the rest.
-    """
+    """Everything a task factory gets, in the task's terms: its own options (the frozen dataclass
+    its kind registered, read from the config section named after the kind, e.g. ``[bitswin]``),
+    its model / mask / corruption tables, and the few loop settings a task needs."""
 
     kind: str
     preset: str  # model size preset (tiny | base | large)
     model: Mapping[str, Any]  # model overrides ([model] table)
     mask: Mapping[str, Any]  # [mask] table (bitmask MaskConfig fields)
     corruption: Mapping[str, Any]  # [corruption] table
-    settings: Mapping[str, Any]
+    options: Any  # the kind's options dataclass (TaskKind.options), None for kinds without
     train_split: Any  # bitcodec CorpusSplit
     run_dir: Path
     seed: int = 0
@@ -55,6 +53,7 @@ class TaskSpec:
     batch_size: int = 1  # global windows per optimizer step
     seq_len: int = 256  # bytes per window
     is_main: bool = True  # rank 0 (the rank that keeps task state such as encoding tables)
+    precision: str = "auto"  # the trainer's autocast (auto | fp32 | bf16), for eval views
 
 
 @runtime_checkable

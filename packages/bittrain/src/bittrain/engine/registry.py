@@ -18,6 +18,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from bittrain.engine.contracts import EvalModel, TaskSpec, TrainTask
+from bittrain.engine.options import option_names, parse_options
 from bittrain.errors import BittrainError
 
 
@@ -35,6 +36,9 @@ class TaskKind:
     check: Callable[[TaskSpec], None] | None = None
     # Claims run directories whose model_type is not listed (e.g. any Hugging Face masked LM).
     matches: Callable[[Any], bool] | None = None
+    # The kind's own settings: a frozen dataclass read from the config section named after the
+    # kind (bittrain.engine.options); None for kinds without settings of their own.
+    options: type | None = None
 
 
 _KINDS: dict[str, TaskKind] = {}
@@ -125,3 +129,23 @@ def describe() -> dict[str, str]:
     """name -> description, for help texts."""
     _discover()
     return {name: kind.description for name, kind in _KINDS.items()}
+
+
+def task_option_names(name: str) -> tuple[str, ...]:
+    """The keys of kind ``name``'s own config section (() for kinds without one)."""
+    kind = task_kind(name)
+    return () if kind.options is None else option_names(kind.options)
+
+
+def task_options(name: str, values: dict[str, Any]) -> Any:
+    """Kind ``name``'s options from its config section (None for kinds without options; a
+    section given to such a kind is an error)."""
+    kind = task_kind(name)
+    if kind.options is None:
+        if values:
+            raise BittrainError(
+                f"task kind '{name}' has no settings of its own: drop the [{name}] section "
+                f"({', '.join(sorted(values))})"
+            )
+        return None
+    return parse_options(kind.options, values, name)

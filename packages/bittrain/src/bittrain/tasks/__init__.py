@@ -17,6 +17,7 @@ from bittrain.engine.registry import TaskKind, register_task
 from bittrain.rundir import is_hf_masked_lm
 from bittrain.tasks.baseline_eval import load_baseline
 from bittrain.tasks.baseline_task import build_baseline_task, check_baseline_spec
+from bittrain.tasks.bitswin_config import BitSwinTaskOptions
 from bittrain.tasks.bitswin_config import check_spec as check_bitswin_spec
 from bittrain.tasks.bitswin_eval import load_bitswin_eval
 from bittrain.tasks.bitswin_task import BitSwinTask
@@ -32,7 +33,8 @@ def _is_hf_directory(info: Any) -> bool:
 
 BUILTIN_KINDS = (
     TaskKind("bitswin", BitSwinTask, ("bitswin",), load_bitswin_eval,
-             "the bit-level model with the masking curriculum", check=check_bitswin_spec),
+             "the bit-level model with the masking curriculum", check=check_bitswin_spec,
+             options=BitSwinTaskOptions),
     TaskKind("byte", build_baseline_task, ("byte_mlm",), _load_baseline,
              "byte-level window-attention masked LM (baseline)", check=check_baseline_spec),
     TaskKind("bpe", build_baseline_task, ("bpe_mlm",), _load_baseline,

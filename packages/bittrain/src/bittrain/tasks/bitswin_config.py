@@ -1,19 +1,15 @@
-"""Settings of the ``bitswin`` task, read from the trainer's resolved config (``TaskSpec``).
-
-The keys the task owns are flat keys of the training config (see ``BitSwinTaskOptions``); the
-model comes from a bitswin preset plus the ``[model]`` overrides, the masks from ``[mask]``
-(bitmask MaskConfig, the epoch curriculum compressed onto the run's steps) and corruption from
-``[corruption]``.
+"""Settings of the ``bitswin`` task (``TaskSpec``): its own ``[bitswin]`` section
+(``BitSwinTaskOptions``), the model from a bitswin preset plus the ``[model]`` overrides, the
+masks from ``[mask]`` (bitmask MaskConfig, the epoch curriculum compressed onto the run's steps)
+and corruption from ``[corruption]``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bitmask import CorruptionConfig, MaskConfig
 from bitmask.errors import BitmaskError
@@ -28,11 +24,12 @@ from bittrain.errors import BittrainError
 UNIT_SOURCES = ("model", "entropy", "whitespace", "class")  # boundary_source
 PRIORS = ("whitespace", "class")  # boundary_prior
 TABLE_MODES = ("fixed", "adaptive")
+CURRICULUM_UNITS = ("step", "epoch")
 
 
 @dataclass(frozen=True)
 class BitSwinTaskOptions:
-    """The training-config keys of the bitswin task (defaults: the trainer's)."""
+    """The ``[bitswin]`` section of a training config: the bitswin task's own settings."""
 
     curriculum_unit: str = "step"  # step: the epoch curriculum compressed onto the run's steps
     steps_per_epoch: int = 0  # curriculum_unit=epoch: steps per epoch (0 = one corpus pass)
@@ -40,27 +37,34 @@ class BitSwinTaskOptions:
     boundary_prior: str = "whitespace"  # units before the word phase (bootstrap)
     boundary_refresh_every: int = 1  # steps between boundary-model snapshots (1 = live model)
     table_enabled: bool = True  # grow an adaptive encoding table from the model's boundaries
-    table_update_every: int = 500
-    table_max_size: int = 10000
+    table_update_every: int = 500  # steps between table updates (appendix B: 500)
+    table_max_size: int = 10000  # entries per level
     table_codes: str = ""  # a saved table whose codes feed the model ("" = off)
     table_mode: str = "fixed"  # fixed | adaptive (the fed table keeps growing)
-    table_code_level: int = 2
+    table_code_level: int = 2  # which level's codes are fed (1 = shortest units)
 
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> BitSwinTaskOptions:
-        names = {f.name for f in dataclasses.fields(cls)}
-        options = cls(**{k: v for k, v in settings.items() if k in names})
+    def __post_init__(self) -> None:
         for name, allowed in (
             ("boundary_source", UNIT_SOURCES),
             ("boundary_prior", PRIORS),
             ("table_mode", TABLE_MODES),
-            ("curriculum_unit", ("step", "epoch")),
+            ("curriculum_unit", CURRICULUM_UNITS),
         ):
-            if getattr(options, name) not in allowed:
+            value = getattr(self, name)
+            if value not in allowed:
+                close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.4)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
                 raise BittrainError(
-                    f"{name} = {getattr(options, name)!r}: use one of {', '.join(allowed)}"
+                    f"config key 'bitswin.{name}' = {value!r} is not one of "
+                    f"{', '.join(allowed)}{hint}"
                 )
-        return options
+        for name, least in (("boundary_refresh_every", 1), ("table_update_every", 1),
+                            ("table_max_size", 1), ("steps_per_epoch", 0),
+                            ("table_code_level", 1)):  # fmt: skip
+            if getattr(self, name) < least:
+                raise BittrainError(
+                    f"config key 'bitswin.{name}' = {getattr(self, name)!r} must be >= {least}"
+                )
 
 
 def model_config(spec: TaskSpec, code_vocab_size: int = 0) -> BitSwinConfig:
@@ -134,7 +138,7 @@ def load_code_table(options: BitSwinTaskOptions) -> AdaptiveEncodingTable:
 
 def check_spec(spec: TaskSpec) -> None:
     """The model, mask and corruption settings of a spec are valid (raises BittrainError)."""
-    options = BitSwinTaskOptions.from_settings(spec.settings)
+    options = spec.options or BitSwinTaskOptions()
     model_config(spec)
     mask_config(spec, options, spec.total_steps)
     corruption_config(spec)

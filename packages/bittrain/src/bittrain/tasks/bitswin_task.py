@@ -77,7 +77,7 @@ class BitSwinTask(TaskBase):
 
     def __init__(self, spec: TaskSpec) -> None:
         self.spec = spec
-        self.options = setup.BitSwinTaskOptions.from_settings(spec.settings)
+        self.options = spec.options or setup.BitSwinTaskOptions()
         opts = self.options
         self.fed_table = setup.load_code_table(opts) if opts.table_codes else None
         self.codes = (
@@ -375,7 +375,7 @@ class BitSwinTask(TaskBase):
             boundary_source=self.options.boundary_source
             if self.options.boundary_source == "entropy"
             else "model",
-            precision=str(self.spec.settings.get("precision", "auto")),
+            precision=self.spec.precision,
         )
 
     def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:

@@ -32,7 +32,8 @@ from bittrain.trainer import setup
 from bittrain.trainer.checkpoints import state as state_io
 from bittrain.trainer.checkpoints.checkpointer import Checkpointer
 from bittrain.trainer.checkpoints.files import list_checkpoints
-from bittrain.trainer.config import TrainConfig, write_config
+from bittrain.trainer.config import TrainConfig
+from bittrain.trainer.config_files import write_config
 from bittrain.trainer.data import Sharding, draw_windows
 from bittrain.trainer.dist import DistContext
 from bittrain.trainer.faults import Faults

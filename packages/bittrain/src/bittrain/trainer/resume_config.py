@@ -21,14 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from bittrain.errors import BittrainError
-from bittrain.trainer.config import TrainConfig, config_from_toml_text
+from bittrain.trainer.config import TrainConfig
+from bittrain.trainer.config_files import config_from_toml_text
 
 log = logging.getLogger(__name__)
 
 # Keys a resume may change through their own options (--max-steps, --max-minutes, --max-flops).
 BUDGET_KEYS = ("max_steps", "max_minutes", "max_flops")
 # Keys holding local paths: "c.zarr" and "./c.zarr" name the same store.
-PATH_KEYS = ("corpus", "out", "table_codes")
+PATH_KEYS = ("corpus", "out", "bitswin.table_codes")
 
 
 def _flat(config: TrainConfig) -> dict[str, Any]:

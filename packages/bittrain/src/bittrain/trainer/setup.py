@@ -3,7 +3,6 @@ parallel wrapper and the optimizer. Used once by the Trainer before its loop."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from torch.distributed.tensor import DTensor
 from torch.nn.parallel import DistributedDataParallel
 
 from bittrain.engine import TaskSpec, TrainTask, build_task
+from bittrain.engine.registry import task_options
 from bittrain.errors import BittrainError
 from bittrain.trainer.checkpoints.files import latest_checkpoint
 from bittrain.trainer.config import TrainConfig
@@ -71,7 +71,7 @@ def task_spec(
         model=dict(config.model_config),
         mask=dict(config.mask),
         corruption=dict(config.corruption),
-        settings=dataclasses.asdict(config),
+        options=task_options(config.task, config.task_options),
         train_split=None if corpus is None else corpus.train,
         run_dir=Path(config.out),
         seed=config.seed,
@@ -80,6 +80,7 @@ def task_spec(
         batch_size=config.batch_size,
         seq_len=config.seq_len,
         is_main=is_main,
+        precision=config.precision,
     )
 
 

@@ -25,7 +25,8 @@ from bittrain.trainer.checkpoints.files import (
     write_checkpoint,
     write_json_atomic,
 )
-from bittrain.trainer.config import TrainConfig, write_config
+from bittrain.trainer.config import TrainConfig
+from bittrain.trainer.config_files import write_config
 from bittrain.trainer.dist import DistContext
 from bittrain.trainer.metrics_log import truncate_metrics
 from bittrain.trainer.plots import write_plots

@@ -16,11 +16,11 @@ from bitbaselines.tokenizer import encode_windows
 from bitbaselines.version import __version__
 
 __all__ = [
-    "__version__",
     "BpeMLM",
     "BpeMLMConfig",
     "ByteMLM",
     "ByteMLMConfig",
+    "__version__",
     "bpe_mlm_flops_per_byte",
     "byte_mlm_flops_per_byte",
     "encode_windows",

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from bitbench.errors import BitbenchError
 from bitbench.metrics import (
-    BoundaryScores,
+    BoundaryMatch,
     accuracy_counts,
     ascii_space_mask,
     bits_per_byte,
     bits_per_byte_from_logprobs,
-    boundary_scores,
     masked_accuracy,
+    match_boundaries,
     neg_log2_probs,
     parse_segmented_line,
     sequence_start_mask,
@@ -63,22 +63,22 @@ def test_bits_per_byte_units_covering_several_bytes():
         bits_per_byte([1.0], [0])
 
 
-def test_boundary_scores_hand_counted():
+def test_match_boundaries_hand_counted():
     gold = np.array([0, 1, 0, 1, 0, 1], bool)
     pred = np.array([1, 1, 1, 0, 0, 1], bool)
     evaluate = np.array([0, 1, 1, 1, 1, 1], bool)  # position 0 excluded
-    s = boundary_scores(pred, gold, evaluate)
+    s = match_boundaries(pred, gold, evaluate)
     assert (s.true_pos, s.false_pos, s.false_neg) == (2, 1, 1)
     assert s.precision == pytest.approx(2 / 3)
     assert s.recall == pytest.approx(2 / 3)
     assert s.f1 == pytest.approx(2 / 3)
-    both = s + BoundaryScores(1, 0, 0)
+    both = s + BoundaryMatch(1, 0, 0)
     assert both.precision == pytest.approx(3 / 4)
     assert set(s.as_dict()) == {"boundary_precision", "boundary_recall", "boundary_f1"}
 
 
-def test_boundary_scores_zero_division_is_zero():
-    s = BoundaryScores(0, 0, 0)
+def test_match_boundaries_zero_division_is_zero():
+    s = BoundaryMatch(0, 0, 0)
     assert (s.precision, s.recall, s.f1) == (0.0, 0.0, 0.0)
 
 

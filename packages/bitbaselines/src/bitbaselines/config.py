@@ -101,7 +101,7 @@ def config_from_dict(cls: type[C], raw: dict[str, Any], presets: dict[str, dict[
                 f"model key {key!r} is unknown for {cls.__name__}: use one of {sorted(fields)}"
             )
         values[key] = value
-    expected = cls.model_type if hasattr(cls, "model_type") else None
+    expected = cls.model_type
     if "model_type" in values and values["model_type"] != expected:
         raise BitbaselinesError(
             f"model_type {values['model_type']!r} does not match {cls.__name__}: "

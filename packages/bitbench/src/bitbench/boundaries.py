@@ -3,7 +3,7 @@
 Both gold sources end up as the same thing: rows of bytes (``windows`` uint8 [M, L] with ``pad``),
 gold word starts and the positions to evaluate, plus whitespace flags. The model's boundary
 scores are cut at one threshold (given, or chosen so the mean unit length equals the run's
-target) and compared with ``metrics.boundary_scores``. Gold-segmented lines are instead cut into
+target) and compared with ``metrics.match_boundaries``. Gold-segmented lines are instead cut into
 words line by line by ``segment.segment_lines`` (rules, signal and decoder exactly as ``bitlab
 segment`` uses them) and get SIGHAN word precision/recall/F1 and, with the training word list,
 OOV rate and OOV/IV recall (``sighan``). The consistency score pools the model's byte states over
@@ -19,13 +19,14 @@ from typing import Any
 
 import numpy as np
 from bitcodec.facts import CharClass, char_classes
+from bittrain.engine.contracts import HasByteStates, HasUntrained
 from bittrain.engine.windows import pack_windows
 
 from bitbench.consistency import consistency_auc, pool_units
 from bitbench.errors import BitbenchError
 from bitbench.metrics import (
-    boundary_scores,
     gold_starts,
+    match_boundaries,
     sequence_start_mask,
     threshold_for_mean_length,
     whitespace_gold,
@@ -150,7 +151,7 @@ def evaluate_boundaries(
     if threshold is None:
         threshold = threshold_for_mean_length(scores, target_unit_bytes, valid=~rows.pad)
     predicted = (scores > threshold) & ~rows.pad
-    result: dict[str, Any] = boundary_scores(predicted, rows.gold, rows.evaluate).as_dict(
+    result: dict[str, Any] = match_boundaries(predicted, rows.gold, rows.evaluate).as_dict(
         "boundary"
     )
     valid = ~rows.pad
@@ -193,7 +194,7 @@ def evaluate_segmented(
     evaluate = np.ones(predicted.shape, dtype=bool)
     firsts = np.cumsum([0, *[len(t.encode("utf-8")) for t in texts[:-1]]])
     evaluate[firsts[firsts < evaluate.size]] = False  # a line's first byte starts a word trivially
-    result: dict[str, Any] = boundary_scores(predicted, gold_flags, evaluate).as_dict("boundary")
+    result: dict[str, Any] = match_boundaries(predicted, gold_flags, evaluate).as_dict("boundary")
     result.update(score_lines(gold, seg.lines, dictionary).as_dict())
     n_gold = sum(len(words) for words in gold)
     result["boundary_threshold"] = seg.threshold
@@ -205,8 +206,7 @@ def evaluate_segmented(
         "prior_weight": options.prior_weight,
         "prior_mean_atoms": options.prior_mean_atoms,
         "rules": rules.spec(),
-        "target_unit_bytes": options.target_unit_bytes
-        or float(getattr(model, "target_unit_bytes", 5.0)),
+        "target_unit_bytes": options.target_unit_bytes or float(model.target_unit_bytes),
     }
     return SegmentedResult(result, seg, [list(words) for words in gold])
 
@@ -248,7 +248,7 @@ def evaluate_consistency(
         ("consistency_auc", "consistency_auc_raw", "consistency_auc_control")
     )
     occurrences = word_occurrences(rows)
-    if not hasattr(model, "byte_states") or not occurrences:
+    if not isinstance(model, HasByteStates) or not occurrences:
         return out
     labels = [rows.windows[row, s:e].tobytes() for row, s, e in occurrences]
 
@@ -267,7 +267,7 @@ def evaluate_consistency(
 
     out["consistency_auc"] = auc(model, True)
     out["consistency_auc_raw"] = auc(model, False)
-    if control is not None and hasattr(control, "byte_states"):
+    if isinstance(control, HasByteStates):
         out["consistency_auc_control"] = auc(control, True)
     return out
 
@@ -290,10 +290,7 @@ def _pooled_occurrences(
 def untrained_like(model: Any) -> Any:
     """The same EvalModel with freshly initialised weights (seed 0): the consistency control
     (what identical bytes alone give), or None when the kind cannot be rebuilt."""
-    rebuild = getattr(model, "untrained", None)
-    if callable(rebuild):
-        return rebuild()
-    return None
+    return model.untrained() if isinstance(model, HasUntrained) else None
 
 
 # --- samples for the boundary plot (plots.plot_boundary_view): one mark per character ---------

@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 from bitbaselines.bpe import REFERENCE_VOCAB
 from bitcodec.corpus_reader import open_corpus  # (not re-exported by bitcodec yet)
+from bittrain.engine.contracts import HasBoundaries, ScoresHiddenBytes
 from bittrain.fileio import clean_for_json, write_json_atomic, write_text_atomic
 from bittrain.hidden.spans import resolve_protocols
 from bittrain.reference_bpe import reference_bpe
 from bittrain.runs import (
     RunInfo,
-    count_params,
     find_setting,
     inspect_run,
     load_model,
@@ -191,7 +191,7 @@ def evaluate_run(
     _stage(progress, "load")
     info = inspect_run(run_dir)
     model = load_model(info, device=device)
-    is_bitswin = hasattr(model, "boundary_scores")
+    is_bitswin = isinstance(model, HasBoundaries)
     opened = None
     if corpus is not None:
         opened = open_corpus(corpus)
@@ -201,7 +201,7 @@ def evaluate_run(
     metrics: dict[str, Any] = {
         "version": METRICS_VERSION,
         "run": str(Path(info.run_dir).resolve()),
-        "kind": getattr(model, "kind", info.kind),
+        "kind": model.kind,
         "model_type": info.model_type,
         "corpus": str(Path(corpus).resolve())
         if corpus is not None and "://" not in str(corpus)
@@ -209,7 +209,7 @@ def evaluate_run(
         "gold_seg": str(Path(gold_seg).resolve()) if gold_seg is not None else None,
         "word_list": str(Path(word_list).resolve()) if word_list is not None else None,
         "settings": settings.as_dict(),
-        "num_params": count_params(model),
+        "num_params": model.num_params,
         "protocol": settings.protocols[0],
         "bpb": None,
         "bpb_one_pass": None,
@@ -270,10 +270,10 @@ def evaluate_run(
     elif windows is not None:
         rows = whitespace_rows(windows, doc_starts)
         if is_bitswin:
-            target = float(getattr(model, "target_unit_bytes", 5.0))
+            target = float(model.target_unit_bytes)
             # A model with units of its own is scored on them (its router's starts), unless a
             # threshold is given; others at the cut that matches the run's unit length.
-            own = getattr(model, "own_starts_threshold", None)  # HasBoundaries models may lack it
+            own = model.own_starts_threshold
             if settings.threshold is not None:
                 threshold, rule = settings.threshold, "threshold"
             elif own is not None:
@@ -354,8 +354,8 @@ def _table_metrics(
 def can_segment(model: Any, signal: str) -> bool:
     """Does the model give what the signal reads (the boundary head, or masked byte scores)?"""
     parts = parse_signal(signal)
-    head_ok = "head" not in parts or hasattr(model, "boundary_scores")
-    masks_ok = not any(p in MASK_SIGNALS for p in parts) or hasattr(model, "hidden_byte_bits")
+    head_ok = "head" not in parts or isinstance(model, HasBoundaries)
+    masks_ok = not any(p in MASK_SIGNALS for p in parts) or isinstance(model, ScoresHiddenBytes)
     return head_ok and masks_ok
 
 

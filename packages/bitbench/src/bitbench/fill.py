@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from bittrain.engine.contracts import FillsBytes
 
 from bitbench.errors import BitbenchError
 
@@ -124,9 +125,9 @@ def holes_to_bytes(text: str, hole: str) -> tuple[np.ndarray, np.ndarray]:
 
 def fill_text(model: Any, text: str, *, hole: str = "_", steps: int = 1) -> FillResult:
     """Fill every ``hole`` of ``text`` with the model's most probable bytes (see module doc)."""
-    if not hasattr(model, "byte_log_probs"):
+    if not isinstance(model, FillsBytes):
         raise BitbenchError(
-            f"a {getattr(model, 'kind', '?')} model cannot fill bytes: fill needs a bitswin run"
+            f"a {model.kind} model cannot fill bytes: fill needs a byte-level run (bitswin, byte)"
         )
     if steps < 1:
         raise BitbenchError(f"--steps is {steps}: use 1 (all at once) or more rounds")

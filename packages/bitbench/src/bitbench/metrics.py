@@ -95,7 +95,7 @@ def bits_per_byte_from_logprobs(unit_logprobs: np.ndarray, unit_bytes: np.ndarra
 
 
 @dataclass(frozen=True)
-class BoundaryScores:
+class BoundaryMatch:
     """Counts and scores of predicted starts (or words) against gold ones."""
 
     true_pos: int
@@ -117,8 +117,8 @@ class BoundaryScores:
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
 
-    def __add__(self, other: BoundaryScores) -> BoundaryScores:
-        return BoundaryScores(
+    def __add__(self, other: BoundaryMatch) -> BoundaryMatch:
+        return BoundaryMatch(
             self.true_pos + other.true_pos,
             self.false_pos + other.false_pos,
             self.false_neg + other.false_neg,
@@ -132,16 +132,16 @@ class BoundaryScores:
         }
 
 
-def boundary_scores(
+def match_boundaries(
     predicted: np.ndarray, gold: np.ndarray, evaluate: np.ndarray
-) -> BoundaryScores:
+) -> BoundaryMatch:
     """Predicted starts vs gold starts, counted at the positions where ``evaluate`` is True."""
     predicted = np.asarray(predicted, dtype=bool)
     gold = np.asarray(gold, dtype=bool)
     evaluate = np.asarray(evaluate, dtype=bool)
     _same_shape("predicted", predicted, "gold", gold)
     _same_shape("predicted", predicted, "evaluate", evaluate)
-    return BoundaryScores(
+    return BoundaryMatch(
         true_pos=int(np.count_nonzero(predicted & gold & evaluate)),
         false_pos=int(np.count_nonzero(predicted & ~gold & evaluate)),
         false_neg=int(np.count_nonzero(~predicted & gold & evaluate)),

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from bittrain.engine.contracts import ScoresHiddenBytes
 
 from bitbench.errors import BitbenchError
 from bitbench.segment import ByteScorer, score_in_windows, score_sequences
@@ -164,10 +165,10 @@ def make_scorer(
     """A per-byte scorer for ``segment_lines`` from a signal spec (see the module doc)."""
     parts = parse_signal(signal)
     needs_masks = any(p in MASK_SIGNALS for p in parts)
-    if needs_masks and not callable(getattr(model, "hidden_byte_bits", None)):
+    if needs_masks and not isinstance(model, ScoresHiddenBytes):
         raise BitbenchError(
-            f"signal '{signal}' needs a model with hidden_byte_bits (masked byte scores): "
-            f"this {getattr(model, 'kind', '?')} model has none; use --signal head"
+            f"signal '{signal}' needs a byte-level model (masked byte scores): "
+            f"this {model.kind} model scores tokens; use --signal head"
         )
 
     def scorer(sequences: Sequence[bytes]) -> list[np.ndarray]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from bittrain.engine.contracts import HasBoundaries
 from bittrain.engine.windows import fill_windows
 
 from bitbench.errors import BitbenchError
@@ -58,9 +59,9 @@ def score_sequences(
     model: Any, sequences: Sequence[bytes], seq_len: int = 512, context: int | None = None
 ) -> list[np.ndarray]:
     """The boundary head's score for each byte of each sequence (float32 [len(seq)] each)."""
-    if not hasattr(model, "boundary_scores"):
+    if not isinstance(model, HasBoundaries):
         raise BitbenchError(
-            f"a {getattr(model, 'kind', '?')} model has no boundary head: segmenting needs a bitswin run"
+            f"a {model.kind} model has no boundary head: segmenting needs a bitswin run"
         )
     return score_in_windows(
         lambda windows, pad: model.boundary_scores(windows, pad=pad), sequences, seq_len, context
@@ -179,7 +180,7 @@ def segment_lines(
         atom_scores.append(np.asarray(s, dtype=np.float32)[first_bytes])
         sizes = np.diff(off[a.bounds]).astype(np.float64)
         atom_bytes.append(np.where(a.dropped, 0.0, sizes))
-    target = options.target_unit_bytes or float(getattr(model, "target_unit_bytes", 5.0))
+    target = options.target_unit_bytes or float(model.target_unit_bytes)
     decoded = decode_lines(atom_scores, [a.forced for a in atoms], atom_bytes, options, target)
     details = [
         LineSegmentation(a, sc, st, off)

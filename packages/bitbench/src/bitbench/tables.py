@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from bitbaselines.bpe import MIN_VOCAB, NUM_SPECIAL
+from bittrain.engine.contracts import HasAttentionBoundaries
 from enctable import AdaptiveEncodingTable
 
 from bitbench.compression import bpe_stats, table_level_stats
@@ -40,7 +41,7 @@ def feed_table(
     """One batch of unmasked windows uint8 [B, L] through the model's boundary scores (and its
     last byte stage's attention maps, when asked and the model gives them) into ``table``."""
     part = np.ascontiguousarray(windows)
-    if attention and hasattr(model, "boundary_with_attention"):
+    if attention and isinstance(model, HasAttentionBoundaries):
         scores, maps = model.boundary_with_attention(part, doc_starts=doc_starts)
         if maps.ndim != 4 or maps.shape[2] != part.shape[1]:
             maps = None  # not a byte-level banded map
@@ -63,7 +64,7 @@ def grow_table(
     table = AdaptiveEncodingTable(
         levels=4,
         max_size=max_size,
-        target_unit_bytes=float(getattr(model, "target_unit_bytes", 6.0)),
+        target_unit_bytes=float(model.target_unit_bytes),
     )
     for step, start in enumerate(range(0, windows.shape[0], batch), start=1):
         starts = None if doc_starts is None else doc_starts[start : start + batch]

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal
 
+from bittokens import DEFAULT_UNIT_BYTES
+
 from bitmask.errors import BitmaskError
 
 
@@ -123,7 +125,9 @@ class MaskConfig:
     span_p: float = 0.2  # SpanBERT: phrase span length in units ~ Geometric(p), clipped to cap
     span_cap: int = 10
     boundaries: BoundaryPrior = "whitespace"  # prior used when make_masks gets no boundaries
-    target_unit_bytes: float = 5.0  # mean unit length when units come from model scores
+    target_unit_bytes: float = (
+        DEFAULT_UNIT_BYTES  # mean unit length when units come from model scores
+    )
     mask_space_units: bool = False  # may word masks pick units made only of whitespace?
     # Once several levels are on, each window (sample) draws ONE of the active levels with
     # probability proportional to its weight, and only that level masks it; False stacks every

@@ -21,6 +21,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bittokens import DEFAULT_UNIT_BYTES
+
 from bitswin.errors import BitswinError
 
 MODEL_TYPE = "bitswin"
@@ -29,7 +31,7 @@ MODEL_TYPE = "bitswin"
 FORMAT_VERSION = 2
 ROUTERS = ("learned", "spacelike", "fixed", "none")
 BIAS_INITS = ("slopes", "neighbours")
-DEFAULT_UNIT_TARGETS = (5.0, 3.0)  # bytes per word unit, word units per phrase unit
+DEFAULT_UNIT_TARGETS = (DEFAULT_UNIT_BYTES, 3.0)  # bytes per word unit, word units per phrase unit
 Router = Literal["learned", "spacelike", "fixed", "none"]
 PRESETS = ("tiny", "base", "large")
 

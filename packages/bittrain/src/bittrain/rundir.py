@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bittokens import DEFAULT_UNIT_BYTES
 from enctable import AdaptiveEncodingTable
 
 from bittrain.errors import BittrainError
@@ -154,18 +155,6 @@ def _walk(tree: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         yield prefix, tree
 
 
-def count_params(model: Any) -> int | None:
-    """``model.num_params`` when the EvalModel has it, else the parameters of its torch module
-    (``model.model``) when there is one, else None."""
-    value = getattr(model, "num_params", None)
-    if value is not None:
-        return int(value)
-    module = getattr(model, "model", None)
-    if module is not None and hasattr(module, "parameters"):
-        return int(sum(p.numel() for p in module.parameters()))
-    return None
-
-
 def find_setting(tree: dict[str, Any], *names: str) -> Any:
     """The first value whose dotted path ends with one of ``names`` (in the order of names)."""
     flat = list(_walk(tree))
@@ -176,7 +165,7 @@ def find_setting(tree: dict[str, Any], *names: str) -> Any:
     return None
 
 
-def target_unit_bytes(info: RunInfo, default: float = 5.0) -> float:
+def target_unit_bytes(info: RunInfo, default: float = DEFAULT_UNIT_BYTES) -> float:
     """The mean unit length the run trained its units towards (bitmask's ``target_unit_bytes``)."""
     value = find_setting(read_run_config(info), "target_unit_bytes")
     try:

@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from bittokens import DEFAULT_UNIT_BYTES
+
 from enctable.errors import EnctableError
 
 FIRST_PATTERN_CODE = 256  # codes 0..255 are the single bytes, at every level
@@ -33,7 +35,9 @@ class TableConfig:
     sketch_factor: int = 4  # heavy-hitters capacity per level = sketch_factor * max_size
     half_life_steps: float = 1000.0  # decay of all counts; math.inf = no decay
     boundary_threshold: float | None = None  # absolute: start where score > threshold
-    target_unit_bytes: float = 6.0  # else top-k per row: k = round(L / target_unit_bytes)
+    target_unit_bytes: float = (
+        DEFAULT_UNIT_BYTES  # else top-k per row: k = round(L / target_unit_bytes)
+    )
     align_to_chars: bool = True  # never start a unit on a UTF-8 continuation byte
     trim_row_edges: bool = True  # rows are windows: their first/last unit may be cut off
     piece_weight: float = 0.5  # weight of a unit's proper prefixes/suffixes at level 2

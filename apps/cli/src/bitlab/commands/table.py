@@ -122,6 +122,7 @@ def _build(
     import torch
     from bitbench.tables import feed_table
     from bitcodec.corpus_reader import open_corpus
+    from bittrain.engine.contracts import HasBoundaries
     from bittrain.runs import load_run
     from enctable import AdaptiveEncodingTable
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -132,7 +133,7 @@ def _build(
         raise UserError(f"--out '{out}' already exists: pass --overwrite or choose another path")
     _model_dir(run)  # a clear error when the run has no model
     model = load_run(run, device=device)  # with the run's table codes and unit settings
-    if not hasattr(model, "boundary_scores"):
+    if not isinstance(model, HasBoundaries):
         raise UserError(
             f"run '{run}' holds a {model.kind} model without unit boundaries: use a bitswin run"
         )

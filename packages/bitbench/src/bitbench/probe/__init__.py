@@ -103,7 +103,7 @@ def run_probe(
         "l2_selection": "cross-validation" if cv is not None else "fixed",
         "cv": cv.to_dict() if cv is not None else None,
         "train_loss": probe.train_loss,
-        "kind": getattr(model, "kind", None),
+        "kind": model.kind,
     }
 
 

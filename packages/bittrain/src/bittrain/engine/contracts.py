@@ -142,6 +142,10 @@ class TaskBase:
         return None
 
 
+# The measurements ask a model what it can do through these protocols (isinstance), never by
+# looking for attribute names: a capability is a protocol a class implements.
+
+
 @runtime_checkable
 class EvalModel(Protocol):
     """What every bitbench measurement needs of a trained model (docs/interfaces.md).
@@ -151,6 +155,12 @@ class EvalModel(Protocol):
     """
 
     kind: str
+    model: torch.nn.Module  # the torch module inside (eval mode while measured)
+
+    @property
+    def num_params(self) -> int:
+        """Parameters of the model."""
+        ...
 
     def masked_bits(
         self, windows: np.ndarray, *, rate: float = 0.15, seed: int = 0
@@ -168,8 +178,55 @@ class EvalModel(Protocol):
 
 
 @runtime_checkable
+class ScoresHiddenBytes(Protocol):
+    """Byte-granular models (bitswin, the byte baseline): scored byte by byte under the
+    evaluation protocols (bittrain.hidden.scores)."""
+
+    def hidden_byte_bits(
+        self,
+        windows: np.ndarray,
+        hidden: np.ndarray,
+        *,
+        doc_starts: np.ndarray | None = None,
+        pad: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """float32 [N, L]: -log2 p(true byte | every byte not hidden) at ``hidden``, 0 elsewhere."""
+        ...
+
+
+@runtime_checkable
+class ScoresHiddenTokens(Protocol):
+    """Token models (BPE, Hugging Face): scored token by token on the same hidden bytes."""
+
+    def hidden_token_bits(
+        self,
+        windows: np.ndarray,
+        hidden: np.ndarray,
+        *,
+        doc_starts: np.ndarray | None = None,
+        pad: np.ndarray | None = None,
+        cuts: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """float32 [N, L]: bits of each hidden token at its first byte, 0 elsewhere."""
+        ...
+
+    def token_starts(
+        self,
+        windows: np.ndarray,
+        *,
+        doc_starts: np.ndarray | None = None,
+        pad: np.ndarray | None = None,
+        cuts: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """bool [N, L]: the first byte of each token of that tokenisation."""
+        ...
+
+
+@runtime_checkable
 class HasBoundaries(Protocol):
     """Models with their own unit starts (bitswin): boundary F1, segment, table growing."""
+
+    target_unit_bytes: float  # the mean unit length the model was trained towards
 
     def boundary_scores(
         self,
@@ -179,6 +236,22 @@ class HasBoundaries(Protocol):
         doc_starts: np.ndarray | None = None,
     ) -> np.ndarray:
         """float32 [N, L], higher = a unit starts there (only at character starts)."""
+        ...
+
+    @property
+    def own_starts_threshold(self) -> float | None:
+        """The score above which the model itself starts a unit (None: no rule of its own)."""
+        ...
+
+
+@runtime_checkable
+class HasAttentionBoundaries(Protocol):
+    """Models that give attention maps beside their unit starts (the table's attention feed)."""
+
+    def boundary_with_attention(
+        self, windows: np.ndarray, *, doc_starts: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores float32 [N, L], byte-level attention [N, L, 2W-1] or [N, depth, L, 2W-1])."""
         ...
 
 
@@ -195,3 +268,20 @@ class HasByteStates(Protocol):
     ) -> np.ndarray:
         """float32 [N, L, D]."""
         ...
+
+
+@runtime_checkable
+class FillsBytes(Protocol):
+    """Models that give a distribution over every byte (bitlab fill)."""
+
+    def byte_log_probs(self, data: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+        """float [L, 256]: log p(byte) at every position with ``hidden`` (bool [L]) shown as
+        MASK."""
+        ...
+
+
+@runtime_checkable
+class HasUntrained(Protocol):
+    """Models that can be rebuilt with fresh weights (the consistency control)."""
+
+    def untrained(self) -> EvalModel: ...

@@ -6,15 +6,19 @@ import contextlib
 from collections.abc import Iterator
 
 import torch
+from torch._dynamo.eval_frame import OptimizedModule
+from torch.nn.parallel import DistributedDataParallel
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     """The module inside DDP / torch.compile wrappers (FSDP2 shards in place: no wrapper)."""
     while True:
-        inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
-        if inner is None:
+        if isinstance(model, DistributedDataParallel):
+            model = model.module
+        elif isinstance(model, OptimizedModule):  # torch.compile's wrapper
+            model = model._orig_mod
+        else:
             return model
-        model = inner
 
 
 def model_device(model: torch.nn.Module) -> torch.device:

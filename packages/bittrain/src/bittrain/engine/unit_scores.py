@@ -30,11 +30,11 @@ from dataclasses import dataclass
 
 import torch
 from bitmask import char_level_scores
-from bitswin import realised_flops_per_byte
+from bitswin import BitSwinModel, realised_flops_per_byte
 
 from bittrain.engine.codes import TableCodes
 from bittrain.engine.inputs import forward, model_inputs, shown_ids
-from bittrain.engine.modules import eval_mode
+from bittrain.engine.modules import eval_mode, unwrap
 from bittrain.errors import BittrainError
 
 BOUNDARY_SOURCES = ("model", "entropy")
@@ -134,8 +134,12 @@ class ModelUnits:
 
 def has_units(model: torch.nn.Module) -> bool:
     """Whether ``model`` computes with units of its own (a bitswin with word / phrase levels)."""
-    config = getattr(model, "config", None)
-    return bool(getattr(config, "num_levels", 0)) and getattr(config, "router", "none") != "none"
+    plain = unwrap(model)
+    return (
+        isinstance(plain, BitSwinModel)
+        and plain.config.num_levels > 0
+        and plain.config.router != "none"
+    )
 
 
 @torch.no_grad()

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from bittrain.engine.contracts import ScoresHiddenBytes, ScoresHiddenTokens
 from bittrain.engine.modules import eval_mode
 from bittrain.errors import BittrainError
 from bittrain.hidden.spans import DEFAULT_RATE, HiddenSpans, resolve_protocols, select_spans
@@ -43,10 +44,10 @@ class SpanScore:
 
 
 def granularity(model: Any) -> str:
-    """ "byte" (``hidden_byte_bits``) or "token" (``hidden_token_bits``)."""
-    if hasattr(model, "hidden_byte_bits"):
+    """ "byte" (``ScoresHiddenBytes``) or "token" (``ScoresHiddenTokens``)."""
+    if isinstance(model, ScoresHiddenBytes):
         return "byte"
-    if hasattr(model, "hidden_token_bits"):
+    if isinstance(model, ScoresHiddenTokens):
         return "token"
     raise BittrainError(
         f"{type(model).__name__} has neither hidden_byte_bits nor hidden_token_bits: it cannot "
@@ -96,7 +97,7 @@ def score_spans(
         )
     if not supports(model, spans.protocol):
         raise BittrainError(
-            f"a {getattr(model, 'kind', 'token')} model cannot be scored under protocol "
+            f"a {model.kind} model cannot be scored under protocol "
             f"'{spans.protocol}' (hidden bytes are not whole tokens): use tokens or words"
         )
     hidden = spans.hidden
@@ -158,7 +159,7 @@ def protocol_scores(
     computed once for fixed windows) or ``reference`` (the corpus's reference BPE) to select
     them here. The module's train/eval mode is left as it was found."""
     out: dict[str, float | None] = {}
-    with eval_mode(getattr(eval_model, "model", None)):  # the torch module inside, if any
+    with eval_mode(eval_model.model):
         for protocol in resolve_protocols(protocols):
             if not supports(eval_model, protocol):
                 continue

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from bitmask import bit_ids
 from bitswin import BitSwinModel, estimate_flops_per_byte
+from bittokens import DEFAULT_UNIT_BYTES
 
 from bittrain.engine.codes import TableCodes
 from bittrain.engine.inputs import as_tensor, byte_windows, forward, model_inputs, shown_ids
@@ -50,7 +51,7 @@ class BitSwinEval(LevelAccuracies):
         *,
         device: str = "cpu",
         batch_size: int = 8,
-        target_unit_bytes: float = 5.0,
+        target_unit_bytes: float = DEFAULT_UNIT_BYTES,
         max_len: int = 1024,
         code_table: Any = None,
         code_level: int = 2,
@@ -66,7 +67,7 @@ class BitSwinEval(LevelAccuracies):
         self.boundary_source = boundary_source
         # Runs trained with encoding-table codes as input (code_vocab_size > 0) need the table.
         self.codes = TableCodes(code_table, code_level) if code_table is not None else None
-        if int(getattr(self.config, "code_vocab_size", 0)) > 0 and self.codes is None:
+        if self.config.code_vocab_size > 0 and self.codes is None:
             raise BittrainError(
                 "this bitswin model takes encoding-table codes (code_vocab_size > 0) but no table "
                 "was given: evaluate the run directory (its table/ or config table_codes)"

@@ -162,7 +162,7 @@ class HfEvalModel(TokenScoring):
                 ids[r, : len(row)] = row.ids[: ids.shape[1]]
             ids_t = torch.from_numpy(ids[:, : self._max_tokens]).to(self.device)
             real = ids_t != self._pad_id
-            base = getattr(self.model, "base_model", self.model)
+            base = self.model.base_model
             hidden = base(input_ids=ids_t, attention_mask=real.long()).last_hidden_state
             out[start : start + len(part)] = mean_pool(hidden, real)
         return out
@@ -186,7 +186,7 @@ class HfEvalModel(TokenScoring):
                 none = torch.zeros_like(ids_t, dtype=torch.bool)  # no head outputs needed
                 hidden = self.model(ids_t, torch.from_numpy(docs).to(self.device), none)[0]
             else:
-                base = getattr(self.model, "base_model", self.model)
+                base = self.model.base_model
                 mask = (ids_t != self._pad_id).long()
                 hidden = base(input_ids=ids_t, attention_mask=mask).last_hidden_state
             states = hidden.float().cpu().numpy()  # [b, T, D]

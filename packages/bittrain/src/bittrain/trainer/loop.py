@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.distributed.tensor import DTensor
+from torch.nn.parallel import DistributedDataParallel
 
 from bittrain.engine import autocast
 from bittrain.errors import BittrainError
@@ -248,13 +250,14 @@ class Trainer:
         if self.fsdp:
             self.model.set_requires_gradient_sync(sync)
             return contextlib.nullcontext()
-        no_sync = getattr(self.model, "no_sync", None)  # DDP only
-        return no_sync() if (no_sync is not None and not sync) else contextlib.nullcontext()
+        if isinstance(self.model, DistributedDataParallel) and not sync:
+            return self.model.no_sync()
+        return contextlib.nullcontext()
 
     def _clip(self) -> float:
         max_norm = self.config.grad_clip if self.config.grad_clip > 0 else float("inf")
         norm = torch.nn.utils.clip_grad_norm_(self.plain.parameters(), max_norm)
-        if hasattr(norm, "full_tensor"):  # FSDP2: a DTensor
+        if isinstance(norm, DTensor):  # FSDP2
             norm = norm.full_tensor()
         return float(norm)
 

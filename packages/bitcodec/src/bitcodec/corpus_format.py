@@ -8,7 +8,7 @@ Layout of a store ``STORE/``::
     val/bytes, val/offsets   the same for the validation split
 
 Root attributes: ``format`` ("bitlab-corpus"), ``format_version``, ``store_id`` (random, set at
-creation: names the window cache), ``val_fraction``, ``split_rule``, ``counts`` (per split:
+creation; with the store's place, names its window cache), ``val_fraction``, ``split_rule``, ``counts`` (per split:
 docs, bytes), ``sources`` (the manifest), ``options`` (how it was made), ``stats``.
 
 Split rule: a document goes to ``val`` when the first 8 bytes of its BLAKE2b-128 digest, read as
@@ -114,7 +114,10 @@ def check_split_sizes(
         which = "smallest" if empty == "val" else "largest"
         fix = f"pass val_fraction={suggest} (about the {which} that gives both splits documents)"
     elif total < 2:
-        fix = "add documents: one document cannot fill two splits"
+        fix = (
+            "one document cannot fill two splits: add documents, or cut the input into several "
+            "(split_on='blank-line' or split_on='line')"
+        )
     else:
         fix = f"pass a {'larger' if empty == 'val' else 'smaller'} val_fraction, or add documents"
     raise BitcodecError(problem, fix)

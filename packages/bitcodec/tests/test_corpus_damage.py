@@ -11,6 +11,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
+import fsspec
 import numpy as np
 import pytest
 import zarr
@@ -168,3 +169,18 @@ def test_an_empty_split_of_an_older_store_still_opens(tmp_path: Path) -> None:
     (store / "val" / "offsets" / "c" / "0").unlink()
     corpus = open_corpus(store)
     assert corpus.val.num_docs == 0 and corpus.train.num_docs == 20
+
+
+def test_a_store_behind_a_url_is_checked_the_same_way(store: Path) -> None:
+    fs = fsspec.filesystem("memory")
+    url = f"memory://damage-test-{store.parent.name}/c.zarr"
+    fs.put(str(store), url, recursive=True)
+    try:
+        assert open_corpus(url).verify() > 4
+        fs.rm(f"{url}/val/bytes/c/0")
+        with pytest.raises(
+            BitcodecError, match="chunk 0 of val/bytes, file val/bytes/c/0, is missing"
+        ):
+            open_corpus(url)
+    finally:
+        fs.rm(url, recursive=True)

@@ -135,6 +135,8 @@ def test_builtin_pydocs_small(tmp_path: Path, capsys) -> None:
                 "pydocs",
                 "--max-bytes",
                 "50KB",
+                "--val-fraction",  # ten documents or so: 0.01 would leave val empty
+                "0",
                 "--out",
                 str(out),
                 "--json",
@@ -184,7 +186,9 @@ def _hub_parquet(root: Path) -> Path:
 def test_parquet_binary_files_and_rerun_through_the_cli(tmp_path: Path, capsys) -> None:
     f = _hub_parquet(tmp_path)
     out = tmp_path / "hub.zarr"
-    assert invoke(["prepare-corpus", str(f), "--field", "text", "--out", str(out), "--json"]) == 0
+    no_val = ["--val-fraction", "0"]  # two documents: 0.01 would leave val empty, an error
+    assert invoke(["prepare-corpus", str(f), "--field", "text", "--out", str(out), *no_val,
+                   "--json"]) == 0  # fmt: skip
     assert json.loads(capsys.readouterr().out)["total_docs"] == 2
     # a NUL-holding file named on the command line: one line naming it and the flag
     bad = tmp_path / "hostile.txt"
@@ -198,14 +202,14 @@ def test_parquet_binary_files_and_rerun_through_the_cli(tmp_path: Path, capsys) 
     folder.mkdir()
     (folder / "ok.txt").write_text("fine text")
     (folder / "hostile.txt").write_bytes(bad.read_bytes())
-    assert invoke(["prepare-corpus", str(folder), "--out", str(tmp_path / "c.zarr")]) == 0
+    assert invoke(["prepare-corpus", str(folder), "--out", str(tmp_path / "c.zarr"), *no_val]) == 0
     shown = capsys.readouterr().out
     assert "1 input files look binary and were skipped" in " ".join(shown.split())
     assert f"{folder / 'hostile.txt'} (21 bytes)" in shown
     assert invoke(["corpus", "info", str(tmp_path / "c.zarr")]) == 0
     assert "hostile.txt (21 bytes)" in capsys.readouterr().out
     # --resume on the complete store: nothing changes; other inputs: named, exit 2
-    args = ["prepare-corpus", str(f), "--field", "text", "--out", str(out), "--resume"]
+    args = ["prepare-corpus", str(f), "--field", "text", "--out", str(out), *no_val, "--resume"]
     assert invoke(args) == 0
     assert "nothing changed" in " ".join(capsys.readouterr().out.split())
     assert invoke([*args[:-1], "--resume", "--field", "label"]) == 2

@@ -145,6 +145,42 @@ def test_user_mistakes_exit_2(run_and_corpus, tmp_path: Path, capsys) -> None:
     assert capsys.readouterr().out.strip() == "hi"
 
 
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        (
+            "notes.txt/table",
+            "--out '{tmp}/notes.txt/table' cannot be created: '{tmp}/notes.txt' is a file, not a "
+            "folder: choose a path in a folder you can write to",
+        ),
+        (
+            "mine",
+            "'{tmp}/mine' exists and is not an enctable table: choose another path or empty it",
+        ),
+    ],
+)
+def test_a_bad_out_is_one_line_before_any_work(
+    run_and_corpus, tmp_path: Path, capsys, out: str, message: str
+) -> None:
+    """Checked before the model is loaded or a window is read, not at the save minutes later;
+    with --overwrite too, a folder that is not a table is never replaced."""
+    run, _corpus = run_and_corpus  # a store that does not exist: it is never reached
+    (tmp_path / "notes.txt").write_text("my notes")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "data.csv").write_text("a,b\n1,2\n")
+    before = _files(tmp_path)
+    argv = ["table", "build", str(run), "--corpus", str(tmp_path / "no-such-store.zarr"),
+            "--out", str(tmp_path / out), "--overwrite"]  # fmt: skip
+    assert invoke(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"bitlab: error: {message.replace('{tmp}', str(tmp_path))}\n"
+    assert _files(tmp_path) == before
+
+
 def test_show_bytes_escapes_controls_and_invalid_utf8() -> None:
     from bitlab.commands.table import show_bytes
 

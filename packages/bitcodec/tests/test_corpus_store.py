@@ -81,10 +81,10 @@ def test_dedup_removes_exact_duplicates(tmp_path: Path) -> None:
 
 def test_existing_out_and_leftover_partial_need_a_flag(tmp_path: Path) -> None:
     out = tmp_path / "c.zarr"
-    _write(out, _docs(5))
+    _write(out, _docs(5), val_fraction=0.0)
     with pytest.raises(BitcodecError, match="already exists: pass overwrite=True"):
         CorpusWriter(out)
-    _write(out, _docs(7, seed=2), overwrite=True)
+    _write(out, _docs(7, seed=2), overwrite=True, val_fraction=0.0)
     assert open_corpus(out).num_docs == 7
     mine = tmp_path / "mine"
     mine.mkdir()

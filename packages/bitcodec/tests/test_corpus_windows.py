@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bitcodec.corpus_cache import cache_files
 from bitcodec.corpus_reader import open_corpus
 from bitcodec.corpus_writer import CorpusWriter
 from bitcodec.errors import BitcodecError
@@ -47,9 +48,8 @@ def test_windows_are_slices_with_doc_starts(store, tmp_path: Path, memory_limit:
     starts = np.random.default_rng(5).integers(0, split.num_bytes - 100 + 1, size=64)
     _check_windows(split, docs, starts, windows, doc_starts, 100)
     if memory_limit == 0:
-        assert (
-            tmp_path / split._fingerprint["store_id"] / "train.u8"
-        ).stat().st_size == split.num_bytes
+        data_path, _ = cache_files(split._fingerprint, tmp_path)
+        assert data_path.stat().st_size == split.num_bytes
 
 
 @settings(max_examples=30, deadline=None)
@@ -85,20 +85,23 @@ def test_starts_cover_the_whole_split(store) -> None:
 
 
 def test_window_longer_than_split_is_an_error(store) -> None:
-    split = open_corpus(store[0]).val  # val_fraction=0: empty
-    with pytest.raises(BitcodecError, match="fewer than"):
-        split.sample_windows(1, 8, np.random.default_rng(0))
+    corpus = open_corpus(store[0])
+    with pytest.raises(BitcodecError, match=r"is empty \(no documents\): re-create the store"):
+        corpus.val.sample_windows(1, 8, np.random.default_rng(0))  # val_fraction=0: empty
+    size = corpus.train.num_bytes
+    with pytest.raises(BitcodecError, match=f"fewer than one window.*at most {size} bytes"):
+        corpus.train.sample_windows(1, size + 1, np.random.default_rng(0))
 
 
 def test_stale_cache_is_rebuilt_and_split_pickles(store, tmp_path: Path) -> None:
     path, docs = store
     split = open_corpus(path, cache_dir=tmp_path, memory_limit=0).train
     split.data()
-    folder = tmp_path / split._fingerprint["store_id"]
-    (folder / "train.u8").write_bytes(b"\0" * split.num_bytes)  # right size, wrong content...
-    meta = json.loads((folder / "train.json").read_text())
+    data_path, meta_path = cache_files(split._fingerprint, tmp_path)
+    data_path.write_bytes(b"\0" * split.num_bytes)  # right size, wrong content...
+    meta = json.loads(meta_path.read_text())
     meta["offsets"] = "0" * 32  # ...and a fingerprint that no longer matches
-    (folder / "train.json").write_text(json.dumps(meta))
+    meta_path.write_text(json.dumps(meta))
     again = open_corpus(path, cache_dir=tmp_path, memory_limit=0).train
     assert again.data().tobytes() == b"".join(docs)
     clone = pickle.loads(pickle.dumps(again))

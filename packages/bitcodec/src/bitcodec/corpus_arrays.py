@@ -1,10 +1,12 @@
 """One split's ``bytes`` and ``offsets`` arrays as the writer fills them: whole chunks only.
 
 The writer's buffers hold less than one chunk per array; whole chunks of ``bytes`` are encoded
-here with the array's own codec chain (bytes, then zstd) and stored as zarr would store them,
-each chunk file written atomically (zarr's own write path costs about twice the CPU of the
-compression, measured with zarr 3.1.6). Partly filled last chunks go through zarr, only at
-checkpoints and at the end.
+here with the array's own codec chain (bytes, then zstd with its content checksum) and stored
+as zarr would store them, each chunk file written atomically (zarr's own write path costs about
+twice the CPU of the compression, measured with zarr 3.1.6). Partly filled last chunks go
+through zarr, only at checkpoints and at the end, with ``write_empty_chunks`` on: every chunk of
+a store is a file, even one of only zeros, so a missing file always means damage
+(``corpus_chunks``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import zarr
 import zstandard
 
 from bitcodec.errors import BitcodecError
@@ -39,10 +42,12 @@ class SplitArrays:
         self, group: Any, chunk_root: Path, chunk_bytes: int, offsets_chunk: int, zstd_level: int
     ) -> None:
 
-        self.bytes_arr = group["bytes"]
+        with zarr.config.set({"array.write_empty_chunks": True}):  # the arrays keep this config
+            self.bytes_arr = group["bytes"]
+            self.offsets_arr = group["offsets"]
         self.chunk_root = chunk_root  # the directory of the `bytes` array in the local store
-        self.compressor = zstandard.ZstdCompressor(level=zstd_level)
-        self.offsets_arr = group["offsets"]
+        # The checksum (XXH64 of the chunk, 4 bytes) lets every reader catch changed bytes.
+        self.compressor = zstandard.ZstdCompressor(level=zstd_level, write_checksum=True)
         self.chunk_bytes = chunk_bytes
         self.offsets_chunk = offsets_chunk
         self.flushed_bytes = 0  # a multiple of chunk_bytes: bytes_arr[:flushed_bytes] is final

@@ -2,10 +2,14 @@
 
 zarr 3 decodes a whole chunk to read any part of it (about 1,000 random 512-byte windows/s from
 8 MiB chunks), while a memory map serves hundreds of thousands. So on first use a split is
-decoded once, sequentially, into ``<cache>/<store_id>/<split>.u8`` (written to a temp file and
-renamed, so a half-written cache is never used) and then memory-mapped. A sidecar JSON holds the
-fingerprint (store id, sizes, digest of the offsets) that a cache file must match to be used.
-Small splits are simply held in memory.
+decoded once, sequentially, into ``<cache>/<store_id>-<place>/<split>.u8`` (written to a temp
+file and renamed, so a half-written cache is never used) and then memory-mapped. A sidecar JSON
+holds the fingerprint a cache file must match to be used: the store id, the split's size, a
+digest of its offsets, where the store is (its resolved path or URL: ``<place>`` is a digest of
+it) and a digest of its chunk files' names, sizes and modification times. A ``cp -r`` copy
+shares the store id but never the cache, and a chunk file changed since the cache was made
+makes it stale. Every chunk is decoded through ``corpus_chunks.read_range``, so a damaged chunk
+is an error, never a cache. Small splits are simply held in memory.
 
 Cache directory: ``cache_dir`` argument, else ``$BITLAB_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/bitlab/corpus`` (``~/.cache/bitlab/corpus``). Delete it at any time.
@@ -23,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from bitcodec.corpus_chunks import StoredArray, read_range
 from bitcodec.errors import BitcodecError
 
 log = logging.getLogger(__name__)
@@ -43,21 +48,35 @@ def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     return base / "bitlab" / "corpus"
 
 
-def fingerprint(store_id: str, split: str, num_bytes: int, offsets: np.ndarray) -> dict[str, Any]:
-    """What a cache file must match: the store, the split, its size and its document offsets."""
+def fingerprint(
+    store_id: str, split: str, num_bytes: int, offsets: np.ndarray, location: str, chunks: str
+) -> dict[str, Any]:
+    """What a cache file must match: the store and where it is, the split, its size, its
+    document offsets, and its chunk files (``corpus_chunks.listing_digest``)."""
     digest = hashlib.blake2b(np.ascontiguousarray(offsets).tobytes(), digest_size=16).hexdigest()
-    return {"store_id": store_id, "split": split, "num_bytes": int(num_bytes), "offsets": digest}
+    return {"store_id": store_id, "split": split, "num_bytes": int(num_bytes), "offsets": digest,
+            "location": location, "chunks": chunks}  # fmt: skip
 
 
-def _read_all(bytes_arr: Any, num_bytes: int, out: np.ndarray) -> None:
-    block = max(_READ_BLOCK - _READ_BLOCK % bytes_arr.chunks[0], bytes_arr.chunks[0])
+def cache_files(
+    fp: dict[str, Any], cache_dir: str | os.PathLike[str] | None = None
+) -> tuple[Path, Path]:
+    """(the cache file of the split ``fp`` describes, its fingerprint sidecar)."""
+    place = hashlib.blake2b(fp["location"].encode(), digest_size=6).hexdigest()
+    folder = cache_root(cache_dir) / f"{fp['store_id']}-{place}"
+    return folder / f"{fp['split']}.u8", folder / f"{fp['split']}.json"
+
+
+def _read_all(stored: StoredArray, num_bytes: int, out: np.ndarray) -> None:
+    chunk = stored.chunk
+    block = max(_READ_BLOCK - _READ_BLOCK % chunk, chunk)
     for start in range(0, num_bytes, block):
         stop = min(start + block, num_bytes)
-        out[start:stop] = bytes_arr[start:stop]
+        read_range(stored, start, stop, out[start:stop])
 
 
 def load_split_bytes(
-    bytes_arr: Any,
+    stored: StoredArray,
     fp: dict[str, Any],
     *,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -67,11 +86,10 @@ def load_split_bytes(
     num_bytes = fp["num_bytes"]
     if num_bytes <= memory_limit or num_bytes == 0:
         data = np.empty(num_bytes, dtype=np.uint8)
-        _read_all(bytes_arr, num_bytes, data)
+        _read_all(stored, num_bytes, data)
         return data
-    folder = cache_root(cache_dir) / fp["store_id"]
-    data_path = folder / f"{fp['split']}.u8"
-    meta_path = folder / f"{fp['split']}.json"
+    data_path, meta_path = cache_files(fp, cache_dir)
+    folder = data_path.parent
     if _valid(data_path, meta_path, fp):
         return np.memmap(data_path, dtype=np.uint8, mode="r", shape=(num_bytes,))
     try:
@@ -85,7 +103,7 @@ def load_split_bytes(
         )
         try:
             out = np.memmap(tmp, dtype=np.uint8, mode="w+", shape=(num_bytes,))
-            _read_all(bytes_arr, num_bytes, out)
+            _read_all(stored, num_bytes, out)
             out.flush()
             del out
             os.replace(tmp, data_path)

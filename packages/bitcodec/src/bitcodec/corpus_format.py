@@ -8,7 +8,7 @@ Layout of a store ``STORE/``::
     val/bytes, val/offsets   the same for the validation split
 
 Root attributes: ``format`` ("bitlab-corpus"), ``format_version``, ``store_id`` (random, set at
-creation: names the window cache), ``val_fraction``, ``split_rule``, ``counts`` (per split:
+creation; with the store's place, names its window cache), ``val_fraction``, ``split_rule``, ``counts`` (per split:
 docs, bytes), ``sources`` (the manifest), ``options`` (how it was made), ``stats``.
 
 Split rule: a document goes to ``val`` when the first 8 bytes of its BLAKE2b-128 digest, read as
@@ -20,6 +20,8 @@ split of a document never depends on where it sits in the input or how many work
 from __future__ import annotations
 
 import hashlib
+import math
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 
 import numpy as np
 
@@ -55,10 +57,70 @@ def val_threshold(val_fraction: float) -> int:
     return min(int(val_fraction * 2.0**64), 2**64 - 1)
 
 
+def split_values(digests: bytes) -> np.ndarray:
+    """uint64 [D]: the split value of each document (given their concatenated digests)."""
+    return np.frombuffer(digests, dtype="<u8").reshape(-1, 2)[:, 0]
+
+
 def is_val_mask(digests: bytes, val_fraction: float) -> np.ndarray:
     """bool [D]: which documents (given their concatenated digests) belong to ``val``."""
-    values = np.frombuffer(digests, dtype="<u8").reshape(-1, 2)[:, 0]  # [D] split values
-    return values < np.uint64(val_threshold(val_fraction))
+    return split_values(digests) < np.uint64(val_threshold(val_fraction))
+
+
+def _fraction_between(lowest: int, highest: int, up: bool) -> float | None:
+    """The shortest decimal fraction f with ``lowest < f * 2**64 <= highest`` (as the split rule
+    reads it: ``val_threshold``), nearest ``lowest`` (``up``) or ``highest``; None if none."""
+    exact = Decimal(lowest if up else highest) / Decimal(2**64)  # 28 digits: exact enough
+    for digits in range(1, 20):
+        context = Context(prec=digits, rounding=ROUND_CEILING if up else ROUND_FLOOR)
+        f = float(context.create_decimal(exact))
+        for _ in range(3):  # the nearest double may lie just outside: step inwards
+            if not 0.0 < f < 1.0:
+                break
+            threshold = val_threshold(f)
+            if lowest < threshold <= highest:
+                return f
+            if (threshold <= lowest) != up:
+                break  # too far the other way: more digits are needed
+            f = math.nextafter(f, 1.0 if up else 0.0)
+    return None
+
+
+def check_split_sizes(
+    where: str, docs: dict[str, int], val_fraction: float, values: tuple[int, int] | None
+) -> None:
+    """Raise BitcodecError when ``val_fraction > 0`` left a split without documents (a small
+    corpus under the default 0.01, say); ``values``: the (lowest, highest) split value among the
+    documents, from which a fraction that gives both splits documents is suggested.
+
+    Documents are never moved to fill a split: the split of a document depends on its bytes
+    alone (the rule above), so a store, its resume and a rerun always agree."""
+    if val_fraction <= 0.0 or (docs["train"] and docs["val"]):
+        return
+    total = docs["train"] + docs["val"]
+    empty = "val" if not docs["val"] else "train"
+    full = "train" if empty == "val" else "val"
+    if total == 1:
+        why = f"its one document goes to {full} under val_fraction={val_fraction:g}"
+    else:
+        some = "none" if empty == "val" else "all"
+        why = f"val_fraction={val_fraction:g} sends {some} of its {total:,} documents to val"
+    problem = f"the {empty} split of '{where}' would be empty: {why}"
+    lowest, highest = values if values is not None else (None, None)
+    suggest = None
+    if total >= 2 and lowest is not None and highest is not None:
+        suggest = _fraction_between(lowest, highest, up=empty == "val")
+    if suggest is not None:
+        which = "smallest" if empty == "val" else "largest"
+        fix = f"pass val_fraction={suggest} (about the {which} that gives both splits documents)"
+    elif total < 2:
+        fix = (
+            "one document cannot fill two splits: add documents, or cut the input into several "
+            "(split_on='blank-line' or split_on='line')"
+        )
+    else:
+        fix = f"pass a {'larger' if empty == 'val' else 'smaller'} val_fraction, or add documents"
+    raise BitcodecError(problem, fix)
 
 
 def split_of(doc: bytes, val_fraction: float) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +17,24 @@ import numpy as np
 import zarr
 
 from bitcodec.corpus_cache import DEFAULT_MEMORY_LIMIT, fingerprint, load_split_bytes
+from bitcodec.corpus_chunks import (
+    StoredArray,
+    check_chunks,
+    damaged,
+    listing_digest,
+    read_range,
+    verify_chunks,
+)
 from bitcodec.corpus_format import SPLITS, check_root_attrs
 from bitcodec.errors import BitcodecError
 
 log = logging.getLogger(__name__)
 
+_RECREATE = "re-create it with prepare-corpus"
+
 
 def _damaged(where: str, what: str) -> BitcodecError:
-    return BitcodecError(
-        f"corpus store '{where}' is damaged ({what})", "re-create it with prepare-corpus"
-    )
+    return damaged(where, what, _RECREATE)
 
 
 class CorpusSplit:
@@ -38,6 +47,7 @@ class CorpusSplit:
         group: Any,
         store_id: str,
         expected: dict[str, int],
+        location: str,
         *,
         cache_dir: str | os.PathLike[str] | None,
         memory_limit: int,
@@ -58,7 +68,13 @@ class CorpusSplit:
             )
         if offsets_arr.dtype != np.int64 or offsets_arr.ndim != 1:
             raise _damaged(where, f"{name}/offsets is {offsets_arr.dtype}, not 1-D int64")
-        offsets = np.asarray(offsets_arr[:], dtype=np.int64)  # [D + 1]
+        self._bytes = StoredArray(where, f"{name}/bytes", self._bytes_arr)
+        self._offsets = StoredArray(where, f"{name}/offsets", offsets_arr)
+        chunks = check_chunks(self._bytes)  # a missing chunk would read as zeros
+        check_chunks(self._offsets)
+        offsets = np.asarray(
+            read_range(self._offsets, 0, int(offsets_arr.shape[0])), dtype=np.int64
+        )  # [D + 1]
         num_bytes = int(self._bytes_arr.shape[0])
         if len(offsets) == 0 or offsets[0] != 0:
             raise _damaged(where, f"{name}/offsets does not start at 0")
@@ -78,7 +94,9 @@ class CorpusSplit:
         self.offsets = offsets
         self.num_docs = len(offsets) - 1
         self.num_bytes = num_bytes
-        self._fingerprint = fingerprint(store_id, name, num_bytes, offsets)
+        self._fingerprint = fingerprint(
+            store_id, name, num_bytes, offsets, location, listing_digest(chunks)
+        )
         self._cache_dir = cache_dir
         self._memory_limit = memory_limit
         self._data: np.ndarray | None = None
@@ -88,6 +106,10 @@ class CorpusSplit:
 
     def __len__(self) -> int:
         return self.num_docs
+
+    def arrays(self) -> tuple[StoredArray, StoredArray]:
+        """The split's ``bytes`` and ``offsets`` arrays."""
+        return self._bytes, self._offsets
 
     def __getstate__(self) -> dict[str, Any]:
         # Picklable for spawned data-loader workers: each reopens its memory map lazily.
@@ -99,7 +121,7 @@ class CorpusSplit:
         """uint8 [num_bytes]: all bytes of the split (memory-mapped cache or RAM), built once."""
         if self._data is None:
             self._data = load_split_bytes(
-                self._bytes_arr,
+                self._bytes,
                 self._fingerprint,
                 cache_dir=self._cache_dir,
                 memory_limit=self._memory_limit,
@@ -118,7 +140,7 @@ class CorpusSplit:
         start, stop = int(self.offsets[i]), int(self.offsets[i + 1])
         if self._data is not None:
             return self._data[start:stop].tobytes()
-        return np.asarray(self._bytes_arr[start:stop], dtype=np.uint8).tobytes()
+        return np.asarray(read_range(self._bytes, start, stop), dtype=np.uint8).tobytes()
 
     def windows_at(self, starts: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
         """Windows beginning at the given byte positions: (uint8 [n, length], bool [n, length])."""
@@ -153,10 +175,17 @@ class CorpusSplit:
         uniform over [0, num_bytes - length]; ``doc_starts[i, j]`` is True where a document
         begins at byte j of window i. The result depends only on ``rng``'s state.
         """
+        if self.num_bytes == 0:
+            raise BitcodecError(
+                f"split '{self.name}' of corpus store '{self.where}' is empty (no documents)",
+                "re-create the store with prepare-corpus and a val fraction that gives both "
+                "splits documents",
+            )
         if length > self.num_bytes:
             raise BitcodecError(
                 f"split '{self.name}' of '{self.where}' holds {self.num_bytes} bytes, fewer than "
-                f"one window of {length}: use shorter windows or a bigger corpus"
+                f"one window of {length}",
+                f"use windows of at most {self.num_bytes} bytes, or a bigger corpus",
             )
         if length < 1:
             raise BitcodecError(f"window length must be >= 1, got {length}")
@@ -167,7 +196,9 @@ class CorpusSplit:
 class Corpus:
     """A corpus store opened for reading (``open_corpus``)."""
 
-    def __init__(self, where: str, root: Any, attrs: dict[str, Any], **split_options: Any) -> None:
+    def __init__(
+        self, where: str, root: Any, attrs: dict[str, Any], location: str, **split_options: Any
+    ) -> None:
         self.where = where
         self.attrs = attrs
         self.store_id = str(attrs.get("store_id", ""))
@@ -179,7 +210,13 @@ class Corpus:
             except KeyError as exc:
                 raise _damaged(where, f"the '{name}' group is missing") from exc
             self.splits[name] = CorpusSplit(
-                where, name, group, self.store_id, counts.get(name) or {}, **split_options
+                where,
+                name,
+                group,
+                self.store_id,
+                counts.get(name) or {},
+                location,
+                **split_options,
             )
         self.train = self.splits["train"]
         self.val = self.splits["val"]
@@ -210,6 +247,18 @@ class Corpus:
         if i < self.train.num_docs:
             return self.train.document(i)
         return self.val.document(i - self.train.num_docs)
+
+    def chunks(self) -> list[StoredArray]:
+        """Every array of the store (bytes and offsets of each split)."""
+        return [a for split in self.splits.values() for a in split.arrays()]
+
+    def verify(self, progress: Callable[[int], None] | None = None) -> int:
+        """Decode every chunk of the store (zstd checksums checked where the store has them);
+        ``BitcodecError`` naming the first damaged one. ``progress(n)`` after each chunk.
+        Returns the number of chunks read."""
+        for stored in self.chunks():
+            verify_chunks(stored, progress)
+        return sum(stored.num_chunks for stored in self.chunks())
 
     def split(self, name: str) -> CorpusSplit:
         if name not in self.splits:
@@ -260,4 +309,5 @@ def open_corpus(
             "check the path, or create it with prepare-corpus",
         ) from exc
     check_root_attrs(attrs, where)
-    return Corpus(where, root, attrs, cache_dir=cache_dir, memory_limit=memory_limit)
+    location = where if is_url else os.path.realpath(where)
+    return Corpus(where, root, attrs, location, cache_dir=cache_dir, memory_limit=memory_limit)

@@ -33,6 +33,17 @@ class CorpusSummary:
     def num_bytes(self) -> int:
         return sum(self.bytes.values())
 
+    def describe(self) -> str:
+        """One short line for logs, whatever the number of inputs (their list is the store's
+        manifest: ``sources``, ``skipped``)."""
+        splits = " / ".join(f"{name} {count:,}" for name, count in self.docs.items())
+        skipped = f", {len(self.skipped):,} skipped" if self.skipped else ""
+        inputs = f"{len(self.sources):,} input{'' if len(self.sources) == 1 else 's'}"
+        return (
+            f"{self.num_docs:,} documents ({splits}), {self.num_bytes:,} bytes, from {inputs}"
+            f"{skipped}; {self.duplicates_removed:,} duplicates removed"
+        )
+
 
 def complete_store_summary(
     out: str | os.PathLike[str],

@@ -39,8 +39,10 @@ from bitcodec.corpus_format import (
     FORMAT_VERSION,
     SPLIT_RULE,
     SPLITS,
+    check_split_sizes,
     digests_of,
     is_val_mask,
+    split_values,
     val_threshold,
 )
 from bitcodec.corpus_paths import (
@@ -54,6 +56,7 @@ from bitcodec.corpus_paths import (
 from bitcodec.corpus_settings import settings_difference
 from bitcodec.corpus_summary import CorpusSummary, complete_store_summary
 from bitcodec.errors import BitcodecError
+from bitcodec.writable import check_writable
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +134,13 @@ class CorpusWriter:
         self._seen: set[bytes] = set()
         self._dedup_file: Any = None
         self._duplicates = 0
+        self._values: tuple[int, int] | None = None  # lowest, highest split value kept
         self._sources: dict[str, dict[str, Any]] = {}
         self._skipped: list[dict[str, Any]] = []
         self._inputs = [dict(s) for s in sources or []]
         self._last_checkpoint = time.monotonic()
         self._checkpoint_serial = 0
+        check_writable(self.out, "corpus store", beside=True)
         check_destination(self.out, overwrite, resume)
         if resume and self.out.exists() and any(self.out.iterdir()) and not self.partial.exists():
             raise BitcodecError(
@@ -169,7 +174,7 @@ class CorpusWriter:
                     shape=(0,),
                     chunks=(chunk,),
                     dtype=dtype,
-                    compressors=[ZstdCodec(level=self.zstd_level)],
+                    compressors=[ZstdCodec(level=self.zstd_level, checksum=True)],
                     fill_value=0,
                 )
         self._splits = {s: self._split_arrays(root, s) for s in SPLITS}
@@ -217,13 +222,15 @@ class CorpusWriter:
             arrays.restore(progress["bytes"][split], progress["docs"][split])
             self._splits[split] = arrays
         self._duplicates = progress["duplicates_removed"]
+        values = progress.get("split_values")  # absent in checkpoints of older bitcodecs
+        self._values = (int(values[0]), int(values[1])) if values else None
         self._sources = {s["path"]: s for s in progress["sources"]}
         self._skipped = list(progress.get("skipped", []))
         self.resume_state = progress["state"]
         self._checkpoint_serial = progress["serial"]
         if self.dedup:
             self._reload_dedup(progress["dedup_digests"] * DIGEST_SIZE)
-        log.info("resuming %s at %s", self.partial, self.summary())
+        log.info("resuming %s at %s", self.partial, self.summary().describe())
 
     def _reload_dedup(self, n: int) -> None:
         with open(self.partial / DEDUP_FILE, "r+b") as f:
@@ -286,6 +293,7 @@ class CorpusWriter:
             digests = digests_of([view[starts[i] : starts[i + 1]] for i in range(len(lengths))])
         keep = self._dedup_mask(digests, len(lengths)) if self.dedup else None
         to_val = is_val_mask(digests, self.val_fraction)  # [d]
+        self._note_values(split_values(digests) if keep is None else split_values(digests)[keep])
         for split, mask in (("train", ~to_val), ("val", to_val)):
             sel = mask if keep is None else mask & keep  # [d] documents of this split
             if sel.all():
@@ -300,6 +308,13 @@ class CorpusWriter:
         entry["docs"] += n_kept
         entry["doc_bytes"] += int(starts[-1] if keep is None else lengths[keep].sum())
         return n_kept
+
+    def _note_values(self, values: np.ndarray) -> None:
+        if len(values):
+            low, high = int(values.min()), int(values.max())
+            if self._values is not None:
+                low, high = min(low, self._values[0]), max(high, self._values[1])
+            self._values = (low, high)
 
     def _dedup_mask(self, digests: bytes, n: int) -> np.ndarray:
         keep = np.ones(n, dtype=bool)
@@ -335,6 +350,7 @@ class CorpusWriter:
             "docs": {s: a.num_docs for s, a in self._splits.items()},
             "bytes": {s: a.num_bytes for s, a in self._splits.items()},
             "duplicates_removed": self._duplicates,
+            "split_values": None if self._values is None else [str(v) for v in self._values],
             "dedup_digests": len(self._seen),
             "sources": list(self._sources.values()),
             "skipped": self._skipped,
@@ -365,6 +381,7 @@ class CorpusWriter:
                 f"no documents were written to '{self.out}'",
                 "check the inputs (empty files, or every document a duplicate)",
             )
+        check_split_sizes(str(self.out), summary.docs, self.val_fraction, self._values)
         for arrays in self._splits.values():
             arrays.write_tails()
         sources = summary.sources
@@ -391,7 +408,7 @@ class CorpusWriter:
         self._closed = True
         for name in (PROGRESS_FILE, DEDUP_FILE):  # after the move: a kill before it can resume
             (self.out / name).unlink(missing_ok=True)
-        log.info("wrote %s: %s", self.out, summary)
+        log.info("wrote %s: %s", self.out, summary.describe())
         return summary
 
     def abort(self) -> None:

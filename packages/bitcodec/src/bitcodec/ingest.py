@@ -42,6 +42,7 @@ from bitcodec.sources import (
     plan_files,
 )
 from bitcodec.streams import BLOCK_BYTES
+from bitcodec.writable import check_writable
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,7 @@ def prepare_corpus(
     """Read ``inputs`` into a corpus store at ``out``; returns the run's summary as a dict."""
     opts = options or PrepareOptions()
     t0 = time.perf_counter()
+    check_writable(out, "corpus store", beside=True)  # before any input is read
     found = plan_inputs(inputs, opts, stdin_data)
     files, skipped = plan_files(found, opts.format, opts.binary)
     tasks = make_tasks(files, opts.split_on, opts.piece_bytes)

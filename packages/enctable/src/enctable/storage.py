@@ -45,13 +45,19 @@ def _is_table_dir(path: Path) -> bool:
     return isinstance(meta, dict) and meta.get("format") == FORMAT_NAME
 
 
-def save_table(table: AdaptiveEncodingTable, directory: Path) -> None:
+def check_table_destination(directory: Path) -> None:
+    """Raise EnctableError unless a table may be saved to ``directory`` (absent, empty, or an
+    earlier table): callers check before the work that grows the table."""
     if directory.exists() and not directory.is_dir():
         raise EnctableError(f"table path '{directory}' is a file: choose a directory path")
     if directory.is_dir() and any(directory.iterdir()) and not _is_table_dir(directory):
         raise EnctableError(
             f"'{directory}' exists and is not an enctable table: choose another path or empty it"
         )
+
+
+def save_table(table: AdaptiveEncodingTable, directory: Path) -> None:
+    check_table_destination(directory)
     arrays: dict[str, np.ndarray] = {"recent": table.recent}
     levels = []
     for t, sk in zip(table.tables, table.sketches, strict=True):

@@ -15,9 +15,9 @@ from bitlab.commands.evaluate import (
     TEXT_BYTES,
     WINDOWS,
     EvalFlags,
-    progress_bar,
 )
 from bitlab.output import emit
+from bitlab.progress import progress_bar
 
 
 def register(app: typer.Typer) -> None:
@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
         command = shlex.join(
             ["bitlab", "compare", *map(str, runs), "--corpus", corpus, *extra, "--out", str(out)]
         )
-        with progress_bar(len(runs)) as bar:
+        with progress_bar() as bar:
             task = bar.add_task("compare", total=len(runs) * len(STAGES))
             done: dict[str, int] = {}
 

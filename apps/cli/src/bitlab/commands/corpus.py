@@ -131,11 +131,12 @@ def _dir_size(path: Path) -> int:
     return total
 
 
-def corpus_info(store: str) -> dict[str, Any]:
-    """What `bitlab corpus info` shows, as a dict."""
+def corpus_info(store: str, verify: bool = False) -> dict[str, Any]:
+    """What `bitlab corpus info` shows, as a dict; ``verify``: decode every chunk first."""
     from bitcodec.corpus_reader import open_corpus
 
-    corpus = open_corpus(store)
+    corpus = open_corpus(store)  # every chunk present (a missing one would read as zeros)
+    verified = _verify(corpus) if verify else None
     attrs = corpus.attrs
     splits = {
         name: {
@@ -161,10 +162,21 @@ def corpus_info(store: str) -> dict[str, Any]:
         "sources": corpus.sources,
         "skipped_total": attrs.get("skipped_total", 0),
         "skipped": list(attrs.get("skipped", [])),
+        "verified_chunks": verified,
     }
     if "://" not in store:
         info["disk_bytes"] = _dir_size(Path(store))
     return info
+
+
+def _verify(corpus: Any) -> int:
+    """Decode every chunk of ``corpus`` under a progress bar; the number of chunks read."""
+    from bitlab.progress import progress_bar
+
+    total = sum(stored.num_chunks for stored in corpus.chunks())
+    with progress_bar() as bar:
+        task = bar.add_task(f"corpus info: verifying {corpus.where}", total=total)
+        return corpus.verify(lambda n: bar.advance(task, n))
 
 
 def _render_info(info: dict[str, Any]):
@@ -213,6 +225,9 @@ def _render_info(info: dict[str, Any]):
                 )
         options = ", ".join(f"{k}={v}" for k, v in info["options"].items() if k != "inputs")
         console.print(f"[dim]options: {options}[/]")
+        if info["verified_chunks"] is not None:
+            console.print(f"verified: all {info['verified_chunks']:,} chunks decode (checksums "
+                          "checked where the store has them)")  # fmt: skip
 
     return render
 
@@ -302,6 +317,9 @@ def register(app: typer.Typer) -> None:
             if value not in choices:
                 raise UserError(f"{what} '{value}' is unknown: choose one of {', '.join(choices)}")
         with _flags_in_errors():
+            from bitcodec.writable import check_writable
+
+            check_writable(out, "--out", beside=True)  # one line now, not after the reading
             opts = _options(
                 split_on=split_on,
                 field=field,
@@ -328,11 +346,18 @@ def register(app: typer.Typer) -> None:
     @corpus_app.command("info")
     def info_cmd(
         store: str = typer.Argument(..., help="A corpus store (path or fsspec URL)."),
+        verify: bool = typer.Option(
+            False,
+            "--verify",
+            help="Decode every chunk (zstd checksums too): reads the whole store. Without it, "
+            "every chunk is checked to be there.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
     ) -> None:
-        """Counts, sizes, splits, sources and format of a corpus store."""
+        """Counts, sizes, splits, sources and format of a corpus store; a missing or damaged
+        chunk is one error naming it (exit 2)."""
         with _flags_in_errors():
-            info = corpus_info(store)
+            info = corpus_info(store, verify)
         emit(info, as_json, _render_info(info))
 
     app.add_typer(corpus_app, name="corpus")

@@ -11,22 +11,8 @@ import typer
 
 from bitlab.commands import DEVICE
 from bitlab.commands.segment import SegmenterFlags, segmenter_options
-from bitlab.output import emit, stderr
-
-
-def progress_bar(total: int) -> Any:
-    """A transient rich progress bar on stderr (results stay alone on stdout)."""
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=stderr,
-        transient=True,
-    )
+from bitlab.output import emit
+from bitlab.progress import progress_bar
 
 
 @dataclass(frozen=True)
@@ -222,7 +208,7 @@ def register(app: typer.Typer) -> None:
         words += flags.args()
         words += ["--out", str(out)] if out else []
         out_dir = out if out is not None else default_out_dir(run)
-        with progress_bar(len(STAGES)) as bar:
+        with progress_bar() as bar:
             task = bar.add_task("eval", total=len(STAGES))
 
             def step(stage: str) -> None:

@@ -10,7 +10,8 @@ import typer
 
 from bitlab.commands import command_group
 from bitlab.errors import UserError
-from bitlab.output import emit, stderr
+from bitlab.output import emit
+from bitlab.progress import progress_bar
 
 CONTROL_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\"}
 
@@ -102,6 +103,19 @@ def _render_summary(title: str, levels: list[dict[str, Any]]):
 
 
 # ------------------------------------------------------------------------------ build
+def _check_build(batches: int, batch_size: int, seq_len: int, out: Path, overwrite: bool) -> None:
+    """The mistakes `table build` can see before loading anything: one line each, at once."""
+    from bitcodec.writable import check_writable
+    from enctable.storage import check_table_destination
+
+    if batches < 1 or batch_size < 1 or seq_len < 8:
+        raise UserError("--batches and --batch-size must be >= 1 and --seq-len >= 8")
+    if out.exists() and not overwrite:
+        raise UserError(f"--out '{out}' already exists: pass --overwrite or choose another path")
+    check_table_destination(out)
+    check_writable(out, "--out", beside=True)  # saved as a temporary folder beside it, renamed
+
+
 def _build(
     run: Path,
     corpus: str,
@@ -125,41 +139,32 @@ def _build(
     from bittrain.engine.contracts import HasBoundaries
     from bittrain.runs import load_run
     from enctable import AdaptiveEncodingTable
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    if batches < 1 or batch_size < 1 or seq_len < 8:
-        raise UserError("--batches and --batch-size must be >= 1 and --seq-len >= 8")
-    if out.exists() and not overwrite:
-        raise UserError(f"--out '{out}' already exists: pass --overwrite or choose another path")
     _model_dir(run)  # a clear error when the run has no model
-    model = load_run(run, device=device)  # with the run's table codes and unit settings
-    if not isinstance(model, HasBoundaries):
-        raise UserError(
-            f"run '{run}' holds a {model.kind} model without unit boundaries: use a bitswin run"
+    with progress_bar() as bar:
+        task = bar.add_task("table build: loading the model", total=batches)
+        model = load_run(run, device=device)  # with the run's table codes and unit settings
+        if not isinstance(model, HasBoundaries):
+            raise UserError(
+                f"run '{run}' holds a {model.kind} model without unit boundaries: use a bitswin run"
+            )
+        bar.update(task, description=f"table build: reading the {split} split")
+        source = open_corpus(corpus).split(split)
+        source.data()  # decoded once (a big split: into the window cache) before the batches
+        table = AdaptiveEncodingTable(
+            levels=levels, max_size=max_size, target_unit_bytes=target_unit_bytes
         )
-    store = open_corpus(corpus)
-    source = store.split(split)
-    table = AdaptiveEncodingTable(
-        levels=levels, max_size=max_size, target_unit_bytes=target_unit_bytes
-    )
-    rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=stderr,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("feeding the table", total=batches)
+        rng = np.random.default_rng(seed)
+        torch.manual_seed(seed)
+        bar.update(task, description="table build: feeding the table")
         for step in range(1, batches + 1):
             windows, doc_starts = source.sample_windows(batch_size, seq_len, rng)
             feed_table(table, model, windows, doc_starts, step=step, attention=attention)
-            progress.advance(task)
-    sample, _ = source.sample_windows(min(8, batches * batch_size), seq_len, rng)
-    stats = table.stats(sample=sample.reshape(-1))
-    table.save(out)
+            bar.advance(task)
+        bar.update(task, description="table build: statistics and saving")
+        sample, _ = source.sample_windows(min(8, batches * batch_size), seq_len, rng)
+        stats = table.stats(sample=sample.reshape(-1))
+        table.save(out)
     return {
         "table": str(out),
         "run": str(run),
@@ -226,6 +231,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
         """Run the model over corpus windows and grow a table from its boundaries."""
+        _check_build(batches, batch_size, seq_len, out, overwrite)
         result = _build(
             run,
             corpus,

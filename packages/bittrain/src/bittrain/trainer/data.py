@@ -73,9 +73,27 @@ def eval_windows(split, count: int, seq_len: int, eval_seed: int) -> tuple[np.nd
     return split.sample_windows(count, seq_len, rng)
 
 
+MIN_SEQ_LEN = 8  # TrainConfig's lower bound
+
+
 def check_split_size(split, name: str, seq_len: int, corpus: str) -> None:
-    if split.num_bytes < seq_len:
-        raise BittrainError(
-            f"the {name} split of corpus '{corpus}' has {split.num_bytes} bytes, fewer than one "
-            f"window of seq_len={seq_len}: use a larger corpus or --set seq_len=<= {split.num_bytes}"
+    """One line for a split too small for a window, with a fix that works."""
+    if split.num_bytes >= seq_len:
+        return
+    if split.num_bytes == 0:
+        fix = (
+            "re-create the store with `bitlab prepare-corpus` and a --val-fraction that gives "
+            "both splits documents"
+            if name == "val"
+            else "re-create the store with more text"
         )
+        raise BittrainError(f"the {name} split of corpus '{corpus}' is empty: {fix}")
+    fix = (
+        f"use a larger corpus or shorter windows: --set seq_len={split.num_bytes}"
+        if split.num_bytes >= MIN_SEQ_LEN
+        else "use a larger corpus"
+    )
+    raise BittrainError(
+        f"the {name} split of corpus '{corpus}' has {split.num_bytes} bytes, fewer than one "
+        f"window of seq_len={seq_len}: {fix}"
+    )

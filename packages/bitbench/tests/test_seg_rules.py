@@ -13,6 +13,7 @@ from bitbench.seg_rules import (
     _PERCENT,
     _SIGN,
     RULE_NAMES,
+    Atoms,
     Script,
     SegmentRules,
     char_scripts,
@@ -194,3 +195,33 @@ def test_numba_cutter_matches_the_reference(text, switches):
     assert a.forced.tolist() == forced
     assert a.script.tolist() == kinds
     assert a.dropped.tolist() == [rules.spaces and k == Script.SPACE for k in kinds]
+
+
+def words_reference(atoms: Atoms, starts: np.ndarray) -> list[str]:
+    """``Atoms.words`` one atom at a time."""
+    starts = np.asarray(starts, dtype=bool) | atoms.forced
+    out: list[str] = []
+    current: list[str] = []
+    for k in range(len(atoms)):
+        if starts[k] and current:
+            out.append("".join(current))
+            current = []
+        if not atoms.dropped[k]:
+            current.append(atoms.text[atoms.bounds[k] : atoms.bounds[k + 1]])
+    if current:
+        out.append("".join(current))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=ALPHABET, max_size=30), st.data())
+def test_words_match_the_reference(text, data):
+    a = line_atoms(text)
+    m = len(a)
+    flags = st.lists(st.booleans(), min_size=m, max_size=m)
+    starts = np.array(data.draw(flags), dtype=bool)
+    assert a.words(starts) == words_reference(a, starts)
+    # any whitespace pattern, also whitespace that is no forced cut (atoms made by hand)
+    odd = Atoms(text, a.bounds, np.array(data.draw(flags), bool), np.array(data.draw(flags), bool),
+                a.script)  # fmt: skip
+    assert odd.words(starts) == words_reference(odd, starts)

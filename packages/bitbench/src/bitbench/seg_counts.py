@@ -43,7 +43,9 @@ from bitbench.segment import char_byte_offsets
 
 log = logging.getLogger(__name__)
 
-BOUNDARY, NUMBER, LATIN = "<b>", "<num>", "<latin>"
+# symbol keys that are no code point (0..0x10FFFF)
+BOUNDARY, NUMBER, LATIN, UNKNOWN = -1, -2, -3, -4
+FIRST_LONG = 0x110000  # keys of atoms longer than one character (``atom_keys``)
 DEFAULT_UNIT_BYTES = 4.7  # mean word length the centre is searched for (PKU training lines)
 UNSEEN = 0.5  # the count of a pair or symbol never seen
 
@@ -75,16 +77,26 @@ class CountConfig:
         return out
 
 
-def atom_symbol(atoms: Atoms, k: int) -> str:
-    """The symbol atom k is counted as."""
-    script = int(atoms.script[k])
-    if script == Script.DIGIT:
-        return NUMBER
-    if script == Script.LETTER:
-        return LATIN
-    if script == Script.SPACE and atoms.dropped[k]:
-        return BOUNDARY
-    return atoms.text[atoms.bounds[k] : atoms.bounds[k + 1]]
+def atom_keys(atoms: Atoms, long_symbols: dict[str, int], grow: bool) -> np.ndarray:
+    """int64 [atoms]: the symbol each atom is counted as: ``BOUNDARY`` (whitespace),
+    ``NUMBER`` / ``LATIN`` (digit and letter runs), the code point of a one-character atom, and
+    for a longer one (a run of one punctuation mark, a character with combining marks) a number
+    from ``long_symbols`` (given there on first sight when ``grow``, else ``UNKNOWN``)."""
+    m = len(atoms)
+    if m == 0:
+        return np.zeros(0, dtype=np.int64)
+    cps = np.frombuffer(atoms.text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
+    keys = cps[atoms.bounds[:-1]].astype(np.int64)
+    for k in np.flatnonzero(np.diff(atoms.bounds) > 1).tolist():  # few: no loop over all atoms
+        text = atoms.text[atoms.bounds[k] : atoms.bounds[k + 1]]
+        if grow:
+            keys[k] = long_symbols.setdefault(text, FIRST_LONG + len(long_symbols))
+        else:
+            keys[k] = long_symbols.get(text, UNKNOWN)
+    keys[atoms.script == Script.DIGIT] = NUMBER
+    keys[atoms.script == Script.LETTER] = LATIN
+    keys[atoms.dropped] = BOUNDARY
+    return keys
 
 
 @numba.njit(cache=True)
@@ -167,29 +179,23 @@ def _lookup(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Framed:
-    """Lines as one int64 sequence of symbol ids, each line framed by ``order`` boundaries on
-    both sides (-1: a symbol the counts never saw); ``at[i]``: where line i's atom 0 sits."""
+    """Lines as one int64 sequence of symbol keys (``atom_keys``), each line framed by ``order``
+    boundaries on both sides; ``at[i]``: where line i's atom 0 sits."""
 
-    seq: np.ndarray
+    keys: np.ndarray
     at: np.ndarray  # int64 [lines + 1] (the last: where a next line would start)
 
 
 def _frame(
-    symbols: dict[str, int], lines_atoms: Sequence[Atoms], order: int, grow: bool
+    lines_atoms: Sequence[Atoms], order: int, long_symbols: dict[str, int], grow: bool
 ) -> _Framed:
-    """Symbol ids of the lines (``grow``: new symbols get new ids, else -1)."""
-    ids: list[int] = [0] * order
-    at = []
+    pad = np.full(order, BOUNDARY, dtype=np.int64)
+    parts = [pad]
     for atoms in lines_atoms:
-        at.append(len(ids))
-        for k in range(len(atoms)):
-            symbol = atom_symbol(atoms, k)
-            ids.append(
-                symbols.setdefault(symbol, len(symbols)) if grow else symbols.get(symbol, -1)
-            )
-        ids += [0] * order
-    at.append(len(ids))
-    return _Framed(np.asarray(ids, dtype=np.int64), np.asarray(at, dtype=np.int64))
+        parts += [atom_keys(atoms, long_symbols, grow), pad]
+    sizes = np.array([len(a) + order for a in lines_atoms], dtype=np.int64)
+    at = np.concatenate([[order], order + np.cumsum(sizes)])
+    return _Framed(np.concatenate(parts), at)
 
 
 class CountStats:
@@ -197,12 +203,14 @@ class CountStats:
 
     def __init__(
         self,
-        symbols: dict[str, int],
+        vocab: np.ndarray,
+        long_symbols: dict[str, int],
         orders: list[_Order],
         config: CountConfig,
         rules: SegmentRules,
     ) -> None:
-        self.symbols = symbols
+        self.vocab = vocab  # int64 [V] sorted symbol keys; a symbol's id is its index
+        self.long_symbols = long_symbols
         self.orders = orders  # orders 1..max(order, 2)
         self.total = int(orders[0].counts.sum())
         self.config = config
@@ -223,13 +231,15 @@ class CountStats:
         lines_atoms = [line_atoms(line, rules) for line in lines]
         if not any((~a.dropped).any() for a in lines_atoms):
             raise BitbenchError("the text to count is empty: give --corpus text with some lines")
-        symbols: dict[str, int] = {BOUNDARY: 0}
-        framed = _frame(symbols, lines_atoms, config.order, grow=True)
-        seq, vocab = framed.seq, len(symbols)
+        long_symbols: dict[str, int] = {}
+        framed = _frame(lines_atoms, config.order, long_symbols, grow=True)
+        vocab, seq = np.unique(framed.keys, return_inverse=True)
+        seq = seq.reshape(-1).astype(np.int64)
+        size_v = vocab.shape[0]
         orders: list[_Order] = []
         parent = np.zeros(seq.shape[0], dtype=np.int64)
         for n in range(1, max(config.order, 2) + 1):  # pairs always: pmi and frequency
-            key = parent[: seq.shape[0] - n + 1] * vocab + seq[n - 1 :]
+            key = parent[: seq.shape[0] - n + 1] * size_v + seq[n - 1 :]
             keys, ids, counts = np.unique(key, return_inverse=True, return_counts=True)
             ids = ids.reshape(-1)
             size = keys.shape[0]
@@ -237,25 +247,29 @@ class CountStats:
             left = grouped_entropy(ids[1:], seq[: seq.shape[0] - n], size)  # the one before
             orders.append(_Order(keys, counts.astype(np.int64), right, left))
             parent = ids
-        stats = cls(symbols, orders, config, rules)
-        values = stats._features(framed)
+        stats = cls(vocab, long_symbols, orders, config, rules)
+        values = stats._features(seq, framed.at)
         for name, v in values.items():  # standardise over the counted text's gaps
             v = v[np.isfinite(v)]
             stats.centre[name] = float(v.mean()) if v.size else 0.0
             spread = float(v.std()) if v.size else 1.0
             stats.spread[name] = spread if spread > 1e-12 else 1.0
-        log.debug("counted %d symbols, %d distinct", seq.shape[0], vocab)
+        log.debug("counted %d symbols, %d distinct", seq.shape[0], size_v)
         return stats
 
-    def _features(self, framed: _Framed) -> dict[str, np.ndarray]:
+    def _ids(self, keys: np.ndarray) -> np.ndarray:
+        """Symbol ids of symbol keys (-1: a symbol the counts never saw)."""
+        at = np.minimum(np.searchsorted(self.vocab, keys), self.vocab.shape[0] - 1)
+        return np.where(self.vocab[at] == keys, at, -1)
+
+    def _features(self, seq: np.ndarray, at: np.ndarray) -> dict[str, np.ndarray]:
         """float64 [gaps] per feature (unstandardised) at every gap inside a line, lines in order
         (line i's gaps before its atoms 1..m-1); NaN where the n-grams were never seen."""
         o = self.config.order
-        seq = framed.seq
-        ids = _ngram_ids(self.orders, seq, len(self.symbols))
-        sizes = np.diff(framed.at) - o  # atoms per line
+        ids = _ngram_ids(self.orders, seq, self.vocab.shape[0])
+        sizes = np.diff(at) - o  # atoms per line
         gaps = np.maximum(sizes - 1, 0)  # positions in seq of atom k >= 1 of every line:
-        first = np.repeat(framed.at[:-1] + 1, gaps)
+        first = np.repeat(at[:-1] + 1, gaps)
         pos = first + np.arange(int(gaps.sum())) - np.repeat(np.cumsum(gaps) - gaps, gaps)
         unigram = self.orders[0].counts
         c_a = np.where(ids[0][pos - 1] >= 0, unigram[np.maximum(ids[0][pos - 1], 0)], UNSEEN)
@@ -276,8 +290,8 @@ class CountStats:
 
     def features(self, lines_atoms: Sequence[Atoms]) -> list[dict[str, np.ndarray]]:
         """Per line, float64 [atoms] per feature (unstandardised; NaN at atom 0 and unseen)."""
-        framed = _frame(self.symbols, lines_atoms, self.config.order, grow=False)
-        values = self._features(framed)
+        framed = _frame(lines_atoms, self.config.order, self.long_symbols, grow=False)
+        values = self._features(self._ids(framed.keys), framed.at)
         out = []
         first = 0
         for atoms in lines_atoms:

@@ -129,18 +129,30 @@ class Atoms:
 
     def words(self, starts: np.ndarray) -> list[str]:
         """The words of the line for word starts ``starts`` bool [m] (forced starts are added;
-        whitespace atoms are left out)."""
+        whitespace atoms are left out): a word is the non-whitespace atoms from one start to the
+        next, none when there are none."""
+        m = len(self)
+        if m == 0:
+            return []
         starts = np.asarray(starts, dtype=bool) | self.forced
+        starts[0] = True
+        firsts = np.flatnonzero(starts)
+        word_of = np.cumsum(starts) - 1  # [m] the word each atom is in
+        kept = np.bincount(word_of[~self.dropped], minlength=firsts.shape[0]).tolist()
+        gaps = (np.bincount(word_of[self.dropped], minlength=firsts.shape[0]) > 0).tolist()
+        ends = [*firsts[1:].tolist(), m]
+        b = self.bounds.tolist()
         out: list[str] = []
-        current: list[str] = []
-        for k in range(len(self)):
-            if starts[k] and current:
-                out.append("".join(current))
-                current = []
-            if not self.dropped[k]:
-                current.append(self.text[self.bounds[k] : self.bounds[k + 1]])
-        if current:
-            out.append("".join(current))
+        for first, end, n_kept, gap in zip(firsts.tolist(), ends, kept, gaps, strict=True):
+            if not n_kept:
+                continue
+            if not gap:  # the usual case: one slice of the text
+                out.append(self.text[b[first] : b[end]])
+            else:  # whitespace inside a word (only when it is no forced cut): left out
+                parts = range(first, end)
+                out.append(
+                    "".join(self.text[b[k] : b[k + 1]] for k in parts if not self.dropped[k])
+                )
         return out
 
 

@@ -159,7 +159,8 @@ class _Order:
 
 
 def _ngram_ids(orders: Sequence[_Order], seq: np.ndarray, vocab: int) -> list[np.ndarray]:
-    """ids[n - 1][i]: the id of the n-gram seq[i:i+n] (-1 where unseen; int64 [len(seq) - n + 1])."""
+    """ids[n - 1][i]: the id of the n-gram seq[i:i+n] (-1 where unseen), int64 [len(seq) - n + 1]
+    each."""
     out: list[np.ndarray] = []
     parent = np.zeros(seq.shape[0], dtype=np.int64)
     for n, order in enumerate(orders, start=1):

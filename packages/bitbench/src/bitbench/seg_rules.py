@@ -5,8 +5,9 @@ A line is read as *atoms*, the smallest pieces a word is made of:
 
 - a Han character (CJK ideographs, plus ○ and 〇, which Chinese uses as the digit zero);
 - a run of digits and non-Han letters (``runs``), with ``. ． , : ： / ／ ∶ ·`` kept between two
-  digits (PKU writes ``１３·４亿``), a ``% ％ ‰`` right after a digit and a sign (``- － + ＋``) right before one when no
-  digit or letter precedes it: ``16.4％``, ``－9``, ``3／4``, ``WTO``, ``MP3`` stay whole;
+  digits (PKU writes ``１３·４亿``), a ``% ％ ‰`` right after a digit and a sign (``- － + ＋``)
+  right before one when no digit or letter precedes it: ``16.4％``, ``－9``, ``3／4``, ``WTO``,
+  ``MP3`` stay whole;
 - a run of one repeated punctuation or symbol character (``——``, ``……``), a word of its own
   (``punctuation``);
 - a run of whitespace, which separates words and is no part of any (``spaces``);

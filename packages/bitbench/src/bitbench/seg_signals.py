@@ -18,8 +18,8 @@
 - ``counts``: no model: n-gram statistics of raw text (``seg_counts``: PMI, pair frequency and
   branching entropy of neighbouring atoms), the baseline every model signal is measured against.
 
-Signals joined by ``+`` (``pmi+head``, ``pmi+counts``) are each standardised over the characters scored (zero
-mean, unit variance) and summed with equal weights. The mask-based signals need a model with
+Signals joined by ``+`` (``pmi+head``, ``pmi+counts``) are each standardised over the characters
+scored (zero mean, unit variance) and summed with equal weights. The mask-based signals need a model with
 ``hidden_byte_bits(windows uint8 [N, L], hidden bool [N, L], *, doc_starts=None, pad=None) ->
 float32 [N, L]`` (-log2 p(true byte | shown bytes) at hidden positions, 0 elsewhere).
 """

@@ -103,7 +103,8 @@ def segmenter_options() -> dict[str, Any]:
         "unit_bytes": typer.Option(
             d.unit_bytes,
             "--unit-bytes",
-            help="Mean word length to calibrate to (default: the run's).",
+            help="Mean word length in bytes to calibrate to (default: the run's; 4.7 with "
+            "counts alone).",
         ),
     }
 
@@ -256,6 +257,8 @@ def register(app: typer.Typer) -> None:
             def step(stage: str, done: int, total: int) -> None:
                 bar.update(task, description=f"segment: {stage}", completed=done, total=total)
 
+            if needs_model:
+                step("loading the run", 0, 1)
             model = load_run(run, device=device) if needs_model else None
             stats = None
             if COUNT_SIGNAL in parse_signal(signal):

@@ -47,11 +47,18 @@ class SegmenterFlags:
 
     def check(self) -> None:
         """Fail on a bad rule list or signal before any model is loaded."""
+        from bitbench.errors import BitbenchError
         from bitbench.seg_rules import SegmentRules
-        from bitbench.seg_signals import parse_signal
+        from bitbench.seg_signals import SIGNALS, parse_signal
 
         SegmentRules.parse(self.rules)
-        parse_signal(self.signal)  # unknown names: one line naming them and the choices
+        try:
+            parse_signal(self.signal)
+        except BitbenchError:
+            raise UserError(
+                f"--signal '{self.signal}' is unknown: use one of {', '.join(SIGNALS)}, or several "
+                "joined by + (e.g. pmi+counts)"
+            ) from None
 
     def args(self) -> list[str]:
         """The non-default options as command-line words (for reproduce lines)."""

@@ -7,9 +7,25 @@ PACKAGES := packages/bittokens packages/bitcodec packages/bitmask packages/bitsw
 PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 PYTEST_ARGS ?=
 
-.PHONY: install test demo bench lint clean gpu-check
+.PHONY: install fonts test demo bench lint clean gpu-check
 
-install: $(STAMP)
+install: $(STAMP) fonts
+
+# Chinese labels in plots need a CJK font (bitbench.plot_fonts): Debian's fonts-noto-cjk, where
+# apt can install it (as root, or through sudo without a password). Without apt, root or network
+# nothing fails: plots then label Chinese characters by their code points.
+fonts:
+	@if fc-list 2>/dev/null | grep -qiE 'CJK|WenQuanYi|Droid Sans Fallback|Source Han'; then :; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "fonts: no apt-get, no CJK font: plots label Chinese characters by code point"; \
+	else \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+		if $$SUDO apt-get install -y -q --no-install-recommends fonts-noto-cjk >/dev/null 2>&1 \
+			|| { $$SUDO apt-get update -q >/dev/null 2>&1 && \
+			     $$SUDO apt-get install -y -q --no-install-recommends fonts-noto-cjk >/dev/null 2>&1; }; \
+		then echo "fonts: installed fonts-noto-cjk (Chinese plot labels)"; \
+		else echo "fonts: could not install fonts-noto-cjk (no root or offline): plots label Chinese characters by code point"; fi; \
+	fi
 
 # torch goes in first, pinned, so that no later resolution can pull the CUDA build and its
 # several GB of NVIDIA packages. Packages install editable, without build isolation.

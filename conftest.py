@@ -54,18 +54,3 @@ def _private_cache(tmp_path_factory):
         os.environ.pop("BITLAB_CACHE", None)
     else:
         os.environ["BITLAB_CACHE"] = old
-
-
-@pytest.fixture
-def sighan_scorer() -> Path:
-    """The official SIGHAN 2005 scoring script (../shared/tools/sighan/score, Perl, or
-    $BITLAB_SIGHAN_SCORE); tests that run it skip cleanly without it, perl or GNU diff."""
-    import shutil
-
-    env = os.environ.get("BITLAB_SIGHAN_SCORE")
-    path = Path(env) if env else REPO_ROOT.parent / "shared" / "tools" / "sighan" / "score"
-    if not path.is_file():
-        pytest.skip(f"the official SIGHAN scorer is not at {path}")
-    if shutil.which("perl") is None or not Path("/usr/bin/diff").exists():
-        pytest.skip("the SIGHAN scorer needs perl and /usr/bin/diff")
-    return path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from bitbench.compare import compare_row
 from bitbench.plots import (
@@ -86,6 +88,32 @@ def test_char_labels_fall_back_to_code_points():
     cjk = LabelFont("none", "cjk", frozenset(map(ord, "中")))
     assert char_label("中", cjk) == "中"
     assert needs_cjk(["a", "中"]) and not needs_cjk(["a", "é"])
+
+
+def test_code_point_labels_do_not_overlap(monkeypatch):
+    """Without a CJK font every Han character is labelled by its code point: turned upright at a
+    smaller size, neighbouring labels stay apart (upright six-character labels ran together)."""
+    import bitbench.plots as plots
+    from bitbench.plot_fonts import label_font, tick_style
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    monkeypatch.setattr(plots, "label_font", lambda cjk=True: label_font(cjk=False))
+    text = "共同创造美好的新世纪——二○○一年新年贺词1张"
+    sentence = {
+        "chars": list(text),
+        "scores": np.linspace(-1, 1, len(text)),
+        "predicted": np.arange(len(text)) % 2 == 0,
+        "gold": np.arange(len(text)) % 3 == 0,
+    }
+    fig = plots.boundary_view_figure({"sentences": [sentence], "threshold": 0.0})
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    (ax,) = fig.axes
+    labels = [t for t in ax.get_xticklabels() if t.get_text()]
+    assert labels[0].get_text() == "U+5171" and labels[0].get_rotation() == 90
+    boxes = sorted((b.x0, b.x1) for b in (t.get_window_extent(renderer) for t in labels))
+    assert all(right <= left for (_, right), (left, _) in itertools.pairwise(boxes))
+    assert tick_style(["共", "\\n"])["rotation"] == 0  # characters themselves stay upright
 
 
 def test_plots_write_pngs_or_nothing(tmp_path):

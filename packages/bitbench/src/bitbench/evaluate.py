@@ -55,7 +55,13 @@ from bitbench.protocol_metrics import protocol_metrics
 from bitbench.report import render_eval_report
 from bitbench.seg_decode import DecodeOptions
 from bitbench.seg_rules import SegmentRules
-from bitbench.seg_signals import MASK_SIGNALS, SIGNALS, make_scorer, parse_signal
+from bitbench.seg_signals import (
+    COUNT_SIGNAL,
+    MASK_SIGNALS,
+    SIGNALS,
+    make_scorer,
+    parse_signal,
+)
 from bitbench.sighan import read_word_list
 from bitbench.tables import grow_table, load_table, table_report
 
@@ -112,6 +118,11 @@ class EvalSettings:
         self.segment_rules()  # a bad rule list or signal fails here, before any work
         if self.signal not in SIGNALS:
             raise BitbenchError(f"unknown signal '{self.signal}': use one of {', '.join(SIGNALS)}")
+        if self.signal == COUNT_SIGNAL:
+            raise BitbenchError(
+                "signal 'counts' segments without a run: use bitlab segment --signal counts "
+                "--corpus TEXT --file F --gold GOLD"
+            )
 
     def segment_rules(self) -> SegmentRules:
         return SegmentRules.parse(self.rules)

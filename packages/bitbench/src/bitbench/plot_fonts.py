@@ -6,7 +6,8 @@ font among the fonts matplotlib knows (Noto Sans CJK, Source Han Sans, WenQuanYi
 Fallback...; on Debian: ``apt-get install fonts-noto-cjk``), also among the system's font files
 when matplotlib's font cache predates the font, and ``char_label`` writes a character the chosen
 font cannot draw as its code point (``U+5171``), so a machine without such a font gets readable
-labels and no warnings.
+labels and no warnings. ``tick_style`` draws a row of labels that holds a code point rotated a
+quarter turn in a smaller size: six characters side by side would run into their neighbours.
 """
 
 from __future__ import annotations
@@ -110,3 +111,12 @@ def char_label(ch: str, font: LabelFont) -> str:
 def needs_cjk(chars: list[str]) -> bool:
     """Do these labels contain characters beyond Latin, Greek and Cyrillic (U+0500 and up)?"""
     return any(ord(c) >= 0x500 for ch in chars for c in ch)
+
+
+def tick_style(labels: list[str]) -> dict[str, Any]:
+    """Text properties for one label per column (about 0.3 inch wide): upright where every label
+    is one or two characters, else (code points, ``U+5171``) rotated a quarter turn at size 7,
+    so that neighbouring labels never overlap."""
+    if any(len(label) > 2 for label in labels):
+        return {"rotation": 90, "fontsize": 7}
+    return {"rotation": 0, "fontsize": 9}

@@ -13,11 +13,12 @@ from typing import Any
 
 import numpy as np
 from bittrain.figures import new_figure, save_figure
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from bitbench.compression import rank_frequency
-from bitbench.plot_fonts import char_label, label_font, needs_cjk
+from bitbench.plot_fonts import char_label, label_font, needs_cjk, tick_style
 
 LEVELS = ("bit", "byte", "word", "phrase")
 
@@ -76,21 +77,29 @@ def plot_accuracy_over_training(records: Sequence[dict[str, Any]], path: Path) -
 
 def plot_boundary_view(sample: dict[str, Any], path: Path) -> Path | None:
     """A few sentences, one column per character, labelled with the character itself (a CJK
-    font where the machine has one, else code points; ``plot_fonts``): a bar of the model's
-    start score per character (orange where a word is predicted to start; no bar inside a digit
-    or Latin run), the decoder's centre as a dashed line, and under the bars one mark per word
-    start: gold (black) and predicted (orange)."""
+    font where the machine has one, else code points turned upright; ``plot_fonts``): a bar of
+    the start score per character (orange where a word is predicted to start; no bar inside a
+    digit or Latin run), the decoder's centre as a dashed line, and under the bars one mark per
+    word start: gold (black) and predicted (orange)."""
+    fig = boundary_view_figure(sample)
+    return None if fig is None else save_figure(fig, path)
 
+
+def boundary_view_figure(sample: dict[str, Any]) -> Figure | None:
+    """The figure of ``plot_boundary_view`` (None when no sentence has a character)."""
     sentences = [s for s in sample.get("sentences", []) if len(s["chars"])]
     if not sentences:
         return None
     font = label_font(cjk=any(needs_cjk(s["chars"]) for s in sentences))
     props = font.properties()
+    labels = [[char_label(c, font) for c in s["chars"]] for s in sentences]
+    style = tick_style([label for row in labels for label in row])
     width = max(len(s["chars"]) for s in sentences)
-    fig = new_figure((max(7.0, 0.3 * width + 1.5), 1.9 * len(sentences)))
+    row_height = 1.9 if style["rotation"] == 0 else 2.3  # room for labels turned upright
+    fig = new_figure((max(7.0, 0.3 * width + 1.5), row_height * len(sentences)))
     axes = fig.subplots(len(sentences), 1, squeeze=False)
     centre = sample.get("threshold")
-    for ax, sentence in zip(axes[:, 0], sentences, strict=True):
+    for ax, sentence, row_labels in zip(axes[:, 0], sentences, labels, strict=True):
         chars = sentence["chars"]
         scores = np.asarray(sentence["scores"], dtype=np.float64)
         predicted = np.asarray(sentence["predicted"], dtype=bool)
@@ -101,6 +110,7 @@ def plot_boundary_view(sample: dict[str, Any], path: Path) -> Path | None:
         low = float(min(values.min(initial=0.0), centre if centre is not None else 0.0))
         high = float(max(values.max(initial=1.0), centre if centre is not None else 1.0))
         span = (high - low) or 1.0
+        low -= 0.05 * span  # the lowest score still gets a visible bar
         ax.bar(
             x[finite],
             values - low,
@@ -122,7 +132,7 @@ def plot_boundary_view(sample: dict[str, Any], path: Path) -> Path | None:
         ax.set_yticks([gold_y, pred_y, low, high])
         ax.set_yticklabels(["gold", "predicted", f"{low:.2g}", f"{high:.2g}"], fontsize=7)
         ax.set_xticks(x)
-        ax.set_xticklabels([char_label(c, font) for c in chars], fontproperties=props, fontsize=9)
+        ax.set_xticklabels(row_labels, fontproperties=props, **style)
         ax.set_xlim(-0.6, width - 0.4)
         ax.set_ylim(low - 0.48 * span, low + 1.08 * span)
         ax.tick_params(axis="x", length=0)
@@ -136,7 +146,7 @@ def plot_boundary_view(sample: dict[str, Any], path: Path) -> Path | None:
         Line2D([], [], marker="v", color="black", linestyle="", label="gold word start"),
         Line2D([], [], marker="^", color="tab:orange", linestyle="", label="predicted word start"),
     ]
-    fig.suptitle("Word starts: model scores, gold and predicted (one mark per character)")
+    fig.suptitle("Word starts: start scores, gold and predicted (one mark per character)")
     fig.tight_layout()
     fig.legend(
         handles=handles,
@@ -146,7 +156,7 @@ def plot_boundary_view(sample: dict[str, Any], path: Path) -> Path | None:
         ncol=5,
         frameon=False,
     )
-    return save_figure(fig, path)
+    return fig
 
 
 def plot_rank_frequency(codes_by_label: dict[str, np.ndarray], path: Path) -> Path | None:

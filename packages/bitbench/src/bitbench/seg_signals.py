@@ -15,8 +15,11 @@
 - ``surprisal``: b(x_t | {t} hidden) from the same passes (first characters of words are the
   hard ones to guess).
 
-Signals joined by ``+`` (``pmi+head``) are each standardised over the characters scored (zero
-mean, unit variance) and summed with equal weights. The mask-based signals need a model with
+- ``counts``: no model: n-gram statistics of raw text (``seg_counts``: PMI, pair frequency and
+  branching entropy of neighbouring atoms), the baseline every model signal is measured against.
+
+Signals joined by ``+`` (``pmi+head``, ``pmi+counts``) are each standardised over the characters
+scored (zero mean, unit variance) and summed with equal weights. The mask-based signals need a model with
 ``hidden_byte_bits(windows uint8 [N, L], hidden bool [N, L], *, doc_starts=None, pad=None) ->
 float32 [N, L]`` (-log2 p(true byte | shown bytes) at hidden positions, 0 elsewhere).
 """
@@ -30,10 +33,12 @@ import numpy as np
 from bittrain.engine.contracts import ScoresHiddenBytes
 
 from bitbench.errors import BitbenchError
-from bitbench.segment import ByteScorer, score_in_windows, score_sequences
+from bitbench.seg_counts import CountStats, count_scorer
+from bitbench.segment import ByteScorer, Progress, score_in_windows, score_sequences
 
 MASK_SIGNALS = ("pmi", "lean", "surprisal")
-SIGNALS = ("head", *MASK_SIGNALS)
+COUNT_SIGNAL = "counts"
+SIGNALS = ("head", *MASK_SIGNALS, COUNT_SIGNAL)
 DEFAULT_STRIDE = 4
 
 HiddenByteBits = Callable[..., np.ndarray]
@@ -160,10 +165,27 @@ def standardise(scores: list[np.ndarray], sequences: Sequence[bytes]) -> list[np
 
 
 def make_scorer(
-    model: Any, signal: str, seq_len: int = 512, *, stride: int = DEFAULT_STRIDE
+    model: Any,
+    signal: str,
+    seq_len: int = 512,
+    *,
+    stride: int = DEFAULT_STRIDE,
+    counts: CountStats | None = None,
+    progress: Progress | None = None,
 ) -> ByteScorer:
-    """A per-byte scorer for ``segment_lines`` from a signal spec (see the module doc)."""
+    """A per-byte scorer for ``segment_lines`` from a signal spec (see the module doc); ``model``
+    may be None when only ``counts`` is asked for, which needs ``counts``."""
     parts = parse_signal(signal)
+    if COUNT_SIGNAL in parts and counts is None:
+        raise BitbenchError(
+            f"signal '{signal}' needs raw text to count: give it (bitlab segment --corpus TEXT)"
+        )
+    model_parts = [p for p in parts if p != COUNT_SIGNAL]
+    if model_parts and model is None:
+        raise BitbenchError(
+            f"signal '{model_parts[0]}' needs a model: pass a run directory, or use --signal "
+            "counts with --corpus TEXT"
+        )
     needs_masks = any(p in MASK_SIGNALS for p in parts)
     if needs_masks and not isinstance(model, ScoresHiddenBytes):
         raise BitbenchError(
@@ -174,7 +196,9 @@ def make_scorer(
     def scorer(sequences: Sequence[bytes]) -> list[np.ndarray]:
         per_signal: dict[str, list[np.ndarray]] = {}
         if "head" in parts:
-            per_signal["head"] = score_sequences(model, sequences, seq_len)
+            per_signal["head"] = score_sequences(model, sequences, seq_len, progress=progress)
+        if counts is not None and COUNT_SIGNAL in parts:
+            per_signal[COUNT_SIGNAL] = count_scorer(counts)(sequences)
         if needs_masks:
             wanted = [name for name in MASK_SIGNALS if name in parts]
 
@@ -182,7 +206,7 @@ def make_scorer(
                 found = mask_signals(model.hidden_byte_bits, windows, pad, stride, wanted)
                 return np.stack([found[name] for name in wanted], axis=-1)  # [M, W, C]
 
-            stacked = score_in_windows(rows, sequences, seq_len)
+            stacked = score_in_windows(rows, sequences, seq_len, progress=progress)
             for c, name in enumerate(wanted):
                 per_signal[name] = [
                     np.ascontiguousarray(x[:, c]) if x.ndim == 2 else x for x in stacked

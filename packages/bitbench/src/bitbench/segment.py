@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from bittokens import DEFAULT_UNIT_BYTES
 from bittrain.engine.contracts import HasBoundaries
 from bittrain.engine.windows import fill_windows
 
@@ -28,6 +29,8 @@ from bitbench.seg_rules import Atoms, SegmentRules, line_atoms
 
 # sequences -> one float32 [len(seq)] score per byte (higher = a word starts there)
 ByteScorer = Callable[[Sequence[bytes]], list[np.ndarray]]
+# (stage, done, total): how far long work is (the CLI draws it as a progress bar)
+Progress = Callable[[str, int, int], None]
 
 
 def _char_start_at_or_before(data: bytes, pos: int) -> int:
@@ -56,7 +59,11 @@ def overlapping_pieces(data: bytes, seq_len: int, context: int) -> list[tuple[in
 
 
 def score_sequences(
-    model: Any, sequences: Sequence[bytes], seq_len: int = 512, context: int | None = None
+    model: Any,
+    sequences: Sequence[bytes],
+    seq_len: int = 512,
+    context: int | None = None,
+    progress: Progress | None = None,
 ) -> list[np.ndarray]:
     """The boundary head's score for each byte of each sequence (float32 [len(seq)] each)."""
     if not isinstance(model, HasBoundaries):
@@ -64,7 +71,11 @@ def score_sequences(
             f"a {model.kind} model has no boundary head: segmenting needs a bitswin run"
         )
     return score_in_windows(
-        lambda windows, pad: model.boundary_scores(windows, pad=pad), sequences, seq_len, context
+        lambda windows, pad: model.boundary_scores(windows, pad=pad),
+        sequences,
+        seq_len,
+        context,
+        progress=progress,
     )
 
 
@@ -74,6 +85,7 @@ def score_in_windows(
     seq_len: int = 512,
     context: int | None = None,
     bucket: int = 64,
+    progress: Progress | None = None,
 ) -> list[np.ndarray]:
     """Apply a row scorer (windows uint8 [M, W], pad bool [M, W] -> float [M, W], or [M, W, C]
     for C scores per byte) to every byte of every sequence through overlapping windows (see the
@@ -104,6 +116,8 @@ def score_in_windows(
             scores[i][core_start:core_end] = window_scores[
                 row, core_start - start : core_end - start
             ]
+        if progress is not None:
+            progress("scoring windows", min(first + bucket, len(order)), len(order))
     return scores
 
 
@@ -158,10 +172,12 @@ def segment_lines(
     scorer: ByteScorer | None = None,
     threshold: float | None = None,
     target_unit_bytes: float | None = None,
+    progress: Progress | None = None,
 ) -> Segmentation:
     """Each line cut into words (strings), one list per line. ``scorer`` gives the per-byte
     scores (default: the model's boundary head); ``threshold`` / ``target_unit_bytes`` override
-    the same fields of ``options``."""
+    the same fields of ``options``; ``progress`` hears of the stages (a scorer reports its own)."""
+    report = progress or (lambda stage, done, total: None)
     options = options or DecodeOptions()
     if threshold is not None or target_unit_bytes is not None:
         options = replace(
@@ -171,7 +187,11 @@ def segment_lines(
         )
     rules = rules or SegmentRules()
     data = [line.encode("utf-8") for line in lines]
-    byte_scores = score_sequences(model, data, seq_len) if scorer is None else scorer(data)
+    if scorer is None:
+        byte_scores = score_sequences(model, data, seq_len, progress=progress)
+    else:
+        byte_scores = scorer(data)
+    report("cutting into atoms", 0, 1)
     atoms = [line_atoms(line, rules) for line in lines]
     offsets = [char_byte_offsets(line) for line in lines]
     atom_scores, atom_bytes = [], []
@@ -180,8 +200,12 @@ def segment_lines(
         atom_scores.append(np.asarray(s, dtype=np.float32)[first_bytes])
         sizes = np.diff(off[a.bounds]).astype(np.float64)
         atom_bytes.append(np.where(a.dropped, 0.0, sizes))
-    target = options.target_unit_bytes or float(model.target_unit_bytes)
+    target = options.target_unit_bytes or (
+        model.target_unit_bytes if isinstance(model, HasBoundaries) else DEFAULT_UNIT_BYTES
+    )
+    report("decoding", 0, 1)
     decoded = decode_lines(atom_scores, [a.forced for a in atoms], atom_bytes, options, target)
+    report("decoding", 1, 1)
     details = [
         LineSegmentation(a, sc, st, off)
         for a, sc, st, off in zip(atoms, atom_scores, decoded.starts, offsets, strict=True)

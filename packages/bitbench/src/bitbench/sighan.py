@@ -41,6 +41,12 @@ def split_words(line: str) -> list[str]:
     return [w for w in _ASCII_SPACE.split(line) if w]
 
 
+def read_segmented_lines(path: str | Path, what: str = "gold segmentation") -> list[list[str]]:
+    """The words of every line of a segmented file, empty lines kept (line i of the file is the
+    gold of input line i, as the script pairs them)."""
+    return [split_words(line) for line in read_text(Path(path), what).splitlines()]
+
+
 def read_word_list(path: str | Path) -> frozenset[str]:
     """The training word list (one word per line; surrounding ASCII whitespace ignored)."""
     path = Path(path)

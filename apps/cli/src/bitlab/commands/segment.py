@@ -1,4 +1,6 @@
-"""`bitlab segment RUN`: text cut into words at the model's own boundaries, one line per input line.
+"""`bitlab segment [RUN]`: text cut into words at the model's own boundaries (or, with `--signal
+counts --corpus TEXT` and no run, at boundaries counted from raw text), one line per input line;
+with `--gold` the segmentation is scored (SIGHAN word P/R/F, OOV/IV recall with `--dict`).
 
 The segmenter options (rules, signal, decoder) are shared with `bitlab eval --gold-seg`, which runs
 the same code on the gold file's text: `SegmenterFlags` holds them.
@@ -7,7 +9,7 @@ the same code on the gold file's text: `SegmenterFlags` holds them.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +47,18 @@ class SegmenterFlags:
 
     def check(self) -> None:
         """Fail on a bad rule list or signal before any model is loaded."""
+        from bitbench.errors import BitbenchError
         from bitbench.seg_rules import SegmentRules
-        from bitbench.seg_signals import SIGNALS
+        from bitbench.seg_signals import SIGNALS, parse_signal
 
         SegmentRules.parse(self.rules)
-        if self.signal not in SIGNALS:
-            raise UserError(f"--signal '{self.signal}' is unknown: use one of {', '.join(SIGNALS)}")
+        try:
+            parse_signal(self.signal)
+        except BitbenchError:
+            raise UserError(
+                f"--signal '{self.signal}' is unknown: use one of {', '.join(SIGNALS)}, or several "
+                "joined by + (e.g. pmi+counts)"
+            ) from None
 
     def args(self) -> list[str]:
         """The non-default options as command-line words (for reproduce lines)."""
@@ -73,7 +81,10 @@ class SegmenterFlags:
 
 DECODER_HELP = "dp (best segmentation under a length prior), peaks, or threshold."
 RULES_HELP = "Hard rules: all, none, or a comma list of punctuation,scripts,runs,spaces."
-SIGNAL_HELP = "Which model score decides the cuts (bitbench.seg_signals)."
+SIGNAL_HELP = (
+    "Which score decides the cuts (bitbench.seg_signals): head, pmi, lean, surprisal (a model), "
+    "counts (no model: n-gram counts of --corpus), or several joined by +."
+)
 
 
 def segmenter_options() -> dict[str, Any]:
@@ -99,7 +110,8 @@ def segmenter_options() -> dict[str, Any]:
         "unit_bytes": typer.Option(
             d.unit_bytes,
             "--unit-bytes",
-            help="Mean word length to calibrate to (default: the run's).",
+            help="Mean word length in bytes to calibrate to (default: the run's; 4.7 with "
+            "counts alone).",
         ),
     }
 
@@ -117,6 +129,38 @@ def read_lines(text: str | None, file: Path | None) -> list[str]:
     return read_text(file, "--file").splitlines()
 
 
+def count_stats(corpus: list[Path], lines: list[str], rules: str) -> Any:
+    """n-gram counts of the --corpus sources and of the lines being segmented."""
+    from bitbench.seg_counts import CountStats, read_count_lines
+    from bitbench.seg_rules import SegmentRules
+
+    return CountStats.from_lines(read_count_lines(corpus) + lines, rules=SegmentRules.parse(rules))
+
+
+def check_sources(run: Path | None, signal: str, corpus: list[Path]) -> bool:
+    """Is a model needed (a run directory) for this signal? Refuses a run or --corpus that the
+    signal would not read, and a missing one."""
+    from bitbench.seg_signals import COUNT_SIGNAL, parse_signal
+
+    parts = parse_signal(signal)
+    needs_model = any(p != COUNT_SIGNAL for p in parts)
+    if needs_model and run is None:
+        raise UserError(
+            f"--signal {signal} reads a model: give a run directory (bitlab segment RUN ...), "
+            "or segment without one by --signal counts --corpus TEXT"
+        )
+    if run is not None and not needs_model:
+        raise UserError(
+            f"--signal {signal} reads no model: leave out the run directory '{run}' "
+            "(or add a model signal, e.g. --signal pmi+counts)"
+        )
+    if COUNT_SIGNAL in parts and not corpus:
+        return needs_model  # the text being segmented is counted alone
+    if corpus and COUNT_SIGNAL not in parts:
+        raise UserError("--corpus is raw text for --signal counts: add counts to --signal")
+    return needs_model
+
+
 def write_output(path: Path, text: str) -> None:
     from bittrain.fileio import write_text_atomic
 
@@ -131,7 +175,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("segment")
     def segment_command(
-        run: Path = typer.Argument(..., help="A bitswin run directory."),
+        run: Path | None = typer.Argument(
+            None, help="A bitswin run directory (none for --signal counts)."
+        ),
         text: str | None = typer.Option(None, "--text", help="Text to segment."),
         file: Path | None = typer.Option(
             None, "--file", help="UTF-8 file to segment ('-' = stdin)."
@@ -141,6 +187,21 @@ def register(app: typer.Typer) -> None:
         ),
         out: Path | None = typer.Option(
             None, "--out", help="Write the segmented lines to this file (atomic) instead of stdout."
+        ),
+        corpus: list[Path] = typer.Option(
+            [],
+            "--corpus",
+            help="Raw text for --signal counts: a UTF-8 text file or a corpus store (repeat for "
+            "several); the text being segmented is counted too.",
+        ),
+        gold: Path | None = typer.Option(
+            None,
+            "--gold",
+            help="Gold segmentation of the same lines (words separated by spaces): print SIGHAN "
+            "word P/R/F instead of the words (write them with --out).",
+        ),
+        word_list: Path | None = typer.Option(
+            None, "--dict", help="Training word list for --gold: OOV rate, OOV/IV recall."
         ),
         threshold: float | None = typer.Option(
             None,
@@ -162,48 +223,102 @@ def register(app: typer.Typer) -> None:
         device: str = DEVICE,
         as_json: bool = typer.Option(False, "--json", help="Print words per line as JSON."),
     ) -> None:
-        """Cut text into words at the model's boundaries (one output line per input line; with
-        --sep '  ' exactly the file the official SIGHAN scorer reads)."""
+        """Cut text into words at the model's boundaries, or at counted ones (--signal counts);
+        one output line per input line (with --sep '  ' exactly the file the official SIGHAN
+        scorer reads)."""
+        from bitbench.seg_counts import COUNT_UNIT_BYTES
         from bitbench.seg_rules import SegmentRules
-        from bitbench.seg_signals import make_scorer
+        from bitbench.seg_signals import COUNT_SIGNAL, make_scorer, parse_signal
         from bitbench.segment import segment_lines
-        from bitbench.sighan import format_segmented
+        from bitbench.sighan import (
+            format_segmented,
+            read_segmented_lines,
+            read_word_list,
+            score_lines,
+        )
         from bittrain.runs import load_run
+
+        from bitlab.progress import progress_bar
 
         flags = SegmenterFlags(
             decoder, max_word_chars, length_prior, prior_mean, rules, signal, unit_bytes
         )
-        options = flags.decode_options(threshold)
         flags.check()
+        needs_model = check_sources(run, signal, corpus)
+        if word_list is not None and gold is None:
+            raise UserError("--dict is the training word list for --gold: give --gold GOLD too")
+        if unit_bytes is None and not needs_model:  # no run to take the unit length from
+            flags = replace(flags, unit_bytes=COUNT_UNIT_BYTES)
+        options = flags.decode_options(threshold)
         lines = read_lines(text, file)
-        model = load_run(run, device=device)
-        seg = segment_lines(
-            model,
-            lines,
-            options=options,
-            rules=SegmentRules.parse(rules),
-            seq_len=seq_len,
-            scorer=make_scorer(model, signal, seq_len),
-        )
-        result = {
+        gold_words = read_segmented_lines(gold) if gold is not None else None
+        if gold_words is not None and len(gold_words) != len(lines):
+            raise UserError(
+                f"--gold '{gold}' has {len(gold_words)} lines, the text to segment "
+                f"{len(lines)}: give the gold segmentation of the same lines"
+            )
+        dictionary = read_word_list(word_list) if word_list is not None else None
+        with progress_bar(1) as bar:
+            task = bar.add_task("segment", total=1)
+
+            def step(stage: str, done: int, total: int) -> None:
+                bar.update(task, description=f"segment: {stage}", completed=done, total=total)
+
+            if needs_model:
+                step("loading the run", 0, 1)
+            model = load_run(run, device=device) if needs_model else None
+            stats = None
+            if COUNT_SIGNAL in parse_signal(signal):
+                step("counting n-grams", 0, 1)
+                stats = count_stats(corpus, lines, rules)
+            seg = segment_lines(
+                model,
+                lines,
+                options=options,
+                rules=SegmentRules.parse(rules),
+                seq_len=seq_len,
+                scorer=make_scorer(model, signal, seq_len, counts=stats, progress=step),
+                progress=step,
+            )
+        result: dict[str, Any] = {
             "threshold": seg.threshold,
             "mean_unit_bytes": seg.mean_unit_bytes,
-            "lines": seg.lines,
         }
+        if gold_words is not None:
+            result["scores"] = score_lines(gold_words, seg.lines, dictionary).as_dict()
+        else:
+            result["lines"] = seg.lines
         formatted = format_segmented(seg.lines, sep)
         if out is not None:
             write_output(out, formatted)
             result["out"] = str(out)
+        emit(result, as_json, _render(result, formatted, seg.lines, out))
 
-        def render(console) -> None:
-            if out is None:  # plain lines: a console would expand tabs and wrap
-                sys.stdout.write(formatted)
-                sys.stdout.flush()
-            else:
-                console.print(
-                    f"{len(seg.lines)} lines, {sum(map(len, seg.lines))} words -> {out}",
-                    markup=False,
-                    highlight=False,
-                )
 
-        emit(result, as_json, render)
+def _render(result: dict[str, Any], formatted: str, lines: list[list[str]], out: Path | None):
+    """For people: the segmented lines on stdout (no --out, no --gold), else a summary."""
+
+    def render(console) -> None:
+        scores = result.get("scores")
+        if scores is None and out is None:  # plain lines: a console would expand tabs and wrap
+            sys.stdout.write(formatted)
+            sys.stdout.flush()
+            return
+        if scores is not None:
+            from bitbench.report import fmt
+            from rich.table import Table
+
+            table = Table(title="SIGHAN word scores")
+            table.add_column("metric")
+            table.add_column("value", justify="right")
+            for key, value in scores.items():
+                table.add_row(key, fmt(value))
+            console.print(table)
+        if out is not None:
+            console.print(
+                f"{len(lines)} lines, {sum(map(len, lines))} words -> {out}",
+                markup=False,
+                highlight=False,
+            )
+
+    return render

@@ -20,6 +20,7 @@ class FakeMasked:
 
     kind = "bitswin"
     target_unit_bytes = 4.5
+    own_starts_threshold = None
 
     def __init__(self) -> None:
         self.calls = 0
@@ -111,7 +112,7 @@ def test_combined_signals_and_errors():
     class HeadOnly:
         kind = "bitswin"
 
-    with pytest.raises(BitbenchError, match="needs a model with hidden_byte_bits"):
+    with pytest.raises(BitbenchError, match="needs a byte-level model"):
         make_scorer(HeadOnly(), "pmi")
     with pytest.raises(BitbenchError, match="stride"):
         mask_signals(model.hidden_byte_bits, np.zeros((1, 3), np.uint8), np.zeros((1, 3), bool), 2)
@@ -121,6 +122,8 @@ def test_which_models_can_segment():
     from bitbench.evaluate import can_segment
 
     class Baseline:  # masked byte scores, no boundary head
+        kind = "byte"
+
         def hidden_byte_bits(self, windows, hidden, *, doc_starts=None, pad=None):
             return np.zeros(windows.shape, np.float32)
 

@@ -22,6 +22,7 @@ class SpaceBoundaryModel:
 
     kind = "bitswin"
     target_unit_bytes = 4.0
+    own_starts_threshold = None
 
     def __init__(self) -> None:
         self.shapes: list[tuple[int, int]] = []
@@ -39,6 +40,7 @@ class CharModel:
 
     kind = "bitswin"
     target_unit_bytes = 3.0
+    own_starts_threshold = None
 
     def boundary_scores(self, windows, *, pad=None, doc_starts=None):
         prev = np.zeros_like(windows)

@@ -258,7 +258,7 @@ def register(app: typer.Typer) -> None:
                 f"{len(lines)}: give the gold segmentation of the same lines"
             )
         dictionary = read_word_list(word_list) if word_list is not None else None
-        with progress_bar(1) as bar:
+        with progress_bar() as bar:
             task = bar.add_task("segment", total=1)
 
             def step(stage: str, done: int, total: int) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 from bitcodec import facts
-from bitcodec.tokens import MASK_ID, PAD_ID
 from bitmask.levels import phrase_start_probability, span_length_thresholds
+from bittokens import MASK_ID, PAD_ID
 
 M64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import bitmask
+import bittokens as tokens
 import numpy as np
 import pytest
 import torch
-from bitcodec import tokens
 from bitmask import (
     IGNORE_INDEX,
     MASK_ID,

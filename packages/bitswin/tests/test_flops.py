@@ -1,4 +1,4 @@
-"""estimate_flops_per_byte / estimate_units_flops_per_byte against torch's FlopCounterMode."""
+"""estimate_flops_per_byte (whole forward and units pass) against torch's FlopCounterMode."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from bitswin import (
     BitswinError,
     BitSwinModel,
     estimate_flops_per_byte,
-    estimate_units_flops_per_byte,
     realised_flops_per_byte,
 )
 from helpers import make_targets, text_bytes
@@ -43,7 +42,7 @@ def test_defaults_are_upper_bounds_and_linear_in_length():
     bound = estimate_flops_per_byte(config, 256)
     assert estimate_flops_per_byte(config, 256, bit_patterns_per_byte=0.1) < bound
     assert estimate_flops_per_byte(config, 256, unit_slots=(52, 18)) < bound
-    assert estimate_units_flops_per_byte(config, 256) < bound
+    assert estimate_flops_per_byte(config, 256, units=True) < bound
     assert estimate_flops_per_byte(config, 4096) == pytest.approx(
         estimate_flops_per_byte(config, 8192), rel=1e-2
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from bitcodec.tokens import MASK_ID, PAD_ID
 from bitswin import BitSwinConfig, BitSwinModel
+from bittokens import MASK_ID, PAD_ID
 from bittrain.engine import (
     OWN_STARTS_THRESHOLD,
     TableCodes,

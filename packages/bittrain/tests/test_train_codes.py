@@ -41,7 +41,7 @@ def _task(tmp_path: Path):
 
 def test_codes_depend_only_on_what_is_shown(tmp_path: Path) -> None:
     from bitcodec import batch_bytes_to_bits
-    from bitcodec.tokens import MASK_ID
+    from bittokens import MASK_ID
 
     task = _task(tmp_path)
     true = np.frombuffer(TEXT[:64], dtype=np.uint8)[None, :].copy()  # [1, 64]

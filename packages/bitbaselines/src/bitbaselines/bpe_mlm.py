@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from bitbaselines.bpe import PAD_TOKEN_ID
 from bitbaselines.config import BpeMLMConfig
@@ -37,11 +37,8 @@ class BpeMLM(nn.Module, BaselineHubMixin):
         nn.init.normal_(self.pos.weight, std=config.embed_init_std)
 
     def forward(
-        self,
-        input_ids: torch.Tensor,
-        segment_ids: torch.Tensor | None = None,
-        select: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self, input_ids: Tensor, segment_ids: Tensor | None = None, select: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         T = input_ids.shape[1]
         if self.config.max_positions < T:
             raise ValueError(f"{T} tokens exceed max_positions {self.config.max_positions}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from bitbaselines.config import BYTE_PAD_ID, BYTE_VOCAB_SIZE, ByteMLMConfig
 from bitbaselines.layers import (
@@ -77,11 +77,8 @@ class ByteMLM(nn.Module, BaselineHubMixin):
         return bias.masked_fill(~visible.unsqueeze(1), neg)  # [B, H, nb, W, 3W]
 
     def forward(
-        self,
-        input_ids: torch.Tensor,
-        segment_ids: torch.Tensor | None = None,
-        select: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self, input_ids: Tensor, segment_ids: Tensor | None = None, select: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         B, L = input_ids.shape
         W = self.config.window
         Lp = -(-L // W) * W

@@ -41,7 +41,8 @@ class ByteMLMConfig:
 
 @dataclass(frozen=True)
 class BpeMLMConfig:
-    """BERT-style masked LM over byte-level BPE tokens with full attention."""
+    """BERT-style masked LM over byte-level BPE tokens with full attention (the shared fields
+    mean what they mean in ByteMLMConfig)."""
 
     vocab_size: int = 8192
     d_model: int = 256
@@ -52,8 +53,8 @@ class BpeMLMConfig:
     dropout: float = 0.0
     embed_init_std: float = 0.02
     mask_rate: float = 0.15
-    # Unused since the reference BPE (bitbaselines.bpe, the train split's first 32 MiB);
-    # kept so that config.json files of older runs still load.
+    # Unused since the reference BPE (the train split's first 32 MiB); kept so that
+    # config.json files of older runs still load.
     tokenizer_sample_bytes: int = 4_000_000
     # Mean bytes per token of the tokenizer on its training sample (set when it is trained);
     # used to turn per-token FLOPs into per-byte FLOPs.

@@ -100,13 +100,6 @@ def read_gold_words(path: str | Path, max_lines: int | None = None) -> list[list
     return lines[:max_lines] if max_lines else lines
 
 
-def read_segmented_file(
-    path: str | Path, max_lines: int | None = None
-) -> list[tuple[bytes, np.ndarray]]:
-    """Non-empty lines of a gold-segmented file -> (bytes without spaces, gold starts) each."""
-    return [gold_starts(words) for words in read_gold_words(path, max_lines)]
-
-
 def segmented_rows(lines: Sequence[tuple[bytes, np.ndarray]], seq_len: int) -> GoldRows:
     """Gold-segmented lines packed into rows of ``seq_len`` bytes (long lines in pieces)."""
     data = [d for d, _ in lines]
@@ -133,14 +126,6 @@ def segmented_rows(lines: Sequence[tuple[bytes, np.ndarray]], seq_len: int) -> G
         cut_right=cut_right,
         line_of_row=line_of_row,
         source="segmented",
-    )
-
-
-def model_scores(model: Any, rows: GoldRows) -> np.ndarray:
-    """The model's boundary scores for every row (float32 [M, L])."""
-    return np.asarray(
-        model.boundary_scores(rows.windows, pad=rows.pad, doc_starts=rows.doc_starts),
-        dtype=np.float32,
     )
 
 

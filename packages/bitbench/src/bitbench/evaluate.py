@@ -86,9 +86,6 @@ class EvalSettings:
     threshold: float | None = None  # boundary threshold; None = match the run's unit length
     text_bytes: int = 1 << 20  # contiguous val bytes for table / BPE / compressors
     table_windows: int = 256  # train windows to grow a table when the run has none
-    # Ignored since the one reference BPE (bitbaselines.bpe reads the train split's first
-    # 32 MiB); accepted so that older ablation grid files still load, with a warning.
-    bpe_train_bytes: int | None = None
     consistency_occurrences: int = 2000
     gold_lines: int | None = None  # first N lines of --gold-seg (None = all)
     # --gold-seg: how lines become words (bitlab segment's options; threshold above wins)
@@ -100,12 +97,6 @@ class EvalSettings:
         if isinstance(self.segmenter, dict):  # from as_dict() / metrics.json
             object.__setattr__(self, "segmenter", DecodeOptions(**self.segmenter))
         object.__setattr__(self, "protocols", resolve_protocols(self.protocols))
-        if self.bpe_train_bytes is not None:
-            log.warning(
-                "bpe_train_bytes = %s is ignored: the reference BPE reads the train split's "
-                "first 32 MiB (bitbaselines.bpe)",
-                self.bpe_train_bytes,
-            )
         for name in ("windows", "seq_len", "text_bytes", "table_windows"):
             if getattr(self, name) < 1:
                 raise BitbenchError(f"{name} is {getattr(self, name)}: it must be >= 1")

@@ -43,11 +43,6 @@ def per_byte_from_per_token(flops_per_token: float, bytes_per_token: float) -> f
     return flops_per_token / bytes_per_token
 
 
-def dense_linear_flops(in_features: int, out_features: int, tokens: int = 1) -> float:
-    """Multiply-adds of a dense layer counted as 2 FLOPs each."""
-    return 2.0 * in_features * out_features * tokens
-
-
 def format_flops(value: float | None) -> str:
     """'1.23e+15' style with an SI suffix for people ('1.2 PFLOP')."""
     if value is None:

@@ -1,5 +1,7 @@
 """Bit-level codec for UTF-8 text (Numba kernels), per-byte UTF-8 facts, and a Zarr v3 corpus store."""
 
+from bittokens import BIT0, BIT1, BIT_VOCAB_SIZE, MASK_ID, PAD_ID
+
 from bitcodec import facts, tokens
 from bitcodec.codec import (
     batch_bits_to_bytes,
@@ -24,7 +26,6 @@ from bitcodec.facts import (
     utf8_roles,
     word_starts,
 )
-from bitcodec.tokens import BIT0, BIT1, BIT_VOCAB_SIZE, MASK_ID, PAD_ID
 
 __version__ = "0.1.0"
 

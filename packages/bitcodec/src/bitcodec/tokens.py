@@ -1,5 +1,5 @@
 """Model input ids per bit position: re-exported from ``bittokens`` (their one home), so that
-``from bitcodec.tokens import MASK_ID`` keeps working.
+``from bittokens import MASK_ID`` keeps working.
 
 Imports only bittokens, so that torch-side code can use it without numba or zarr.
 """

@@ -8,7 +8,7 @@
 (4, torch.Size([1, 184]))
 """
 
-from bitcodec.tokens import BIT0, BIT1, BIT_VOCAB_SIZE, MASK_ID, PAD_ID
+from bittokens import BIT0, BIT1, BIT_VOCAB_SIZE, MASK_ID, PAD_ID
 
 from bitmask.batch import IGNORE_INDEX, MaskedBatch
 from bitmask.bits import bit_ids, bytes_to_bits

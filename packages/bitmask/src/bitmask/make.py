@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping
 
 import torch
-from bitcodec.tokens import MASK_ID, PAD_ID
+from bittokens import MASK_ID, PAD_ID
 
 from bitmask import corruption as corrupt_ops
 from bitmask import levels

@@ -6,7 +6,6 @@ from bitswin.config import FORMAT_VERSION, ROUTERS, BitSwinConfig, LossWeights
 from bitswin.errors import BitswinError
 from bitswin.flops import (
     estimate_flops_per_byte,
-    estimate_units_flops_per_byte,
     realised_flops_per_byte,
 )
 from bitswin.model import BitSwinModel, BitSwinOutput, BitSwinUnits
@@ -22,6 +21,5 @@ __all__ = [
     "LossWeights",
     "__version__",
     "estimate_flops_per_byte",
-    "estimate_units_flops_per_byte",
     "realised_flops_per_byte",
 ]

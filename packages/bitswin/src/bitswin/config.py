@@ -33,7 +33,14 @@ ROUTERS = ("learned", "spacelike", "fixed", "none")
 BIAS_INITS = ("slopes", "neighbours")
 DEFAULT_UNIT_TARGETS = (DEFAULT_UNIT_BYTES, 3.0)  # bytes per word unit, word units per phrase unit
 Router = Literal["learned", "spacelike", "fixed", "none"]
-PRESETS = ("tiny", "base", "large")
+# The presets' fields over the dataclass defaults (which are `tiny`'s).
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": {},
+    "base": {"depths": (1, 4, 4, 6), "widths": (64, 192, 384, 384), "heads": (2, 6, 12, 24),
+             "windows": (8, 24, 48, 24)},
+    "large": {"depths": (2, 4, 6, 12), "widths": (64, 384, 768, 768), "heads": (2, 6, 12, 24),
+              "windows": (8, 24, 48, 48)},
+}  # fmt: skip
 
 
 def _unknown_key_error(key: str, valid: list[str], where: str) -> BitswinError:
@@ -254,7 +261,7 @@ class BitSwinConfig:
     @classmethod
     def tiny(cls, **overrides: Any) -> BitSwinConfig:
         """Trains in minutes on a CPU: a 32-wide bit stage, 128 wide above, 8 blocks."""
-        return cls(**overrides)
+        return cls.preset("tiny", **overrides)
 
     @classmethod
     def base(cls, **overrides: Any) -> BitSwinConfig:
@@ -262,25 +269,13 @@ class BitSwinConfig:
         bytes ~ 24 bytes, word units ~ 240 bytes); its 96 does not fit the phrase stage of a
         512-byte row (~34 phrase units), which gets 24 (~360 bytes). Widths are multiples of
         the heads (192 = 6 x 32, 384 = 12 x 32 = 24 x 16)."""
-        base = {
-            "depths": (1, 4, 4, 6),
-            "widths": (64, 192, 384, 384),
-            "heads": (2, 6, 12, 24),
-            "windows": (8, 24, 48, 24),
-        }
-        return cls(**{**base, **overrides})
+        return cls.preset("base", **overrides)
 
     @classmethod
     def large(cls, **overrides: Any) -> BitSwinConfig:
         """Appendix B's heads, windows 8/24/48/48 (as `base`, for 1 KiB rows) at widths
         384/768/768 and a deep phrase stage."""
-        base = {
-            "depths": (2, 4, 6, 12),
-            "widths": (64, 384, 768, 768),
-            "heads": (2, 6, 12, 24),
-            "windows": (8, 24, 48, 48),
-        }
-        return cls(**{**base, **overrides})
+        return cls.preset("large", **overrides)
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> BitSwinConfig:
@@ -291,7 +286,7 @@ class BitSwinConfig:
             close = difflib.get_close_matches(name, PRESETS, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise BitswinError(f"preset '{name}' is unknown{hint}: use one of {', '.join(PRESETS)}")
-        base = getattr(cls, name)().to_dict()
+        base = cls(**PRESETS[name]).to_dict()
         base.pop("model_type", None)
         for key in overrides:
             if key not in base:

@@ -121,21 +121,12 @@ def estimate_flops_per_byte(
     *,
     bit_patterns_per_byte: float | None = None,
     unit_slots: Sequence[int] | None = None,
+    units: bool = False,
 ) -> float:
-    """Forward FLOPs per byte of input for rows of `seq_len_bytes` bytes (module doc)."""
-    return _estimate(config, seq_len_bytes, bit_patterns_per_byte, unit_slots, False)
-
-
-def estimate_units_flops_per_byte(
-    config: BitSwinConfig,
-    seq_len_bytes: int,
-    *,
-    bit_patterns_per_byte: float | None = None,
-    unit_slots: Sequence[int] | None = None,
-) -> float:
-    """Forward FLOPs per byte of `BitSwinModel.units` (bit stage, byte encoder, routers and the
-    encoders between them)."""
-    return _estimate(config, seq_len_bytes, bit_patterns_per_byte, unit_slots, True)
+    """Forward FLOPs per byte of input for rows of `seq_len_bytes` bytes (module doc); with
+    ``units``, of `BitSwinModel.units` (bit stage, byte encoder, routers and the encoders between
+    them)."""
+    return _estimate(config, seq_len_bytes, bit_patterns_per_byte, unit_slots, units)
 
 
 def realised_counts(metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -154,5 +145,4 @@ def realised_flops_per_byte(
 ) -> float:
     """Forward FLOPs per byte of the forward (or, with ``units``, the ``model.units`` pass)
     whose ``metrics`` are given."""
-    estimate = estimate_units_flops_per_byte if units else estimate_flops_per_byte
-    return estimate(config, seq_len_bytes, **realised_counts(metrics))
+    return estimate_flops_per_byte(config, seq_len_bytes, units=units, **realised_counts(metrics))

@@ -262,7 +262,7 @@ class BitSwinModel(nn.Module, BitSwinHubMixin):
     ) -> BitSwinUnits:
         """The model's units of `input_ids` (clean or shown text) from the bit stage, the byte
         encoder, the routers and the encoders between them only: no innermost stage, decoders
-        or heads (FLOPs: `bitswin.flops.estimate_units_flops_per_byte`). For word and phrase
+        or heads (FLOPs: `bitswin.estimate_flops_per_byte(..., units=True)`). For word and phrase
         masks built from the model's own units."""
         self._check_inputs(input_ids, segment_ids, code_ids)
         input_ids = input_ids.long()

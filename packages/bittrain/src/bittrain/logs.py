@@ -28,8 +28,8 @@ from bittrain.errors import BittrainError
 LEVELS = ("debug", "info", "warning", "error")
 LEVEL_ENV = "BITLAB_LOG_LEVEL"
 DEFAULT_LEVEL = "info"
+# bitlab's import packages, lowest first (the CLI's is `bitlab`).
 PACKAGES = (
-    "bitlab",
     "bittokens",
     "bitcodec",
     "bitmask",
@@ -38,6 +38,7 @@ PACKAGES = (
     "bitbaselines",
     "bittrain",
     "bitbench",
+    "bitlab",
 )
 FILE_ONLY = "bitlab_file_only"
 FILE_FORMAT = "%(asctime)s %(levelname)-7s [rank %(rank)s] %(name)s: %(message)s"

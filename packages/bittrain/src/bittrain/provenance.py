@@ -28,25 +28,15 @@ import torch
 
 from bittrain.command_line import recorded_argv
 from bittrain.fileio import write_text_atomic
-from bittrain.logs import FILE_ONLY, RunFile, configure, has_console
+from bittrain.logs import FILE_ONLY, PACKAGES, RunFile, configure, has_console
 
 log = logging.getLogger(__name__)
 
 ENV_FILE = "env.json"
 LOG_FILE = "train.log"
 ENV_FORMAT = 1
-# Our distributions (the CLI's is bitlab-cli; its command and import name are `bitlab`).
-BITLAB_DISTRIBUTIONS = (
-    "bittokens",
-    "bitcodec",
-    "bitmask",
-    "bitswin",
-    "enctable",
-    "bitbaselines",
-    "bittrain",
-    "bitbench",
-    "bitlab-cli",
-)
+# Our distributions: the packages, and the CLI's (bitlab-cli; its import name is `bitlab`).
+BITLAB_DISTRIBUTIONS = (*(p for p in PACKAGES if p != "bitlab"), "bitlab-cli")
 THIRD_PARTY = (
     "torch",
     "numpy",

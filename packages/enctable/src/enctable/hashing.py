@@ -35,16 +35,6 @@ def hash_spans(flat: np.ndarray, starts: np.ndarray, ends: np.ndarray, out: np.n
         out[i] = nonzero_key(h)
 
 
-@nb.njit(cache=True)
-def hash_rows(patterns: np.ndarray, lens: np.ndarray, out: np.ndarray) -> None:
-    """out[i] = FNV-1a of patterns[i, :lens[i]] (patterns uint8[n, W])."""
-    for i in range(patterns.shape[0]):
-        h = FNV_OFFSET
-        for j in range(lens[i]):
-            h = fnv_step(h, patterns[i, j])
-        out[i] = nonzero_key(h)
-
-
 def fnv1a64_reference(data: bytes) -> int:
     """Plain-Python FNV-1a 64 (the reference the kernels are tested against)."""
     h = 0xCBF29CE484222325

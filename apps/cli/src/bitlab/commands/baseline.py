@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
             raise UserError(
                 f"--kind '{kind}' is not a baseline: use --kind byte, --kind bpe or --kind hf-bert"
             )
-        cfg, result = opt.launch_and_train(run, task=kind)
+        cfg, result = opt.launch_and_train(run, config, task=kind)
         if os.environ.get("RANK", "0") != "0":
             return
         out_dict = {"kind": kind, **result.to_dict(), "seq_len": cfg.seq_len}

@@ -9,8 +9,8 @@ from typing import Any
 
 import typer
 
-from bitlab.commands import DEVICE
-from bitlab.commands.segment import SegmenterFlags, segmenter_options
+from bitlab.commands import DEVICE, WORD_LIST
+from bitlab.commands.segment import SegmenterFlags, with_segmenter_flags
 from bitlab.output import emit
 from bitlab.progress import progress_bar
 
@@ -116,7 +116,6 @@ def _summary(metrics: dict[str, Any], written: dict[str, Path]):
     return render
 
 
-SEG = segmenter_options()
 # Options `bitlab compare` shares (typer reads these defaults; the objects are not mutated).
 WINDOWS = typer.Option(64, "--windows", help="Val windows to evaluate.")
 SEQ_LEN = typer.Option(512, "--seq-len", help="Bytes per window.")
@@ -131,6 +130,7 @@ TABLE_WINDOWS = typer.Option(
 
 def register(app: typer.Typer) -> None:
     @app.command("eval")
+    @with_segmenter_flags
     def eval_command(
         run: Path = typer.Argument(
             ...,
@@ -145,11 +145,7 @@ def register(app: typer.Typer) -> None:
             "--gold-seg",
             help="Gold-segmented file (words separated by spaces): boundary F1, SIGHAN word P/R/F.",
         ),
-        word_list: Path | None = typer.Option(
-            None,
-            "--dict",
-            help="Training word list (one per line) for --gold-seg: OOV rate, OOV/IV recall.",
-        ),
+        word_list: Path | None = WORD_LIST,
         windows: int = WINDOWS,
         seq_len: int = SEQ_LEN,
         seed: int = SEED,
@@ -161,13 +157,6 @@ def register(app: typer.Typer) -> None:
         gold_lines: int | None = typer.Option(
             None, "--gold-lines", help="Use only the first N lines of --gold-seg."
         ),
-        decoder: str = SEG["decoder"],
-        max_word_chars: int = SEG["max_word_chars"],
-        length_prior: float = SEG["length_prior"],
-        prior_mean: float = SEG["prior_mean"],
-        rules: str = SEG["rules"],
-        signal: str = SEG["signal"],
-        unit_bytes: float | None = SEG["unit_bytes"],
         protocol: list[str] = typer.Option(
             [],
             "--protocol",
@@ -179,15 +168,14 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", help="Output directory (default RUN/eval)."),
         device: str = DEVICE,
         as_json: bool = typer.Option(False, "--json", help="Print metrics.json to stdout."),
+        *,
+        segmenter: SegmenterFlags,
     ) -> None:
         """Measure a run: accuracies per level, bpb, boundary F1, table vs BPE, consistency, FLOPs."""
         from bitbench.evaluate import STAGES, default_out_dir, evaluate_run, write_outputs
         from bitbench.model_card import write_model_card
         from bittrain.runs import inspect_run
 
-        segmenter = SegmenterFlags(
-            decoder, max_word_chars, length_prior, prior_mean, rules, signal, unit_bytes
-        )
         segmenter.check()
         flags = EvalFlags(
             windows,

@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from bitlab.commands import DEVICE
+from bitlab.commands import DEVICE, WORD_LIST, with_option_group
 from bitlab.errors import UserError
 from bitlab.output import emit
 
@@ -88,7 +88,7 @@ SIGNAL_HELP = (
 
 
 def segmenter_options() -> dict[str, Any]:
-    """The typer options of SegmenterFlags (shared by segment and eval), defaulting to its fields."""
+    """The typer options of SegmenterFlags, defaulting to its fields."""
     d = SegmenterFlags()
     return {
         "decoder": typer.Option(d.decoder, "--decoder", help=DECODER_HELP),
@@ -114,6 +114,10 @@ def segmenter_options() -> dict[str, Any]:
             "counts alone).",
         ),
     }
+
+
+# typer's options of SegmenterFlags; a command decorated with it receives ``segmenter``
+with_segmenter_flags = with_option_group("segmenter", SegmenterFlags, segmenter_options())
 
 
 def read_lines(text: str | None, file: Path | None) -> list[str]:
@@ -171,9 +175,9 @@ def write_output(path: Path, text: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    opts = segmenter_options()
 
     @app.command("segment")
+    @with_segmenter_flags
     def segment_command(
         run: Path | None = typer.Argument(
             None, help="A bitswin run directory (none for --signal counts)."
@@ -200,9 +204,7 @@ def register(app: typer.Typer) -> None:
             help="Gold segmentation of the same lines (words separated by spaces): print SIGHAN "
             "word P/R/F instead of the words (write them with --out).",
         ),
-        word_list: Path | None = typer.Option(
-            None, "--dict", help="Training word list for --gold: OOV rate, OOV/IV recall."
-        ),
+        word_list: Path | None = WORD_LIST,
         threshold: float | None = typer.Option(
             None,
             "--threshold",
@@ -213,15 +215,10 @@ def register(app: typer.Typer) -> None:
             "--seq-len",
             help="Long lines are scored in overlapping windows of this many bytes.",
         ),
-        decoder: str = opts["decoder"],
-        max_word_chars: int = opts["max_word_chars"],
-        length_prior: float = opts["length_prior"],
-        prior_mean: float = opts["prior_mean"],
-        rules: str = opts["rules"],
-        signal: str = opts["signal"],
-        unit_bytes: float | None = opts["unit_bytes"],
         device: str = DEVICE,
         as_json: bool = typer.Option(False, "--json", help="Print words per line as JSON."),
+        *,
+        segmenter: SegmenterFlags,
     ) -> None:
         """Cut text into words at the model's boundaries, or at counted ones (--signal counts);
         one output line per input line (with --sep '  ' exactly the file the official SIGHAN
@@ -240,10 +237,9 @@ def register(app: typer.Typer) -> None:
 
         from bitlab.progress import progress_bar
 
-        flags = SegmenterFlags(
-            decoder, max_word_chars, length_prior, prior_mean, rules, signal, unit_bytes
-        )
+        flags = segmenter
         flags.check()
+        signal, rules, unit_bytes = flags.signal, flags.rules, flags.unit_bytes
         needs_model = check_sources(run, signal, corpus)
         if word_list is not None and gold is None:
             raise UserError("--dict is the training word list for --gold: give --gold GOLD too")

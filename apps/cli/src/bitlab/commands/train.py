@@ -32,5 +32,5 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train a model with the masking curriculum; checkpoints resume exactly."""
         fields = {"table_codes": table, "table_mode": table_mode}
-        _, result = opt.launch_and_train(run, init=init, fields=fields)
+        _, result = opt.launch_and_train(run, config, init=init, fields=fields)
         opt.emit_on_rank_zero(result.to_dict(), run.as_json)

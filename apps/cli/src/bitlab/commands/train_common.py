@@ -4,8 +4,6 @@ library errors into flags, and the summary printed at the end."""
 
 from __future__ import annotations
 
-import functools
-import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +11,7 @@ from typing import Any
 
 import typer
 
+from bitlab.commands import with_option_group
 from bitlab.errors import in_flag_terms
 from bitlab.output import emit
 
@@ -71,7 +70,6 @@ class RunOptions:
 
     corpus: str | None
     out: str | None
-    config: str | None
     overrides: list[str]
     resume: bool
     allow_config_change: bool
@@ -100,39 +98,22 @@ class RunOptions:
                 "rdzv_id": self.rdzv_id, "max_restarts": self.max_restarts}  # fmt: skip
 
 
-_RUN_PARAMS = [
-    ("corpus", str, CORPUS), ("out", str, OUT), ("overrides", list[str], OVERRIDES),
-    ("resume", bool, RESUME), ("allow_config_change", bool, ALLOW_CONFIG_CHANGE),
-    ("max_steps", int, MAX_STEPS), ("max_minutes", float, MAX_MINUTES),
-    ("max_flops", float, MAX_FLOPS), ("gpus", int, GPUS), ("nproc", int, NPROC),
-    ("nnodes", int, NNODES), ("node_rank", int, NODE_RANK),
-    ("rdzv_endpoint", str, RDZV_ENDPOINT), ("rdzv_id", str, RDZV_ID),
-    ("max_restarts", int, MAX_RESTARTS), ("no_progress", bool, NO_PROGRESS),
-    ("as_json", bool, AS_JSON),
-]  # fmt: skip
-
-
-def with_run_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Give a command the shared run options: its own parameters (which must include
-    ``config`` and a ``run: RunOptions`` parameter) plus those of ``_RUN_PARAMS``; typer reads
-    the merged signature, the command receives them as one RunOptions."""
-    own = [p for p in inspect.signature(command).parameters.values() if p.name != "run"]
-    shared = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
-        for name, kind, default in _RUN_PARAMS
-    ]
-
-    @functools.wraps(command)
-    def wrapper(**kwargs: Any) -> Any:
-        picked = {name: kwargs.pop(name) for name, _, _ in _RUN_PARAMS}
-        return command(**kwargs, run=RunOptions(config=kwargs.get("config"), **picked))
-
-    wrapper.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
-    return wrapper
+# typer's option of each RunOptions field (the objects are read, never mutated)
+with_run_options = with_option_group(
+    "run",
+    RunOptions,
+    {"corpus": CORPUS, "out": OUT, "overrides": OVERRIDES, "resume": RESUME,
+     "allow_config_change": ALLOW_CONFIG_CHANGE, "max_steps": MAX_STEPS,
+     "max_minutes": MAX_MINUTES, "max_flops": MAX_FLOPS, "gpus": GPUS, "nproc": NPROC,
+     "nnodes": NNODES, "node_rank": NODE_RANK, "rdzv_endpoint": RDZV_ENDPOINT,
+     "rdzv_id": RDZV_ID, "max_restarts": MAX_RESTARTS, "no_progress": NO_PROGRESS,
+     "as_json": AS_JSON},
+)  # fmt: skip
 
 
 def launch_and_train(
     run: RunOptions,
+    config: str | None,
     *,
     init: str | None = None,
     task: str | None = None,
@@ -145,7 +126,7 @@ def launch_and_train(
     from bittrain.trainer.request import TrainRequest, train_request
 
     request = TrainRequest(
-        config=run.config, overrides=tuple(run.overrides), corpus=run.corpus, out=run.out,
+        config=config, overrides=tuple(run.overrides), corpus=run.corpus, out=run.out,
         resume=run.resume, allow_config_change=run.allow_config_change, init=init, task=task,
         fields={k: v for k, v in (fields or {}).items() if v is not None}, **run.budget,
     )  # fmt: skip

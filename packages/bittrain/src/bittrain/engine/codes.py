@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 from bitcodec import batch_bits_to_bytes
-from bitcodec.tokens import BIT1, PAD_ID
+from bittokens import BIT1, PAD_ID
 
 
 class TableCodes:

@@ -18,6 +18,13 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
+# The types of the contracts' signatures. Shapes: N windows (rows) of L bytes.
+Windows = np.ndarray  # uint8 [N, L]
+Flags = np.ndarray  # bool [N, L]: one flag per byte (hidden, padding, document start)
+OptFlags = np.ndarray | None
+Module = torch.nn.Module
+Tensor = torch.Tensor
+
 
 @dataclass(frozen=True)
 class TaskLoss:
@@ -65,13 +72,7 @@ class TrainTask(Protocol):
     model: torch.nn.Module  # the trainer wraps it in DDP / FSDP2 and moves it
 
     def loss(
-        self,
-        model: torch.nn.Module,
-        windows: torch.Tensor,
-        doc_starts: torch.Tensor,
-        *,
-        step: int,
-        sample_index: torch.Tensor,
+        self, model: Module, windows: Tensor, doc_starts: Tensor, *, step: int, sample_index: Tensor
     ) -> TaskLoss:
         """windows uint8 [B, L], doc_starts bool [B, L] on the device; sample_index long [B]
         (global sample ids: masks are a pure function of (seed, sample, step)). ``model`` may
@@ -79,7 +80,7 @@ class TrainTask(Protocol):
         ...
 
     def validate(
-        self, model: torch.nn.Module, windows: torch.Tensor, doc_starts: torch.Tensor
+        self, model: Module, windows: Tensor, doc_starts: torch.Tensor
     ) -> dict[str, float]:
         """Metrics on fixed validation windows (must include ``bpb``)."""
         ...
@@ -107,7 +108,7 @@ class TrainTask(Protocol):
         encoding table's sizes; not averaged over ranks."""
         ...
 
-    def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None: ...
+    def save_pretrained(self, model: Module, directory: Path) -> None: ...
 
     def save_state(self, directory: Path) -> None:
         """Task state a checkpoint must hold (encoding table, boundary snapshot...)."""
@@ -163,7 +164,7 @@ class EvalModel(Protocol):
         ...
 
     def masked_bits(
-        self, windows: np.ndarray, *, rate: float = 0.15, seed: int = 0
+        self, windows: Windows, *, rate: float = 0.15, seed: int = 0
     ) -> tuple[float, int]:
         """Sum of -log2 p(true unit) over a fixed-seed ``rate`` mask, and the bytes covered."""
         ...
@@ -183,12 +184,7 @@ class ScoresHiddenBytes(Protocol):
     evaluation protocols (bittrain.hidden.scores)."""
 
     def hidden_byte_bits(
-        self,
-        windows: np.ndarray,
-        hidden: np.ndarray,
-        *,
-        doc_starts: np.ndarray | None = None,
-        pad: np.ndarray | None = None,
+        self, windows: Windows, hidden: Flags, *, doc_starts: OptFlags = None, pad: OptFlags = None
     ) -> np.ndarray:
         """float32 [N, L]: -log2 p(true byte | every byte not hidden) at ``hidden``, 0 elsewhere."""
         ...
@@ -200,23 +196,23 @@ class ScoresHiddenTokens(Protocol):
 
     def hidden_token_bits(
         self,
-        windows: np.ndarray,
-        hidden: np.ndarray,
+        windows: Windows,
+        hidden: Flags,
         *,
-        doc_starts: np.ndarray | None = None,
-        pad: np.ndarray | None = None,
-        cuts: np.ndarray | None = None,
+        doc_starts: OptFlags = None,
+        pad: OptFlags = None,
+        cuts: OptFlags = None,
     ) -> np.ndarray:
         """float32 [N, L]: bits of each hidden token at its first byte, 0 elsewhere."""
         ...
 
     def token_starts(
         self,
-        windows: np.ndarray,
+        windows: Windows,
         *,
-        doc_starts: np.ndarray | None = None,
-        pad: np.ndarray | None = None,
-        cuts: np.ndarray | None = None,
+        doc_starts: OptFlags = None,
+        pad: OptFlags = None,
+        cuts: OptFlags = None,
     ) -> np.ndarray:
         """bool [N, L]: the first byte of each token of that tokenisation."""
         ...
@@ -229,11 +225,7 @@ class HasBoundaries(Protocol):
     target_unit_bytes: float  # the mean unit length the model was trained towards
 
     def boundary_scores(
-        self,
-        windows: np.ndarray,
-        *,
-        pad: np.ndarray | None = None,
-        doc_starts: np.ndarray | None = None,
+        self, windows: Windows, *, pad: OptFlags = None, doc_starts: OptFlags = None
     ) -> np.ndarray:
         """float32 [N, L], higher = a unit starts there (only at character starts)."""
         ...
@@ -249,7 +241,7 @@ class HasAttentionBoundaries(Protocol):
     """Models that give attention maps beside their unit starts (the table's attention feed)."""
 
     def boundary_with_attention(
-        self, windows: np.ndarray, *, doc_starts: np.ndarray | None = None
+        self, windows: Windows, *, doc_starts: OptFlags = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(scores float32 [N, L], byte-level attention [N, L, 2W-1] or [N, depth, L, 2W-1])."""
         ...
@@ -260,11 +252,7 @@ class HasByteStates(Protocol):
     """Models with per-byte representations (consistency)."""
 
     def byte_states(
-        self,
-        windows: np.ndarray,
-        *,
-        pad: np.ndarray | None = None,
-        doc_starts: np.ndarray | None = None,
+        self, windows: Windows, *, pad: OptFlags = None, doc_starts: OptFlags = None
     ) -> np.ndarray:
         """float32 [N, L, D]."""
         ...

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from bitcodec.tokens import MASK_ID, PAD_ID
 from bitmask import bit_ids
+from bittokens import MASK_ID, PAD_ID
 
 from bittrain.engine.codes import TableCodes
 from bittrain.errors import BittrainError

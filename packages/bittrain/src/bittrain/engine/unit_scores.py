@@ -25,20 +25,20 @@ per level, for word and phrase masks built from the model's own units.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from bitmask import char_level_scores
 from bitswin import BitSwinModel, realised_flops_per_byte
 
+from bittrain.engine.bits import LN2
 from bittrain.engine.codes import TableCodes
+from bittrain.engine.contracts import Module, Tensor
 from bittrain.engine.inputs import forward, model_inputs, shown_ids
 from bittrain.engine.modules import eval_mode, unwrap
 from bittrain.errors import BittrainError
 
 BOUNDARY_SOURCES = ("model", "entropy")
-LN2 = math.log(2.0)
 # Scores above this are the model's own unit starts (models with units, source "model").
 OWN_STARTS_THRESHOLD = 0.5
 
@@ -68,11 +68,11 @@ def _entropy_bits(logits: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def boundary_scores(
-    model: torch.nn.Module,
-    windows: torch.Tensor,
-    doc_starts: torch.Tensor | None = None,
+    model: Module,
+    windows: Tensor,
+    doc_starts: Tensor | None = None,
     *,
-    pad: torch.Tensor | None = None,
+    pad: Tensor | None = None,
     source: str = "model",
     codes: TableCodes | None = None,
     return_attention: bool = False,
@@ -144,11 +144,11 @@ def has_units(model: torch.nn.Module) -> bool:
 
 @torch.no_grad()
 def model_units(
-    model: torch.nn.Module,
-    windows: torch.Tensor,
-    doc_starts: torch.Tensor | None = None,
+    model: Module,
+    windows: Tensor,
+    doc_starts: Tensor | None = None,
     *,
-    pad: torch.Tensor | None = None,
+    pad: Tensor | None = None,
     codes: TableCodes | None = None,
 ) -> ModelUnits:
     """The units ``model`` computes with on the unmasked bytes ``windows`` uint8 [B, L]

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from bittrain.engine.contracts import ScoresHiddenBytes, ScoresHiddenTokens
+from bittrain.engine.contracts import OptFlags, ScoresHiddenBytes, ScoresHiddenTokens, Windows
 from bittrain.engine.modules import eval_mode
 from bittrain.errors import BittrainError
 from bittrain.hidden.spans import DEFAULT_RATE, HiddenSpans, resolve_protocols, select_spans
@@ -81,11 +81,11 @@ def _unit_index(spans: HiddenSpans, unit_starts: np.ndarray) -> np.ndarray:
 
 def score_spans(
     model: Any,
-    windows: np.ndarray,
+    windows: Windows,
     spans: HiddenSpans,
     *,
-    doc_starts: np.ndarray | None = None,
-    pad: np.ndarray | None = None,
+    doc_starts: OptFlags = None,
+    pad: OptFlags = None,
     chain: bool = True,
 ) -> SpanScore:
     """Bits of ``spans``'s hidden bytes under ``model`` (see the module doc)."""
@@ -143,7 +143,7 @@ def score_spans(
 
 def protocol_scores(
     eval_model: Any,
-    windows: np.ndarray,
+    windows: Windows,
     doc_starts: np.ndarray | None,
     protocols: str | Sequence[str],
     *,
@@ -151,7 +151,7 @@ def protocol_scores(
     chain: bool,
     reference: Any = None,
     spans: dict[str, HiddenSpans] | None = None,
-    pad: np.ndarray | None = None,
+    pad: OptFlags = None,
     rate: float = DEFAULT_RATE,
 ) -> dict[str, float | None]:
     """``{"bpb_<protocol>": bpb}`` for each protocol the model supports (others are left out):
@@ -175,11 +175,11 @@ def protocol_scores(
 
 def evaluate_protocol(
     model: Any,
-    windows: np.ndarray,
+    windows: Windows,
     spans: HiddenSpans,
     *,
-    doc_starts: np.ndarray | None = None,
-    pad: np.ndarray | None = None,
+    doc_starts: OptFlags = None,
+    pad: OptFlags = None,
 ) -> dict[str, Any]:
     """The eval JSON's entry for one protocol: chain-rule ``bpb``, ``bpb_one_pass``, the spans'
     description (``hidden_digest`` ...), or ``bpb`` None with the reason for a model that cannot

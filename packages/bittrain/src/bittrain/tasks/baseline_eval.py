@@ -8,7 +8,6 @@ over the bytes / tokens of each text.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,8 @@ from bitbaselines.config import (
 from bitbaselines.tokenizer import encode_windows
 from bitbaselines.weights import TOKENIZER_NAME, read_config
 
+from bittrain.engine.bits import target_bits
+from bittrain.engine.contracts import Flags, OptFlags, Windows
 from bittrain.engine.inputs import byte_windows
 from bittrain.errors import BittrainError
 from bittrain.hidden.token_layout import reference_encoder
@@ -65,7 +66,7 @@ class _BaselineEvalModel:
         raise NotImplementedError
 
     @torch.no_grad()
-    def masked_bits(self, windows: np.ndarray, *, rate: float = 0.15, seed: int = 0):
+    def masked_bits(self, windows: Windows, *, rate: float = 0.15, seed: int = 0):
         arr = byte_windows(windows)
         bits, covered = 0.0, 0
         for start in range(0, len(arr), BATCH):
@@ -145,11 +146,7 @@ class ByteEvalModel(_BaselineEvalModel):
 
     @torch.no_grad()
     def byte_states(
-        self,
-        windows: np.ndarray,
-        *,
-        pad: np.ndarray | None = None,
-        doc_starts: np.ndarray | None = None,
+        self, windows: Windows, *, pad: OptFlags = None, doc_starts: OptFlags = None
     ) -> np.ndarray:
         """float32 [N, L, D]: the final hidden state of every byte (padding rows are zeros)."""
         arr = byte_windows(windows)
@@ -164,12 +161,7 @@ class ByteEvalModel(_BaselineEvalModel):
 
     @torch.no_grad()
     def hidden_byte_bits(
-        self,
-        windows: np.ndarray,
-        hidden: np.ndarray,
-        *,
-        doc_starts: np.ndarray | None = None,
-        pad: np.ndarray | None = None,
+        self, windows: Windows, hidden: Flags, *, doc_starts: OptFlags = None, pad: OptFlags = None
     ) -> np.ndarray:
         """float32 [N, L]: -log2 p(true byte | every byte not hidden) at the ``hidden`` bytes
         (bool [N, L], shown as [MASK]), 0 elsewhere (bittrain.hidden.scores)."""
@@ -186,8 +178,7 @@ class ByteEvalModel(_BaselineEvalModel):
             true = torch.tensor(arr[start:stop], dtype=torch.long, device=self.device)  # [b, L]
             ids, seg = self._inputs(arr, slice(start, stop), pad, doc_starts, hide)
             _, logits = self.model(ids, seg, hide)  # [M, 256]
-            logp = torch.log_softmax(logits.float(), dim=-1)
-            bits = -logp.gather(-1, true[hide].unsqueeze(-1))[:, 0] / math.log(2.0)  # [M]
+            bits = target_bits(logits, true[hide])  # [M]
             block = torch.zeros(hide.shape, dtype=torch.float32, device=self.device)
             block[hide] = bits
             out[start:stop] = block.cpu().numpy()
@@ -244,11 +235,7 @@ class BpeEvalModel(TokenScoring, _BaselineEvalModel):
 
     @torch.no_grad()
     def byte_states(
-        self,
-        windows: np.ndarray,
-        *,
-        pad: np.ndarray | None = None,
-        doc_starts: np.ndarray | None = None,
+        self, windows: Windows, *, pad: OptFlags = None, doc_starts: OptFlags = None
     ) -> np.ndarray:
         """float32 [N, L, D]: each byte gets the final state of the token covering it (bytes
         past max_positions tokens and padding bytes get zeros)."""

@@ -7,7 +7,6 @@ BPE model a unit is a token covering ``token_byte_lengths[id]`` bytes.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +17,8 @@ from bitbaselines.bpe import MASK_TOKEN_ID, NUM_SPECIAL, PAD_TOKEN_ID
 from bitbaselines.config import BYTE_MASK_ID
 from bitbaselines.tokenizer import encode_windows
 
+from bittrain.engine.bits import LN2
 from bittrain.tasks.baseline_masking import MaskDraw
-
-LN2 = math.log(2.0)
 
 
 @dataclass(frozen=True)

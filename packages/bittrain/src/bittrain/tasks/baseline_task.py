@@ -32,7 +32,8 @@ from bitbaselines.config import (
 from bitbaselines.hf_bert import HfBertConfig, bert_config, bitbench_bert, transformers_module
 from bitbaselines.weights import TOKENIZER_NAME
 
-from bittrain.engine.contracts import TaskBase, TaskLoss, TaskSpec
+from bittrain.engine.bits import LN2
+from bittrain.engine.contracts import Module, TaskBase, TaskLoss, TaskSpec, Tensor
 from bittrain.engine.modules import eval_mode, model_device, unwrap
 from bittrain.errors import BittrainError
 from bittrain.fileio import write_json_atomic
@@ -56,7 +57,7 @@ def _summary(scores: list[MaskedScore], unit: str) -> dict[str, float]:
     correct = sum(s.correct for s in scores)
     return {
         "bpb": bits / max(covered, 1),
-        "loss": bits * math.log(2.0) / max(units, 1),
+        "loss": bits * LN2 / max(units, 1),
         f"acc_{unit}": correct / max(units, 1),
         "masked_units": float(units),
         "masked_bytes": float(covered),
@@ -73,13 +74,7 @@ class _MaskedLMTask(TaskBase):
         raise NotImplementedError
 
     def loss(
-        self,
-        model: torch.nn.Module,
-        windows: torch.Tensor,
-        doc_starts: torch.Tensor,
-        *,
-        step: int,
-        sample_index: torch.Tensor,
+        self, model: Module, windows: Tensor, doc_starts: Tensor, *, step: int, sample_index: Tensor
     ) -> TaskLoss:
         draw = MaskDraw(self.config.mask_rate, self.seed, sample_index, step, train=True)
         score = self._score(model, windows, doc_starts, draw)
@@ -101,7 +96,7 @@ class _MaskedLMTask(TaskBase):
 
     @torch.no_grad()
     def validate(
-        self, model: torch.nn.Module, windows: torch.Tensor, doc_starts: torch.Tensor
+        self, model: Module, windows: Tensor, doc_starts: torch.Tensor
     ) -> dict[str, float]:
         scores = []
         with eval_mode(model):
@@ -141,7 +136,7 @@ class ByteTask(_MaskedLMTask):
     def _score(self, model, windows, doc_starts, draw: MaskDraw) -> MaskedScore:
         return score_bytes(model, windows, doc_starts, draw)
 
-    def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
+    def save_pretrained(self, model: Module, directory: Path) -> None:
         unwrap(model).save_pretrained(directory)  # BaselineHubMixin: atomic, Hub-ready
 
 
@@ -207,7 +202,7 @@ class BpeTask(_MaskedLMTask):
             draw=draw,
         )
 
-    def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
+    def save_pretrained(self, model: Module, directory: Path) -> None:
         directory = Path(directory)
         save_tokenizer(self.tokenizer, directory / TOKENIZER_NAME)
         unwrap(model).save_pretrained(directory)  # BaselineHubMixin: atomic, Hub-ready
@@ -225,7 +220,7 @@ class HfBertTask(BpeTask):
     def eval_view(self, model: torch.nn.Module) -> Any:
         return HfEvalModel.bitbench(unwrap(model), self.tokenizer, self.config.bytes_per_token)
 
-    def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
+    def save_pretrained(self, model: Module, directory: Path) -> None:
         save_hf_bert(model, self.config, self.tokenizer, Path(directory))
 
 

@@ -101,12 +101,10 @@ def corruption_config(spec: TaskSpec) -> CorruptionConfig | None:
         return None
     try:
         return CorruptionConfig(**dict(spec.corruption))
-    except TypeError as exc:
+    except (TypeError, BitmaskError) as exc:  # TypeError: a key CorruptionConfig lacks
         raise BittrainError(
             f"corruption config ([corruption]): {exc}: see bitmask.CorruptionConfig"
         ) from None
-    except BitmaskError as exc:
-        raise BittrainError(f"corruption config ([corruption]): {exc}") from None
 
 
 def steps_per_epoch(spec: TaskSpec, options: BitSwinTaskOptions) -> float:

@@ -22,7 +22,9 @@ from bitmask import bit_ids
 from bitswin import BitSwinModel, estimate_flops_per_byte
 from bittokens import DEFAULT_UNIT_BYTES
 
+from bittrain.engine.bits import target_bits
 from bittrain.engine.codes import TableCodes
+from bittrain.engine.contracts import Flags, OptFlags, Windows
 from bittrain.engine.inputs import as_tensor, byte_windows, forward, model_inputs, shown_ids
 from bittrain.engine.precision import autocast
 from bittrain.engine.unit_scores import boundary_scores, model_units, own_starts_threshold
@@ -32,8 +34,6 @@ from bittrain.rundir import RunInfo, boundary_source, code_table_of, target_unit
 from bittrain.tasks.bitswin_levels import LevelAccuracies, eval_masks
 
 log = logging.getLogger(__name__)
-
-LN2 = math.log(2.0)
 
 
 def _rows(array: np.ndarray | None, sl: slice) -> np.ndarray | None:
@@ -133,10 +133,7 @@ class BitSwinEval(LevelAccuracies):
 
     @torch.no_grad()
     def _forward(
-        self,
-        input_ids: torch.Tensor,
-        doc_starts: np.ndarray | None = None,
-        return_attention: bool = False,
+        self, input_ids: torch.Tensor, doc_starts: OptFlags = None, return_attention: bool = False
     ) -> Any:
         """One forward of shown ids long [b, 8L] (codes from the shown bytes only)."""
         inputs = model_inputs(input_ids, doc_starts, self.codes).to(self.device)
@@ -161,12 +158,12 @@ class BitSwinEval(LevelAccuracies):
 
     def masked_bits(
         self,
-        windows: np.ndarray,
+        windows: Windows,
         *,
         rate: float = 0.15,
         seed: int = 0,
-        pad: np.ndarray | None = None,
-        doc_starts: np.ndarray | None = None,
+        pad: OptFlags = None,
+        doc_starts: OptFlags = None,
     ) -> tuple[float, int]:
         """Sum of -log2 p(true byte) over a fixed-seed ``rate`` byte mask, and the masked count."""
         w = self._as_tensor(windows)
@@ -180,12 +177,7 @@ class BitSwinEval(LevelAccuracies):
 
     @torch.no_grad()
     def hidden_byte_bits(
-        self,
-        windows: np.ndarray,
-        hidden: np.ndarray,
-        *,
-        doc_starts: np.ndarray | None = None,
-        pad: np.ndarray | None = None,
+        self, windows: Windows, hidden: Flags, *, doc_starts: OptFlags = None, pad: OptFlags = None
     ) -> np.ndarray:
         """float32 [N, L]: -log2 p(true byte | every byte not hidden) at the ``hidden`` bytes
         (bool [N, L]), 0 elsewhere; one forward with them all hidden (bittrain.hidden.scores).
@@ -200,18 +192,13 @@ class BitSwinEval(LevelAccuracies):
                 continue
             ids = shown_ids(w[sl], hidden_bytes=hide[sl], pad=pad_t[sl])
             res = self._forward(ids, _rows(doc_starts, sl))
-            logp = torch.log_softmax(res.byte_logits.float(), dim=-1)  # [b, L, 256]
-            true = logp.gather(-1, w[sl].long().to(logp.device).unsqueeze(-1))[..., 0]  # [b, L]
-            bits = (-true / LN2).masked_fill(~hide[sl].to(true.device), 0.0)
+            true = w[sl].long().to(res.byte_logits.device)  # [b, L]
+            bits = target_bits(res.byte_logits, true).masked_fill(~hide[sl].to(true.device), 0.0)
             out[sl] = bits.cpu().numpy()
         return out
 
     def byte_states(
-        self,
-        windows: np.ndarray,
-        *,
-        pad: np.ndarray | None = None,
-        doc_starts: np.ndarray | None = None,
+        self, windows: Windows, *, pad: OptFlags = None, doc_starts: OptFlags = None
     ) -> np.ndarray:
         """Final byte representations float32 [N, L, D] of the unmasked windows (the last result
         is kept: boundary F1 and consistency read the same rows)."""
@@ -256,7 +243,7 @@ class BitSwinEval(LevelAccuracies):
     def _engine_chunks(
         self,
         recipe: Any,
-        windows: np.ndarray,
+        windows: Windows,
         pad: np.ndarray | None,
         doc_starts: np.ndarray | None,
         **options: Any,
@@ -281,7 +268,7 @@ class BitSwinEval(LevelAccuracies):
     @torch.no_grad()
     def _boundaries(
         self,
-        windows: np.ndarray,
+        windows: Windows,
         pad: np.ndarray | None,
         doc_starts: np.ndarray | None,
         return_attention: bool = False,
@@ -303,11 +290,7 @@ class BitSwinEval(LevelAccuracies):
         return np.concatenate(scores, axis=0).astype(np.float32), stages
 
     def boundary_scores(
-        self,
-        windows: np.ndarray,
-        *,
-        pad: np.ndarray | None = None,
-        doc_starts: np.ndarray | None = None,
+        self, windows: Windows, *, pad: OptFlags = None, doc_starts: OptFlags = None
     ) -> np.ndarray:
         """Unit-start scores float32 [N, L] (higher = a unit starts), as in training: the model's
         own unit starts, or for runs whose units came from prediction entropy
@@ -323,11 +306,7 @@ class BitSwinEval(LevelAccuracies):
 
     @torch.no_grad()
     def own_units(
-        self,
-        windows: np.ndarray,
-        *,
-        pad: np.ndarray | None = None,
-        doc_starts: np.ndarray | None = None,
+        self, windows: Windows, *, pad: OptFlags = None, doc_starts: OptFlags = None
     ) -> tuple[np.ndarray, ...] | None:
         """Per unit level (word, phrase), bool [N, L]: the unit starts the model computes with on
         the unmasked windows (engine.model_units, as training builds word/phrase masks), or None
@@ -340,9 +319,7 @@ class BitSwinEval(LevelAccuracies):
         ]
         return tuple(np.concatenate(level, axis=0) for level in zip(*parts, strict=True))
 
-    def attention_maps(
-        self, windows: np.ndarray, *, doc_starts: np.ndarray | None = None
-    ) -> list[Any]:
+    def attention_maps(self, windows: Windows, *, doc_starts: OptFlags = None) -> list[Any]:
         """Per stage, in the model's ``stage_names`` order (the byte stage last), the
         head-averaged attention maps of the unmasked windows (numpy) [N, depth, items, 2W-1]:
         8L bits, L bytes, or the word / phrase units (their count varies by row: rows are
@@ -355,7 +332,7 @@ class BitSwinEval(LevelAccuracies):
         return [_stack_rows(stage) for stage in zip(*per_batch, strict=True)]
 
     def boundary_with_attention(
-        self, windows: np.ndarray, *, doc_starts: np.ndarray | None = None
+        self, windows: Windows, *, doc_starts: OptFlags = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Boundary scores float32 [N, L] and the last (byte-level) stage's attention maps
         [N, depth, L, 2W-1] (enctable's banded layout), for growing a table."""

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from bitmask import MaskConfig, bit_ids, make_masks
 
+from bittrain.engine.contracts import OptFlags, Tensor, Windows
 from bittrain.engine.inputs import shown_ids
 
 LEVEL_NAMES = ("bit", "byte", "word", "phrase")
@@ -24,7 +25,7 @@ APPENDIX_B_RATES = {"bit": 0.15, "byte": 0.20, "word": 0.25, "phrase": 0.30}
 
 
 def eval_masks(
-    windows: torch.Tensor,
+    windows: Tensor,
     pad: torch.Tensor,
     *,
     target_unit_bytes: float,
@@ -56,10 +57,10 @@ class LevelAccuracies:
 
     target_unit_bytes: float
 
-    def own_units(self, windows: np.ndarray, **kwargs: Any) -> tuple[np.ndarray, ...] | None:
+    def own_units(self, windows: Windows, **kwargs: Any) -> tuple[np.ndarray, ...] | None:
         raise NotImplementedError
 
-    def boundary_scores(self, windows: np.ndarray, **kwargs: Any) -> np.ndarray:
+    def boundary_scores(self, windows: Windows, **kwargs: Any) -> np.ndarray:
         raise NotImplementedError
 
     def _as_tensor(self, windows: np.ndarray) -> torch.Tensor:
@@ -71,16 +72,16 @@ class LevelAccuracies:
     def _chunks(self, n: int) -> Iterator[slice]:
         raise NotImplementedError
 
-    def _forward(self, input_ids: torch.Tensor, doc_starts: np.ndarray | None = None) -> Any:
+    def _forward(self, input_ids: torch.Tensor, doc_starts: OptFlags = None) -> Any:
         raise NotImplementedError
 
     def level_accuracies(
         self,
-        windows: np.ndarray,
+        windows: Windows,
         *,
         seed: int = 0,
-        pad: np.ndarray | None = None,
-        doc_starts: np.ndarray | None = None,
+        pad: OptFlags = None,
+        doc_starts: OptFlags = None,
         boundaries: np.ndarray | None = None,
     ) -> dict[str, Any]:
         """acc_bit / acc_byte / acc_word / acc_phrase: each level's mask alone (appendix-B rates),

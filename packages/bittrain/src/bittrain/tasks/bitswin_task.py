@@ -36,13 +36,13 @@ from bitmask import Curriculum, MaskedBatch, make_masks, window_levels
 from bitswin import (
     BitSwinModel,
     estimate_flops_per_byte,
-    estimate_units_flops_per_byte,
     realised_flops_per_byte,
 )
 from enctable import AdaptiveEncodingTable
 
+from bittrain.engine.bits import target_bits
 from bittrain.engine.codes import TableCodes
-from bittrain.engine.contracts import TaskBase, TaskLoss, TaskSpec
+from bittrain.engine.contracts import Module, TaskBase, TaskLoss, TaskSpec, Tensor
 from bittrain.engine.inputs import forward, model_inputs
 from bittrain.engine.modules import eval_mode, model_device, unwrap
 from bittrain.engine.unit_scores import boundary_scores, has_units, model_units, passes_of
@@ -50,7 +50,6 @@ from bittrain.fileio import load_tensors, read_json, save_tensors, write_json_at
 from bittrain.tasks import bitswin_config as setup
 from bittrain.tasks.bitswin_eval import BitSwinEval
 
-LN2 = math.log(2.0)
 EVAL_BYTE_RATE = 0.15
 EVAL_CHUNK = 32  # validation windows per forward
 LEVELS = ("bit", "byte", "word", "phrase")
@@ -133,9 +132,10 @@ class BitSwinTask(TaskBase):
                 else max(1, min(items, math.ceil(PLAN_SLOTS * items / target)))
             )
             slots.append(items)
-        estimate = estimate_units_flops_per_byte if units else estimate_flops_per_byte
         patterns = PLAN_PATTERNS if c.bit_unique else None
-        return estimate(c, n, bit_patterns_per_byte=patterns, unit_slots=slots or None)
+        return estimate_flops_per_byte(
+            c, n, bit_patterns_per_byte=patterns, unit_slots=slots or None, units=units
+        )
 
     def _forward_flops(self, n_windows: int) -> float:
         return self._plan_per_byte() * n_windows * self.spec.seq_len
@@ -186,7 +186,7 @@ class BitSwinTask(TaskBase):
 
     # -- boundaries ------------------------------------------------------------------------------
 
-    def _boundary_model(self, model: torch.nn.Module, step: int) -> torch.nn.Module:
+    def _boundary_model(self, model: Module, step: int) -> torch.nn.Module:
         live = unwrap(model)
         k = self.options.boundary_refresh_every
         if k <= 1:
@@ -214,11 +214,11 @@ class BitSwinTask(TaskBase):
 
     def _mask_units(
         self,
-        model: torch.nn.Module,
-        windows: torch.Tensor,
-        doc_starts: torch.Tensor,
+        model: Module,
+        windows: Tensor,
+        doc_starts: Tensor,
         step: int,
-        sample_index: torch.Tensor,
+        sample_index: Tensor,
         rates: dict[str, float],
     ) -> tuple[Any, torch.Tensor | None, float, dict[str, float]]:
         """(boundaries, phrase_boundaries, FLOPs, metrics) for this step's word/phrase masks."""
@@ -255,13 +255,7 @@ class BitSwinTask(TaskBase):
         return word, phrase, units.flops, metrics
 
     def loss(
-        self,
-        model: torch.nn.Module,
-        windows: torch.Tensor,
-        doc_starts: torch.Tensor,
-        *,
-        step: int,
-        sample_index: torch.Tensor,
+        self, model: Module, windows: Tensor, doc_starts: Tensor, *, step: int, sample_index: Tensor
     ) -> TaskLoss:
         rates = self._rates(step)
         is_main = self.spec.is_main
@@ -310,7 +304,7 @@ class BitSwinTask(TaskBase):
 
     @torch.no_grad()
     def validate(
-        self, model: torch.nn.Module, windows: torch.Tensor, doc_starts: torch.Tensor
+        self, model: Module, windows: Tensor, doc_starts: torch.Tensor
     ) -> dict[str, float]:
         net = unwrap(model)
         bits_sum, hidden_count = 0.0, 0
@@ -347,8 +341,7 @@ class BitSwinTask(TaskBase):
         """Sum of -log2 p(true byte) over bytes hidden by the fixed 15% byte mask, and count."""
         masked = self._eval_masks(windows, index, {"byte": EVAL_BYTE_RATE}, self.spec.eval_seed)
         out = forward(net, model_inputs(masked.input_ids, doc_starts, self.codes))
-        logp = torch.log_softmax(out.byte_logits.float(), dim=-1)  # [B, L, 256]
-        nll = -logp.gather(-1, masked.byte_targets[..., None]).squeeze(-1) / LN2  # [B, L] bits
+        nll = target_bits(out.byte_logits, masked.byte_targets)  # [B, L] bits
         hidden = masked.hidden_bytes & ~masked.pad
         return float(nll[hidden].sum()), int(hidden.sum())
 
@@ -378,7 +371,7 @@ class BitSwinTask(TaskBase):
             precision=self.spec.precision,
         )
 
-    def save_pretrained(self, model: torch.nn.Module, directory: Path) -> None:
+    def save_pretrained(self, model: Module, directory: Path) -> None:
         unwrap(model).save_pretrained(directory)
 
     # -- task state in checkpoints ---------------------------------------------------------------

@@ -33,6 +33,7 @@ from bitbaselines.hf_bert import (
 from bitbaselines.weights import WEIGHTS_NAME, load_weights
 from safetensors.torch import save_file
 
+from bittrain.engine.contracts import Module, Windows
 from bittrain.engine.modules import unwrap
 from bittrain.errors import BittrainError
 from bittrain.fileio import write_atomic, write_json_atomic
@@ -40,14 +41,12 @@ from bittrain.hidden.token_layout import reference_encoder
 from bittrain.tasks.token_eval import TokenScoring, mean_pool, token_inputs
 
 
-def save_weights(model: torch.nn.Module, path: Path) -> None:
+def save_weights(model: Module, path: Path) -> None:
     state = {k: v.detach().to("cpu").contiguous() for k, v in unwrap(model).state_dict().items()}
     write_atomic(path, lambda tmp: save_file(state, tmp))
 
 
-def save_hf_bert(
-    model: torch.nn.Module, config: HfBertConfig, tokenizer: Any, directory: Path
-) -> None:
+def save_hf_bert(model: Module, config: HfBertConfig, tokenizer: Any, directory: Path) -> None:
     """A Hugging Face directory (see the module doc), every file written atomically."""
 
     directory = Path(directory)
@@ -72,7 +71,7 @@ class HfEvalModel(TokenScoring):
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        model: Module,
         encoder: Any,
         *,
         mask_id: int,
@@ -99,7 +98,7 @@ class HfEvalModel(TokenScoring):
     @classmethod
     def bitbench(
         cls,
-        model: torch.nn.Module,
+        model: Module,
         tokenizer: Any,
         bytes_per_token: float,
         device: torch.device | str | None = None,
@@ -168,7 +167,7 @@ class HfEvalModel(TokenScoring):
         return out
 
     @torch.no_grad()
-    def byte_states(self, windows: np.ndarray, *, pad=None, doc_starts=None) -> np.ndarray:
+    def byte_states(self, windows: Windows, *, pad=None, doc_starts=None) -> np.ndarray:
         """float32 [N, L, D]: each byte gets the last hidden state of the token covering it
         (bytes no token covers, and padding, get zeros)."""
         windows = np.asarray(windows, dtype=np.uint8)

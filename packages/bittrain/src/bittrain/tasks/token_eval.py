@@ -10,11 +10,11 @@ many bytes), and nothing else about the hidden bytes.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
+from bittrain.engine.bits import target_bits
+from bittrain.engine.contracts import Flags, OptFlags, Windows
 from bittrain.engine.inputs import byte_windows
 from bittrain.errors import BittrainError
 from bittrain.hidden.token_layout import PieceEncoder, RowTokens, layout_rows, token_start_mask
@@ -38,7 +38,7 @@ def hidden_run_edges(hidden: np.ndarray) -> np.ndarray:
 
 def token_inputs(
     rows: list[RowTokens],
-    hidden: np.ndarray,
+    hidden: Flags,
     *,
     max_tokens: int,
     mask_id: int,
@@ -110,11 +110,11 @@ class TokenScoring:
 
     def token_starts(
         self,
-        windows: np.ndarray,
+        windows: Windows,
         *,
-        doc_starts: np.ndarray | None = None,
-        pad: np.ndarray | None = None,
-        cuts: np.ndarray | None = None,
+        doc_starts: OptFlags = None,
+        pad: OptFlags = None,
+        cuts: OptFlags = None,
     ) -> np.ndarray:
         """bool [N, L]: the first byte of each of the model's tokens, tokenised piece by piece
         with pieces cut at document starts and ``cuts``."""
@@ -124,12 +124,12 @@ class TokenScoring:
     @torch.no_grad()
     def hidden_token_bits(
         self,
-        windows: np.ndarray,
-        hidden: np.ndarray,
+        windows: Windows,
+        hidden: Flags,
         *,
-        doc_starts: np.ndarray | None = None,
-        pad: np.ndarray | None = None,
-        cuts: np.ndarray | None = None,
+        doc_starts: OptFlags = None,
+        pad: OptFlags = None,
+        cuts: OptFlags = None,
     ) -> np.ndarray:
         """float32 [N, L]: -log2 p(true token | every token not hidden) at the first byte of
         each hidden token, 0 elsewhere. ``hidden`` (bool [N, L]) must be whole tokens of the
@@ -160,11 +160,8 @@ class TokenScoring:
                 torch.from_numpy(docs).to(self.device),
                 select,
             )  # [M, V]
-            logp = torch.log_softmax(logits.float(), dim=-1)
-            true = torch.from_numpy(ids_true(part, target, int(self._bos is not None))).to(
-                logp.device
-            )  # [M]
-            bits = (-logp.gather(-1, true.unsqueeze(-1))[:, 0] / math.log(2.0)).cpu().numpy()
+            true = torch.from_numpy(ids_true(part, target, int(self._bos is not None)))  # [M]
+            bits = target_bits(logits, true.to(logits.device)).cpu().numpy()
             rr, tt = np.nonzero(target)
             np.add.at(out, (start + rr, first[rr, tt]), bits)  # tokens may share a first byte
         return out

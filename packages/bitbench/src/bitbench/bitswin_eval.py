@@ -27,6 +27,7 @@ from bitbench.engine.codes import TableCodes
 from bitbench.engine.inputs import as_tensor, byte_windows, forward, model_inputs, shown_ids
 from bitbench.engine.precision import autocast
 from bitbench.errors import BitbenchError
+from bitbench.qa.encoders import BitSwinSpanEncoder
 from bitbench.rundir import RunInfo, boundary_source, code_table_of, target_unit_bytes
 from bitbench.segment import pack_windows
 
@@ -249,6 +250,10 @@ class BitSwinEval(LevelAccuracies):
                     sums[pieces[row][0]] += vec
         lengths_per_text = np.array([max(1, len(t)) for t in texts], dtype=np.float64)
         return (sums / lengths_per_text[:, None]).astype(np.float32)
+
+    def span_encoder(self) -> BitSwinSpanEncoder:
+        """Per-byte states with gradients, for question answering (bitbench.qa)."""
+        return BitSwinSpanEncoder(self.model, codes=self.codes, precision=self.precision)
 
     # --- bitswin-only -----------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "compare",
     "baseline",
     "probe",
+    "qa",
     "ablate",
 )
 

@@ -37,7 +37,9 @@ from bitbench.baselines.weights import (
     unwrap,
     write_json_atomic,
 )
+from bitbench.bpe_reference import token_bytes_table
 from bitbench.errors import BitbenchError
+from bitbench.qa.encoders import TokenSpanEncoder
 from bitbench.token_layout import reference_encoder
 
 BITBENCH_CONFIG = "bitbench.json"
@@ -275,6 +277,16 @@ class HfEvalModel(TokenScoring):
                 for t, (a, n) in enumerate(zip(row.starts, row.lengths, strict=True)):
                     out[start + r, a : a + n] = states[r, lead + t]
         return out
+
+    def span_encoder(self) -> TokenSpanEncoder:
+        """Per-token states with gradients and the MLM head, for question answering (exact
+        token bytes, for the cloze, only with bitbench's own reference BPE)."""
+        return TokenSpanEncoder(
+            self.model, self._encoder, pad_id=self._pad_id, mask_id=self._mask_id,
+            max_tokens=self._max_tokens, own_forward=self._own_forward, bos=self._bos,
+            eos=self._eos,
+            vocab_bytes=token_bytes_table(self.tokenizer) if self._own_forward else None,
+        )  # fmt: skip
 
     def untrained(self, seed: int = 0) -> HfEvalModel:
         """The same architecture with fresh weights (the consistency control)."""

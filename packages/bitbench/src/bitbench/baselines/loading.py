@@ -40,8 +40,10 @@ from bitbench.baselines.tokenizer import (
     token_byte_lengths,
 )
 from bitbench.baselines.weights import TOKENIZER_NAME, read_config
+from bitbench.bpe_reference import token_bytes_table
 from bitbench.engine.inputs import byte_windows
 from bitbench.errors import BitbenchError
+from bitbench.qa.encoders import ByteMLMSpanEncoder, TokenSpanEncoder
 from bitbench.rundir import is_hf_masked_lm
 from bitbench.token_layout import reference_encoder
 
@@ -126,6 +128,10 @@ class ByteEvalModel(_BaselineEvalModel):
 
     def flops_per_byte(self, seq_len_bytes: int) -> float:
         return byte_mlm_flops_per_byte(self.config, seq_len_bytes)
+
+    def span_encoder(self) -> ByteMLMSpanEncoder:
+        """Per-byte states with gradients, for question answering (bitbench.qa)."""
+        return ByteMLMSpanEncoder(self.model, pad_id=BYTE_PAD_ID)
 
     def _inputs(
         self,
@@ -246,6 +252,14 @@ class BpeEvalModel(TokenScoring, _BaselineEvalModel):
 
     def flops_per_byte(self, seq_len_bytes: int) -> float:
         return bpe_mlm_flops_per_byte(self.config, seq_len_bytes)
+
+    def span_encoder(self) -> TokenSpanEncoder:
+        """Per-token states with gradients and the MLM head, for question answering."""
+        return TokenSpanEncoder(
+            self.model, reference_encoder(self.tokenizer), pad_id=PAD_TOKEN_ID,
+            mask_id=MASK_TOKEN_ID, max_tokens=self.config.max_positions, own_forward=True,
+            vocab_bytes=token_bytes_table(self.tokenizer),
+        )  # fmt: skip
 
     @torch.no_grad()
     def byte_states(

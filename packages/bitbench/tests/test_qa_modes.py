@@ -26,10 +26,7 @@ from bitswin import BitSwinConfig, BitSwinModel
 
 TINY = Path(__file__).parent / "data" / "qa_tiny.json"
 WINDOWS = WindowSettings(length=112, stride=24, max_question_bytes=48)
-QUICK = QASettings(
-    modes=("probe", "finetune", "cloze"), windows=WINDOWS, probe_iterations=30,
-    finetune=FinetuneSettings(epochs=1, batch_size=8), cloze_steps=2, batch_size=16,
-)  # fmt: skip
+QUICK = QASettings(modes=("probe", "cloze"), windows=WINDOWS, probe_iterations=20, cloze_steps=2)
 
 
 def _data(path=TINY, **kw):
@@ -93,7 +90,7 @@ def test_probe_learns_what_a_linear_head_can(tmp_path, kind):
     # The answer is the context's one capital letter: a byte's own identity tells it, so a
     # linear head on frozen (even untrained) states finds it; string matching cannot.
     data = _data(_synthetic(tmp_path / "marks.json"))
-    settings = QASettings(modes=("probe",), windows=WINDOWS, probe_iterations=50)
+    settings = QASettings(modes=("probe",), windows=WINDOWS, probe_iterations=30)
     result = run_qa([(kind, micro(kind))], data, settings)
     probe = result["runs"][0]["modes"]["probe"]
     assert probe["n"] == 12 and probe["exact"] == 100.0
@@ -108,7 +105,7 @@ def test_every_kind_answers_the_same_questions_from_the_same_windows(tokenizer, 
     contexts = {ex.qid: ex.context for ex in data.test}
     answers = {ex.qid: ex.located.text for ex in data.test}
     for run in result["runs"]:
-        assert run["kind"] == run["run"] and list(run["modes"]) == ["probe", "finetune", "cloze"]
+        assert run["kind"] == run["run"] and list(run["modes"]) == ["probe", "cloze"]
         for mode, r in run["modes"].items():
             assert r["n"] == len(data.test) and set(r["predictions"]) == set(contexts)
             assert 0 <= r["f1"] <= 100 and r["seconds"] >= 0
@@ -125,7 +122,7 @@ def test_every_kind_answers_the_same_questions_from_the_same_windows(tokenizer, 
     assert saved["data"]["split"]["test_articles"] == 2 and len(saved["runs"]) == 4
     report = written["report.md"].read_text()
     assert "known-length cloze" in report and "floor: window" in report
-    assert report.count("| hf-bert |") == 3 and "by article" in report
+    assert report.count("| hf-bert |") == 2 and "by article" in report
     assert written["qa_f1_by_length.png"].stat().st_size > 1000
 
 
@@ -190,11 +187,12 @@ def test_fill_tokens_commits_the_most_confident_first():
     assert fake.calls == [3, 1]  # round 1 commits ceil(3/2) = 2 holes, round 2 the last one
 
 
-def test_finetune_trains_its_own_copy_and_no_answer_is_scored(tmp_path):
+@pytest.mark.parametrize("kind", ["bitswin", "bpe"])
+def test_finetune_trains_its_own_copy_and_no_answer_is_scored(tokenizer, kind):
     loads = []
 
     def load():
-        model = micro("byte")()
+        model = micro(kind, tokenizer)()
         loads.append(model)
         return model
 
@@ -206,7 +204,7 @@ def test_finetune_trains_its_own_copy_and_no_answer_is_scored(tmp_path):
                           finetune=FinetuneSettings(epochs=1, batch_size=8), seed=seed)  # fmt: skip
     result = run_model(load, data, settings)
     assert len(loads) == 2  # the fine-tuned model is a second one
-    fresh = micro("byte")().model.state_dict()
+    fresh = micro(kind, tokenizer)().model.state_dict()
     assert all(torch.equal(v, fresh[k]) for k, v in loads[0].model.state_dict().items())
     assert not all(torch.equal(v, fresh[k]) for k, v in loads[1].model.state_dict().items())
     for r in result["modes"].values():

@@ -14,7 +14,7 @@ from bitbench.baselines import BpeEvalModel, BpeMLM, BpeMLMConfig, ByteEvalModel
 from bitbench.baselines.config import ByteMLMConfig
 from bitbench.bitswin_eval import BitSwinEval
 from bitbench.bpe_reference import encode_pieces, train_reference_bpe
-from bitbench.qa.cloze import cloze_answers, fill_tokens
+from bitbench.qa.cloze import ClozeInput, answer_text, cloze_answers, fill_batch
 from bitbench.qa.data import load_squad
 from bitbench.qa.dataset import prepare_data
 from bitbench.qa.finetune import FinetuneSettings
@@ -129,27 +129,25 @@ def test_every_kind_answers_the_same_questions_from_the_same_windows(tokenizer, 
 def test_cloze_fills_exactly_the_answer_bytes_and_tokens(tokenizer):
     data = _data()
     contexts = data.contexts(data.test)
+    byte = micro("byte")().span_encoder()
 
-    class PrefersX:  # a byte model that always says "x": shows where the holes were
-        kind = "byte"
+    class BytePrefersX:  # a byte model that always says "x": shows where the holes were
+        unit, pad_id, layout = "byte", byte.pad_id, byte.layout
 
-        def byte_log_probs(self, seq, hidden):
-            probs = np.full((len(seq), 256), 1e-6)
-            probs[:, ord("x")] = 1.0
-            return np.log(probs / probs.sum(axis=1, keepdims=True))
+        def mask_log_probs(self, ids, pad, hidden):
+            assert not (ids[hidden] != 0).any()  # the answer's bytes never reach the model
+            logp = torch.full((*ids.shape, 256), -20.0)
+            logp[..., ord("x")] = 0.0
+            return logp
 
-        def span_encoder(self):
-            return micro("byte")().span_encoder()
-
-    model = PrefersX()
-    filled = cloze_answers(model, model.span_encoder(), data.test, contexts, WINDOWS, steps=2)
+    filled = cloze_answers(BytePrefersX(), data.test, contexts, WINDOWS, steps=2, batch_size=3)
     assert filled == ["x" * len(ex.located.text.encode()) for ex in data.test]
 
     bpe = micro("bpe", tokenizer)().span_encoder()
     x_id = int(encode_pieces(tokenizer, [b"x"])[0][0])
 
     class TokenPrefersX:
-        unit, mask_id = "token", bpe.mask_id
+        unit, pad_id, mask_id = "token", bpe.pad_id, bpe.mask_id
         cloze_ids, token_bytes = bpe.cloze_ids, bpe.token_bytes
 
         def mask_logits(self, ids, pad, select):
@@ -157,34 +155,41 @@ def test_cloze_fills_exactly_the_answer_bytes_and_tokens(tokenizer):
             logits[:, x_id] = 5.0
             return logits
 
-    filled = cloze_answers(None, TokenPrefersX(), data.test, contexts, WINDOWS, steps=3)
+    filled = cloze_answers(TokenPrefersX(), data.test, contexts, WINDOWS, steps=3, batch_size=3)
     tokens = [len(encode_pieces(tokenizer, [ex.located.text.encode()])[0]) for ex in data.test]
     assert filled == ["x" * n for n in tokens]  # one [MASK] per answer token
 
 
-def test_fill_tokens_commits_the_most_confident_first():
+def test_token_fill_commits_the_most_confident_first():
     class Fake:
-        mask_id = 1
+        unit, pad_id, mask_id = "token", 0, 1
 
         def __init__(self) -> None:
-            self.calls: list[int] = []
+            self.calls: list[list[int]] = []
 
         def mask_logits(self, ids, pad, select):
-            self.calls.append(int(select.sum()))
+            self.calls.append(select.sum(dim=1).tolist())
             rows = int(select.sum())
             logits = torch.full((rows, 6), -9.0)
             logits[:, 4] = torch.arange(rows, dtype=torch.float32)  # later holes more confident
-            logits[:, 1] = 50.0  # [MASK]: special, never chosen
+            logits[:, 1] = 50.0  # [MASK]: stands for no bytes, never chosen
             return logits
 
         def token_bytes(self, i):
             return b"" if i < 2 else bytes([96 + i])
 
+        def cloze_ids(self, pieces, hide):
+            raise AssertionError("not called")
+
     fake = Fake()
-    ids = np.array([2, 3, 0, 0, 0, 3])
-    hidden = np.array([False, False, True, True, True, False])
-    assert fill_tokens(fake, ids, hidden, steps=2) == b"ddd"
-    assert fake.calls == [3, 1]  # round 1 commits ceil(3/2) = 2 holes, round 2 the last one
+    holes = np.array([False, False, True, True, True, False])
+    item = ClozeInput(np.array([2, 3, 0, 0, 0, 3]), holes.copy(), holes)
+    short = ClozeInput(np.array([5, 0]), np.array([False, True]), np.array([False, True]))
+    fill_batch(fake, [item, short], steps=2)
+    # round 1: both rows (3 + 1 holes); item commits ceil(3/2) = 2, short its only one (1 round)
+    # round 2: only item, its last hole
+    assert fake.calls == [[3, 1], [1]]
+    assert answer_text(fake, item) == "ddd" and answer_text(fake, short) == "d"
 
 
 @pytest.mark.parametrize("kind", ["bitswin", "bpe"])

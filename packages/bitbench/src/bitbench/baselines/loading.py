@@ -131,7 +131,7 @@ class ByteEvalModel(_BaselineEvalModel):
 
     def span_encoder(self) -> ByteMLMSpanEncoder:
         """Per-byte states with gradients, for question answering (bitbench.qa)."""
-        return ByteMLMSpanEncoder(self.model, pad_id=BYTE_PAD_ID)
+        return ByteMLMSpanEncoder(self.model, pad_id=BYTE_PAD_ID, mask_id=BYTE_MASK_ID)
 
     def _inputs(
         self,

@@ -75,6 +75,18 @@ class HasSpanEncoder(Protocol):
 
 
 @runtime_checkable
+class HasByteCloze(Protocol):
+    """Span encoders of byte models that can fill masked bytes (the cloze mode)."""
+
+    def mask_log_probs(
+        self, ids: torch.Tensor, pad: torch.Tensor, hidden: torch.Tensor
+    ) -> torch.Tensor:
+        """float32 [B, T, 256]: log p(byte) at every position of byte ids long [B, T] with the
+        ``hidden`` bytes (bool [B, T]) masked; nothing depends on a hidden byte's value."""
+        ...
+
+
+@runtime_checkable
 class HasTokenCloze(Protocol):
     """Span encoders of token models that can fill [MASK] tokens (the cloze mode)."""
 
@@ -131,15 +143,26 @@ class BitSwinSpanEncoder:
         with autocast(self.device, self.precision):
             return forward(self.module, inputs).byte_hidden.float()  # [B, T, D]
 
+    def mask_log_probs(
+        self, ids: torch.Tensor, pad: torch.Tensor, hidden: torch.Tensor
+    ) -> torch.Tensor:
+        shown = shown_ids(
+            ids.to(self.device), hidden_bytes=hidden.to(self.device), pad=pad.to(self.device)
+        )  # [B, 8T]; codes come from the shown bytes only
+        inputs = model_inputs(shown, None, self.codes).to(self.device)
+        with autocast(self.device, self.precision):
+            logits = forward(self.module, inputs).byte_logits  # [B, T, 256]
+        return torch.log_softmax(logits.float(), dim=-1)
+
 
 class ByteMLMSpanEncoder:
     """The byte baseline: byte units, its final hidden states."""
 
     unit = "byte"
 
-    def __init__(self, model: torch.nn.Module, *, pad_id: int) -> None:
+    def __init__(self, model: torch.nn.Module, *, pad_id: int, mask_id: int) -> None:
         self.module = model
-        self.pad_id = pad_id
+        self.pad_id, self.mask_id = pad_id, mask_id
         self.hidden_size = int(model.config.d_model)
         self.device = next(model.parameters()).device
 
@@ -150,6 +173,13 @@ class ByteMLMSpanEncoder:
         ids = ids.to(self.device).masked_fill(pad.to(self.device), self.pad_id)
         none = torch.zeros_like(ids, dtype=torch.bool)  # no head outputs needed
         return self.module(ids, None, none)[0].float()  # [B, T, D]
+
+    def mask_log_probs(
+        self, ids: torch.Tensor, pad: torch.Tensor, hidden: torch.Tensor
+    ) -> torch.Tensor:
+        ids = ids.to(self.device).masked_fill(hidden.to(self.device), self.mask_id)
+        ids = ids.masked_fill(pad.to(self.device), self.pad_id)
+        return torch.log_softmax(self.module(ids, None, None)[1].float(), dim=-1)  # [B, T, 256]
 
 
 class TokenSpanEncoder:

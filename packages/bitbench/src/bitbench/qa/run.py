@@ -127,8 +127,8 @@ def run_model(
         if mode == "cloze":
             test_ctx = data.contexts(data.test)
             answers = cloze_answers(
-                model, _encoder(model), data.test, test_ctx, settings.windows,
-                steps=settings.cloze_steps, progress=progress,
+                _encoder(model), data.test, test_ctx, settings.windows,
+                steps=settings.cloze_steps, batch_size=settings.batch_size, progress=progress,
             )  # fmt: skip
             extra: dict[str, Any] = {"known_length": True, "fill_rounds": settings.cloze_steps}
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from bitbench.errors import BitbenchError
+from bitbench.qa.floors import first_answer, floor_answers, window_answer
 from bitbench.qa.metrics import (
     cmrc_em,
     cmrc_f1,
@@ -101,3 +102,20 @@ def test_metric_choice_and_errors():
         score_predictions({}, {"a": ["x"]}, {}, "bleu")
     with pytest.raises(BitbenchError, match="without gold"):
         squad_f1("x", [])
+
+
+def test_floors_by_hand():
+    # units 0-9 "a0".."a9", 10 x, 11 y, 12-13 the answer, 14-19 "b1".."b6", 20 z; n = 2.
+    # x, y, z occur once: weight log 2 each. The candidate at 12 has x, y within 8 units on its
+    # left and z within 8 on its right: 3 log 2, nothing inside. No candidate before it
+    # reaches z (it needs i + 2 + 8 > 20), the later ones at best tie: the earliest wins.
+    context = " ".join([f"a{i}" for i in range(10)] + ["x", "y", "Ans1", "ans2"]
+                       + [f"b{i}" for i in range(1, 7)] + ["z."])  # fmt: skip
+    assert window_answer("x y z?", context, 2, "squad") == "Ans1 ans2"
+    assert first_answer(context, 3, "squad") == "a0 a1 a2"
+    # CMRC units: 长 城 东 起 山 海 关 (punctuation is no unit); question units 长 城 东 起:
+    # the candidate 山海 has 长城东起 on its left (4 log 2) and nothing of them inside
+    assert window_answer("长城东起哪里？", "长城东起，山海关。", 2, "cmrc") == "山海"
+    assert first_answer("《长城》东起", 2, "cmrc") == "长城"
+    answers = floor_answers([], 2, "squad", no_answer=True)
+    assert set(answers) == {"window", "first", "empty"}

@@ -149,5 +149,5 @@ def prepare_data(
 
 def floor_scores(data: QAData) -> dict[str, dict[str, Any]]:
     """The floors' scores on the test questions (bitbench.qa.floors)."""
-    answers = floor_answers(data.test, data.floor_units, data.metric)
+    answers = floor_answers(data.test, data.floor_units, data.metric, no_answer=data.no_answer)
     return {name: data.score(pred, data.test) for name, pred in answers.items()}

@@ -13,7 +13,9 @@ units (each CJK character, each run of other non-punctuation characters).
   the best candidate wins, the earliest on ties.
 - ``first``: the context's first ``n`` units.
 
-Both always answer (they never predict "no answer").
+Both always answer (they never predict "no answer"). With unanswerable questions asked
+(``--no-answer``) a third floor, ``empty``, answers none of them: its overall score is the share
+of unanswerable questions.
 """
 
 from __future__ import annotations
@@ -81,9 +83,15 @@ def first_answer(context: str, n: int, metric: str) -> str:
     return context[units[0][0] : units[n - 1][1]]
 
 
-def floor_answers(examples: Sequence[QAExample], n: int, metric: str) -> dict[str, dict[str, str]]:
-    """{"window": {qid: answer}, "first": {qid: answer}} for the test examples."""
-    return {
+def floor_answers(
+    examples: Sequence[QAExample], n: int, metric: str, *, no_answer: bool = False
+) -> dict[str, dict[str, str]]:
+    """{"window": {qid: answer}, "first": {qid: answer}} for the test examples, and "empty"
+    with ``no_answer``."""
+    out = {
         "window": {ex.qid: window_answer(ex.question, ex.context, n, metric) for ex in examples},
         "first": {ex.qid: first_answer(ex.context, n, metric) for ex in examples},
     }
+    if no_answer:
+        out["empty"] = {ex.qid: "" for ex in examples}
+    return out

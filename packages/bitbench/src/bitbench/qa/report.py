@@ -76,8 +76,9 @@ def render_report(result: dict[str, Any]) -> str:
         "",
         f"**Floors**: `window` = the SQuAD paper's sliding-window word-overlap baseline with "
         f"every run of {data['floor_answer_units']} units (the median training answer) as a "
-        "candidate; `first` = the context's first units. Beside each row: the window floor on "
-        "the same questions.",
+        "candidate; `first` = the context's first units"
+        + ("; `empty` = no answer to any question" if data["no_answer"] else "")
+        + ". Beside each row: the window floor on the same questions.",
         "",
     ]
     header = ["run", "kind", "mode", "EM", "F1", "n", "HasAns EM", "HasAns F1"]

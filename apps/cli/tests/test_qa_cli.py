@@ -46,15 +46,15 @@ def test_qa_two_runs_every_mode_writes_outputs(lab, capsys):
     out = lab / "out"
     capsys.readouterr()
     code = invoke(["qa", str(lab / "sw"), str(lab / "byte"), "--data", str(lab / "tiny.json"),
-                   "--mode", "probe", "--mode", "cloze", "--mode", "finetune", "--window", "80",
-                   "--max-question-bytes", "32", "--stride", "8", "--epochs", "1",
+                   "--mode", "probe", "--mode", "cloze", "--window", "80",
+                   "--max-question-bytes", "32", "--stride", "8",
                    "--test-fraction", "0.5", "--device", "cpu", "--out", str(out), "--json"])  # fmt: skip
     assert code == 0
     printed = json.loads(capsys.readouterr().out)
     saved = json.loads((out / "qa.json").read_text())
     assert [r["kind"] for r in saved["runs"]] == ["bitswin", "byte"]
     for run in printed["runs"]:
-        assert set(run["modes"]) == {"probe", "cloze", "finetune"}
+        assert set(run["modes"]) == {"probe", "cloze"}
         assert all(r["n"] == 4 and "predictions" not in r for r in run["modes"].values())
     assert all(len(r["modes"]["probe"]["predictions"]) == 4 for r in saved["runs"])
     assert saved["data"]["split"]["test_articles"] == 2

@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
         from bitbench.qa.report import write_qa_outputs
         from bitbench.qa.run import QASettings, run_qa
         from bitbench.qa.windows import WindowSettings
-        from bitbench.runs import check_device, inspect_run, load_run
+        from bitbench.runs import check_device, inspect_run, load_run, resolve_device
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -162,7 +162,7 @@ def register(app: typer.Typer) -> None:
 
             result = run_qa(loaders, dataset, settings, progress)
         result["command"] = shlex.join(recorded_argv())
-        result["device"] = device
+        result["device"] = resolve_device(device)
         written = write_qa_outputs(result, out_dir)
         result["written"] = [str(p) for p in written.values()]
         if as_json:

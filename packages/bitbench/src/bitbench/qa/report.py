@@ -81,6 +81,14 @@ def render_report(result: dict[str, Any]) -> str:
         + ". Beside each row: the window floor on the same questions.",
         "",
     ]
+    ft = settings["finetune"]
+    lines += [
+        f"**Settings**: seed {settings['seed']}; probe: L-BFGS, {settings['probe_iterations']} "
+        f"iterations; finetune: {ft['epochs']} epoch(s), encoder lr {ft['encoder_lr']:g}, head "
+        f"lr {ft['head_lr']:g}, {ft['batch_size']} windows a step; cloze: "
+        f"{settings['cloze_steps']} fill rounds; device {result.get('device', '-')}.",
+        "",
+    ]
     header = ["run", "kind", "mode", "EM", "F1", "n", "HasAns EM", "HasAns F1"]
     has_no = "no_ans_n" in result["floors"]["window"]
     if has_no:

@@ -14,7 +14,6 @@ from bitbench.probe import (
     split_holdout,
 )
 from bitbench.probe.data import LabelledTexts, cap_rows
-from bittrain.errors import BittrainError
 
 # -- report on a hand-made confusion -------------------------------------------------------------
 
@@ -165,7 +164,7 @@ def test_parsing_errors_name_the_problem(tmp_path, content, kwargs, message):
 
 
 def test_missing_file_and_split_helpers(tmp_path):
-    with pytest.raises(BittrainError, match="does not exist"):
+    with pytest.raises(BitbenchError, match="does not exist"):
         read_labelled(tmp_path / "nope.tsv")
     data = LabelledTexts(
         [bytes([i]) for i in range(10)], [str(i % 2) for i in range(10)], "x", False

@@ -22,7 +22,6 @@ from bitbench.seg_rules import line_atoms
 from bitbench.seg_signals import make_scorer
 from bitbench.segment import segment_lines
 from bitbench.sighan import score_lines
-from bittrain.errors import BittrainError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -123,5 +122,5 @@ def test_read_count_lines_from_text_and_store(tmp_path):
     lines = read_count_lines([tmp_path / "raw.txt", tmp_path / "raw.zarr"])
     assert lines[:2] == ["甲乙丙", "丁丙"]
     assert sorted(lines[2:]) == ["丙丁甲乙", "乙丙", "甲乙丁"]
-    with pytest.raises(BittrainError, match="does not exist"):
+    with pytest.raises(BitbenchError, match="does not exist"):
         read_count_lines([tmp_path / "missing.txt"])

@@ -181,6 +181,17 @@ def token_byte_lengths(tokenizer: Any) -> np.ndarray:
     return lengths
 
 
+def token_bytes_table(tokenizer: Any) -> list[bytes]:
+    """The bytes each token id stands for (b"" for the specials): its symbols mapped back
+    through ``byte_symbols``."""
+    byte_of = {sym: b for b, sym in enumerate(byte_symbols())}
+    table = [b""] * tokenizer.get_vocab_size()
+    for token, idx in tokenizer.get_vocab().items():
+        if token not in SPECIAL_TOKENS:
+            table[idx] = bytes(byte_of[ch] for ch in token)
+    return table
+
+
 def token_starts(tokenizer: Any, data: bytes) -> np.ndarray:
     """bool [len(data)]: True at the first byte of every token of ``data`` (one piece)."""
     lengths = _tables(tokenizer)[1][encode_pieces(tokenizer, [data])[0]]

@@ -123,6 +123,34 @@ def holes_to_bytes(text: str, hole: str) -> tuple[np.ndarray, np.ndarray]:
     return data, np.array(hidden, dtype=bool)
 
 
+def commit_round(
+    data: np.ndarray, hidden: np.ndarray, probs: np.ndarray, quota: int
+) -> list[tuple[int, int, float]]:
+    """Commit ``quota`` of the ``hidden`` bytes of ``data`` (both changed in place) from one
+    forward's byte probabilities ``probs`` [L, 256]: one at a time, most confident first, each
+    restricted to the bytes that keep the text valid UTF-8 given everything decided so far (the
+    restriction dropped for a hole no byte can satisfy). Returns (position, byte, probability)
+    in commit order."""
+    filled: list[tuple[int, int, float]] = []
+    for _ in range(min(quota, int(hidden.sum()))):
+        feasible = feasible_types(data, ~hidden)
+        best: tuple[float, int, int] | None = None
+        for pos in np.flatnonzero(hidden).tolist():
+            p = probs[pos].copy()
+            ok = allowed_bytes(feasible[pos])
+            if ok.any():
+                p[~ok] = 0.0
+            b = int(p.argmax())
+            if best is None or p[b] > best[0]:
+                best = (float(p[b]), pos, b)
+        assert best is not None  # at least one hole remains
+        prob, pos, b = best
+        data[pos] = b
+        hidden[pos] = False
+        filled.append((pos, b, prob))
+    return filled
+
+
 def fill_text(model: Any, text: str, *, hole: str = "_", steps: int = 1) -> FillResult:
     """Fill every ``hole`` of ``text`` with the model's most probable bytes (see module doc)."""
     if not isinstance(model, FillsBytes):
@@ -137,24 +165,8 @@ def fill_text(model: Any, text: str, *, hole: str = "_", steps: int = 1) -> Fill
     filled: list[tuple[int, int, float]] = []
     rounds = min(steps, int(hidden.sum()))
     for r in range(rounds):
-        remaining = int(hidden.sum())
-        quota = math.ceil(remaining / (rounds - r))
+        quota = math.ceil(int(hidden.sum()) / (rounds - r))
         probs = np.exp(model.byte_log_probs(data, hidden))  # [L, 256]
-        for _ in range(quota):
-            feasible = feasible_types(data, ~hidden)
-            best: tuple[float, int, int] | None = None
-            for pos in np.flatnonzero(hidden).tolist():
-                p = probs[pos].copy()
-                ok = allowed_bytes(feasible[pos])
-                if ok.any():
-                    p[~ok] = 0.0
-                b = int(p.argmax())
-                if best is None or p[b] > best[0]:
-                    best = (float(p[b]), pos, b)
-            assert best is not None  # quota <= remaining
-            prob, pos, b = best
-            data[pos] = b
-            hidden[pos] = False
-            filled.append((pos, b, prob))
+        filled += commit_round(data, hidden, probs, quota)
     out = data.tobytes()
     return FillResult(out.decode("utf-8", errors="replace"), out, filled, rounds)

@@ -351,5 +351,5 @@ def read_count_lines(sources: Sequence[str | Path]) -> list[str]:
             for i in range(corpus.num_docs):
                 lines += corpus.document(i).decode("utf-8", errors="replace").splitlines()
         else:
-            lines += read_text(path, "--corpus text").splitlines()
+            lines += read_text(path, "--corpus text", error=BitbenchError).splitlines()
     return lines

@@ -44,13 +44,15 @@ def split_words(line: str) -> list[str]:
 def read_segmented_lines(path: str | Path, what: str = "gold segmentation") -> list[list[str]]:
     """The words of every line of a segmented file, empty lines kept (line i of the file is the
     gold of input line i, as the script pairs them)."""
-    return [split_words(line) for line in read_text(Path(path), what).splitlines()]
+    return [
+        split_words(line) for line in read_text(Path(path), what, error=BitbenchError).splitlines()
+    ]
 
 
 def read_word_list(path: str | Path) -> frozenset[str]:
     """The training word list (one word per line; surrounding ASCII whitespace ignored)."""
     path = Path(path)
-    text = read_text(path, "word list")
+    text = read_text(path, "word list", error=BitbenchError)
     words = frozenset(w for w in (line.strip(" \t\n\r\f\v") for line in text.split("\n")) if w)
     if not words:
         raise BitbenchError(f"word list '{path}' is empty: give one training word per line")

@@ -43,21 +43,28 @@ def write_json_atomic(path: str | Path, obj: Any, *, sort_keys: bool = False) ->
     write_text_atomic(path, text)
 
 
-def read_text(path: str | Path, what: str, *, encoding: str = "utf-8") -> str:
-    """The text of a file the user named (``what`` it is: "word list"), or one error naming the
-    file and the fix (missing, a directory, not UTF-8, unreadable)."""
+def read_text(
+    path: str | Path,
+    what: str,
+    *,
+    encoding: str = "utf-8",
+    error: type[Exception] = BittrainError,
+) -> str:
+    """The text of a file the user named (``what`` it is: "word list"), or one ``error`` (the
+    caller's package error class) naming the file and the fix (missing, a directory, not UTF-8,
+    unreadable)."""
     try:
         return Path(path).read_text(encoding=encoding)
     except FileNotFoundError:
-        raise BittrainError(f"{what} '{path}' does not exist: check the path") from None
+        raise error(f"{what} '{path}' does not exist: check the path") from None
     except IsADirectoryError:
-        raise BittrainError(f"{what} '{path}' is a directory: pass a file") from None
+        raise error(f"{what} '{path}' is a directory: pass a file") from None
     except UnicodeDecodeError as exc:
-        raise BittrainError(
+        raise error(
             f"{what} '{path}' is not UTF-8 (byte {exc.start}): convert it to UTF-8"
         ) from None
     except OSError as exc:
-        raise BittrainError(f"cannot read {what} '{path}': {exc.strerror}") from None
+        raise error(f"cannot read {what} '{path}': {exc.strerror}") from None
 
 
 def read_json(path: str | Path, *, fix: str = "the file is damaged: write it again") -> Any:

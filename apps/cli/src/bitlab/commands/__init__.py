@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "compare",
     "baseline",
     "probe",
+    "qa",
     "ablate",
 )
 

@@ -55,7 +55,7 @@ def _delimiter_for(path: Path, delimiter: str | None) -> str:
 
 
 def _rows(path: Path, delimiter: str) -> list[list[str]]:
-    text = read_text(path, "labelled file", encoding="utf-8-sig")
+    text = read_text(path, "labelled file", encoding="utf-8-sig", error=BitbenchError)
     if delimiter == "\t":  # TSV: no quoting (SST-2 sentences contain bare quotes)
         reader = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
     else:

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bitbaselines.bpe import MASK_TOKEN_ID, PAD_TOKEN_ID, load_tokenizer, token_byte_lengths
+from bitbaselines.bpe import (
+    MASK_TOKEN_ID,
+    PAD_TOKEN_ID,
+    load_tokenizer,
+    token_byte_lengths,
+    token_bytes_table,
+)
 from bitbaselines.bpe_mlm import BpeMLM, bpe_mlm_flops_per_byte
 from bitbaselines.byte_mlm import ByteMLM, byte_mlm_flops_per_byte
 from bitbaselines.config import (
@@ -39,6 +45,7 @@ from bittrain.tasks.baseline_scoring import (
     tokenize_batch,
 )
 from bittrain.tasks.hf_eval import load_hf_model
+from bittrain.tasks.span_encoders import ByteMLMSpanEncoder, TokenSpanEncoder
 from bittrain.tasks.token_eval import TokenScoring, mean_pool
 
 BATCH = 32
@@ -122,6 +129,10 @@ class ByteEvalModel(_BaselineEvalModel):
 
     def flops_per_byte(self, seq_len_bytes: int) -> float:
         return byte_mlm_flops_per_byte(self.config, seq_len_bytes)
+
+    def span_encoder(self) -> ByteMLMSpanEncoder:
+        """Per-byte states with gradients, for question answering (bitbench.qa)."""
+        return ByteMLMSpanEncoder(self.model, pad_id=BYTE_PAD_ID, mask_id=BYTE_MASK_ID)
 
     def _inputs(
         self,
@@ -232,6 +243,14 @@ class BpeEvalModel(TokenScoring, _BaselineEvalModel):
 
     def flops_per_byte(self, seq_len_bytes: int) -> float:
         return bpe_mlm_flops_per_byte(self.config, seq_len_bytes)
+
+    def span_encoder(self) -> TokenSpanEncoder:
+        """Per-token states with gradients and the MLM head, for question answering."""
+        return TokenSpanEncoder(
+            self.model, reference_encoder(self.tokenizer), pad_id=PAD_TOKEN_ID,
+            mask_id=MASK_TOKEN_ID, max_tokens=self.config.max_positions, own_forward=True,
+            hidden_size=self.config.d_model, vocab_bytes=token_bytes_table(self.tokenizer),
+        )  # fmt: skip
 
     @torch.no_grad()
     def byte_states(

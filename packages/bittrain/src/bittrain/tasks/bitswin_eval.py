@@ -32,6 +32,7 @@ from bittrain.engine.windows import pack_windows
 from bittrain.errors import BittrainError
 from bittrain.rundir import RunInfo, boundary_source, code_table_of, target_unit_bytes
 from bittrain.tasks.bitswin_levels import LevelAccuracies, eval_masks
+from bittrain.tasks.span_encoders import BitSwinSpanEncoder
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +238,10 @@ class BitSwinEval(LevelAccuracies):
                     sums[pieces[row][0]] += vec
         lengths_per_text = np.array([max(1, len(t)) for t in texts], dtype=np.float64)
         return (sums / lengths_per_text[:, None]).astype(np.float32)
+
+    def span_encoder(self) -> BitSwinSpanEncoder:
+        """Per-byte states with gradients, for question answering (bitbench.qa)."""
+        return BitSwinSpanEncoder(self.model, codes=self.codes, precision=self.precision)
 
     # --- bitswin-only -----------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from bitbaselines.bpe import (
     PAD_TOKEN_ID,
     load_tokenizer,
     save_tokenizer,
+    token_bytes_table,
 )
 from bitbaselines.hf_bert import (
     BITBENCH_CONFIG,
@@ -38,6 +39,7 @@ from bittrain.engine.modules import unwrap
 from bittrain.errors import BittrainError
 from bittrain.fileio import write_atomic, write_json_atomic
 from bittrain.hidden.token_layout import reference_encoder
+from bittrain.tasks.span_encoders import TokenSpanEncoder
 from bittrain.tasks.token_eval import TokenScoring, mean_pool, token_inputs
 
 
@@ -194,6 +196,16 @@ class HfEvalModel(TokenScoring):
                 for t, (a, n) in enumerate(zip(row.starts, row.lengths, strict=True)):
                     out[start + r, a : a + n] = states[r, lead + t]
         return out
+
+    def span_encoder(self) -> TokenSpanEncoder:
+        """Per-token states with gradients and the MLM head, for question answering (exact
+        token bytes, for the cloze, only with bitbench's own reference BPE)."""
+        return TokenSpanEncoder(
+            self.model, self._encoder, pad_id=self._pad_id, mask_id=self._mask_id,
+            max_tokens=self._max_tokens, own_forward=self._own_forward, bos=self._bos,
+            eos=self._eos, hidden_size=int(self.model.config.hidden_size),
+            vocab_bytes=token_bytes_table(self.tokenizer) if self._own_forward else None,
+        )  # fmt: skip
 
     def untrained(self, seed: int = 0) -> HfEvalModel:
         """The same architecture with fresh weights (the consistency control)."""

@@ -183,6 +183,6 @@ def _tensorboard(run_dir: Path) -> Any:
     try:
         from torch.utils.tensorboard import SummaryWriter  # optional extra: only when asked
     except ImportError:
-        log.warning("tensorboard is not installed (pip install 'bitlab-cli[tensorboard]'): skipped")
+        log.warning("tensorboard is not installed (pip install 'bittrain[tensorboard]'): skipped")
         return None
     return SummaryWriter(str(Path(run_dir) / "tensorboard"))

@@ -259,10 +259,10 @@ def install_line(dist: str) -> list[str]:
     return command[2:]
 
 
-def readme_python_block(dist: str, heading: str) -> str:
-    """The first python block under `heading` of the package's README."""
+def readme_python_block(dist: str, heading: str | None) -> str:
+    """The first python block under `heading` of the package's README (None: of the README)."""
     text = (PACKAGES[dist][0] / "README.md").read_text(encoding="utf-8")
-    after = text.split(f"\n{heading}\n", 1)[1]
+    after = text if heading is None else text.split(f"\n{heading}\n", 1)[1]
     block = re.search(r"```python\n(.*?)```", after, re.S)
     assert block, f"no python block under {heading!r}"
     return block.group(1)
@@ -308,18 +308,39 @@ def _pip_install_as_the_readme_says(python: Path, dist: str) -> None:
 
 
 @pytest.mark.slow
-def test_bitcodec_installs_as_its_readme_says_without_torch(tmp_path: Path) -> None:
-    python = _fresh_env(tmp_path, "bitcodec")
-    _pip_install_as_the_readme_says(python, "bitcodec")
-    code = readme_python_block("bitcodec", "## Codec") + (
+@pytest.mark.parametrize(("dist", "heading"), [("bitcodec", "## Codec"), ("enctable", None)])
+def test_installs_as_its_readme_says_without_torch(
+    dist: str, heading: str | None, tmp_path: Path
+) -> None:
+    """The README's install line, then the README's first example under `heading`."""
+    python = _fresh_env(tmp_path, dist)
+    _pip_install_as_the_readme_says(python, dist)
+    module = PACKAGES[dist][1]
+    code = readme_python_block(dist, heading) + (
         "\nimport importlib.util\nassert importlib.util.find_spec('torch') is None\n"
-        "import bitcodec\nprint('ok', bitcodec.__file__)\n"
+        f"import {module}\nprint('ok', {module}.__file__)\n"
     )
     run = subprocess.run(
         [str(python), "-c", code], capture_output=True, text=True, cwd=tmp_path, env={}
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.splitlines()[-1].startswith("ok ") and str(tmp_path / "env") in run.stdout
+
+
+@pytest.mark.slow
+def test_the_cli_installs_as_its_readme_says(tmp_path: Path) -> None:
+    python = _fresh_env(tmp_path, "bitlab-cli")
+    _pip_install_as_the_readme_says(python, "bitlab-cli")
+    bitlab = python.parent / "bitlab"
+    run = subprocess.run(
+        [str(bitlab), "codec", "encode", "hé", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"BITLAB_CACHE": str(tmp_path / "cache")},
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "01101000" in run.stdout  # "h"
 
 
 @pytest.mark.slow

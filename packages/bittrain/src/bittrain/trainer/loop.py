@@ -82,6 +82,9 @@ class Trainer:
         self.resume_from = setup.resume_point(
             self.run_dir, resume, overwrite=overwrite, restarted=restarted, announce=ctx.is_main
         )
+        # Every rank has looked at the folder before rank 0 writes into it: a rank that looked
+        # after rank 0's config.toml would take the new run for an old one.
+        ctx.barrier()
         if ctx.is_main:
             if overwrite and not restarted:  # a restart continues the new run, never clears it
                 setup.clear_run(self.run_dir)

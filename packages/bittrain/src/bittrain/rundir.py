@@ -24,8 +24,11 @@ log = logging.getLogger(__name__)
 # What `bitlab train` writes into a run directory (docs/architecture.md "Run directory"), and
 # `bitlab eval` into RUN/eval: a folder holding any of these holds a run (a fresh start there
 # is refused), and `--overwrite` removes exactly these, nothing else the folder holds.
+# A token baseline's tokenizer.json is among them: a run replaced with --overwrite must not
+# reuse the old run's tokenizer.
 RUN_ENTRIES = ("checkpoints", "model", "table", "plots", "eval", "tensorboard", "config.toml",
-               "metrics.jsonl", "env.json", "train.log")  # fmt: skip
+               "metrics.jsonl", "env.json", "train.log", "tokenizer.json",
+               "tokenizer_stats.json")  # fmt: skip
 
 
 def run_entries(run_dir: str | Path) -> list[str]:

@@ -134,13 +134,16 @@ def clear_run(run_dir: Path) -> list[str]:
 
 def check_overwrite_inputs(run_dir: Path, inputs: dict[str, str | None]) -> None:
     """``--overwrite`` removes the run's entries before training: an input read from inside
-    them (``--init`` of the same run, its table) would be gone by then."""
+    them (``--init`` of the same run: the run folder itself, its table) would be gone by then."""
     doomed = [(Path(run_dir) / name).resolve() for name in run_entries(run_dir)]
+    if not doomed:
+        return
+    here = Path(run_dir).resolve()
     for flag, value in inputs.items():
         if not value or "://" in value:
             continue
         where = Path(value).resolve()
-        if any(where == d or d in where.parents for d in doomed):
+        if where == here or any(where == d or d in where.parents for d in doomed):
             raise BittrainError(
                 f"{flag} '{value}' lies in the run that --overwrite replaces ('{run_dir}'): copy "
                 "it elsewhere first, or choose another --out"

@@ -170,8 +170,9 @@ def prune_checkpoints(run_dir: Path, keep: int) -> None:
 
 
 def remove_checkpoints_after(run_dir: Path, step: int) -> None:
-    """Drop checkpoints newer than ``step`` (used when a run restarts from an older one)."""
-    for found_step, path in list_checkpoints(run_dir):
+    """Drop checkpoints newer than ``step`` (used when a run restarts from an older one),
+    damaged ones included (a resume passed over them; the run writes those steps again)."""
+    for found_step, path in step_dirs(run_dir):
         if found_step > step:
             shutil.rmtree(path, ignore_errors=True)
 

@@ -38,7 +38,8 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def _same_weights(a: Path, b: Path) -> bool:
-    x, y = load_file(str(a / "model" / "model.safetensors")), load_file(str(b / "model" / "model.safetensors"))  # fmt: skip
+    x = load_file(str(a / "model" / "model.safetensors"))
+    y = load_file(str(b / "model" / "model.safetensors"))
     return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
 
 

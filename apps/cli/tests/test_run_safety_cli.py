@@ -123,7 +123,6 @@ def test_checkpoints_without_trainer_state_are_not_a_reason_to_retrain(
     assert _snapshot(run) == before
 
 
-@pytest.mark.slow
 def test_truncated_latest_checkpoint_falls_back_to_the_previous(
     tmp_path, corpus, stopped, straight, capsys
 ) -> None:

@@ -329,7 +329,10 @@ def evaluate_run(
 
 
 def _check_scored(metrics: dict[str, Any], settings: EvalSettings) -> None:
-    """A headline bpb of nothing is an error, not a number (no metrics.json is written)."""
+    """An evaluation that scored nothing is an error, not a number (no metrics.json is
+    written): windows too short to hide a byte under the headline protocol, or no protocol
+    this kind can score. A headline protocol the kind cannot score (``bytes`` for a token
+    model) stays null beside the protocols it did score, as `compare` shows it."""
     if metrics.get("bpb") is not None:
         return
     protocol = settings.protocols[0]
@@ -340,11 +343,11 @@ def _check_scored(metrics: dict[str, Any], settings: EvalSettings) -> None:
             f"windows of {settings.seq_len} bytes: use longer or more windows (--seq-len, "
             f"--windows; default {EvalSettings.seq_len} and {EvalSettings.windows})"
         )
-    others = [p for p in settings.protocols[1:] if metrics.get(f"bpb_{p}") is not None]
+    if any(metrics.get(f"bpb_{p}") is not None for p in settings.protocols[1:]):
+        return
     raise BitbenchError(
         f"nothing was scored: protocol '{protocol}' cannot score this {metrics.get('kind')} "
-        f"model ({entry.get('note', 'no score')}): put another protocol first (--protocol "
-        f"{others[0] if others else 'tokens'})"
+        f"model ({entry.get('note', 'no score')}): ask for another (--protocol tokens)"
     )
 
 

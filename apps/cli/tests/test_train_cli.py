@@ -186,6 +186,7 @@ def test_variants_entropy_boundaries_epoch_curriculum_corruption(tmp_path, corpu
 
     run = tmp_path / "r"
     code = invoke(["train", "--corpus", str(corpus), "--out", str(run), *QUICK, "--json",
+                   "--config", "tiny-curriculum",
                    "--set", 'boundary_source="entropy"', "--set", 'curriculum_unit="epoch"',
                    "--set", "steps_per_epoch=1", "--set", "mask.word_start=1",
                    "--set", "mask.phrase_start=2", "--set", "mask.byte_start=0",

@@ -74,6 +74,7 @@ def test_shipped_grid_covers_the_four_ablations():
     for group in grid.groups():
         assert sum(group in r.ablations for r in grid.runs) >= 2  # something to compare
     assert "max_steps" in grid.base and "seed" in grid.base
+    assert grid.config == "tiny-curriculum"  # the four masking levels the ablations vary
 
 
 def test_plan_marks_missing_settings_unavailable_and_reuses_finished_runs(tmp_path, monkeypatch):

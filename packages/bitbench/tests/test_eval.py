@@ -78,7 +78,7 @@ def lab(tmp_path_factory) -> dict[str, Path]:
 def test_evaluate_run_whitespace_gold(lab):
     ev = evaluate_run(lab["run"], corpus=lab["corpus"], settings=SMALL)
     m = ev.metrics
-    assert m["kind"] == "bitswin" and m["num_params"] > 0
+    assert m["kind"] == "bitswin" and m["num_params"] > m["lookup_params"] > 0
     assert 4.0 < m["bpb"] < 12.0  # a random model is near 8 bits per byte
     assert m["masked_bytes"] > 0
     for key in ("acc_bit", "acc_byte", "acc_word", "acc_phrase"):
@@ -184,7 +184,7 @@ def test_baseline_run_reports_bitswin_only_metrics_as_null(lab, tmp_path):
     )
     task.save_pretrained(task.model, tmp_path / "model")
     m = evaluate_run(tmp_path, corpus=lab["corpus"], settings=SMALL).metrics
-    assert m["kind"] == "byte" and m["num_params"] > 0
+    assert m["kind"] == "byte" and m["num_params"] > m["lookup_params"] > 0
     assert 4.0 < m["bpb"] < 12.0 and m["flops_per_byte"] > 0
     for key in ("acc_bit", "acc_byte", "acc_word", "acc_phrase", "boundary_f1", "table"):
         assert m[key] is None

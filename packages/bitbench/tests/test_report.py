@@ -29,6 +29,7 @@ METRICS = {
     "run": "/runs/tiny",
     "kind": "bitswin",
     "num_params": 1000,
+    "lookup_params": 300,
     "corpus": "/c.zarr",
     "gold_seg": None,
     "settings": {"windows": 4, "seq_len": 64, "seed": 0},
@@ -67,6 +68,7 @@ def test_eval_report_has_the_numbers_and_command():
     assert "| `bpb` | 2.500 |" in text
     assert "| L2 | 300 | 3.000 | 2.500 | 6.000 | 6.500 | 2.000 | 2.600 | yes |" in text
     assert "gzip -9 3.100" in text and "2.5 TFLOP" in text
+    assert "(1,000 parameters, 300 of them in lookup tables" in text
     assert "bitlab eval /runs/tiny --corpus /c.zarr" in text and "![a.png](a.png)" in text
 
 
@@ -75,7 +77,7 @@ def test_compare_row_and_report():
     assert row["table_l2_bytes_per_code"] == 3.0 and row["bpe_l2_bytes_per_code"] == 2.5
     assert row["train_flops"] == 2.5e12 and row["bpb"] == 2.5
     text = render_compare_report([row], "bitlab compare x", "p.png")
-    assert "| tiny | bitswin | 1,000 | 2.5 TFLOP |" in text
+    assert "| tiny | bitswin | 1,000 | 300 | 2.5 TFLOP |" in text
 
 
 def test_char_labels_fall_back_to_code_points():

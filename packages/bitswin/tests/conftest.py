@@ -19,6 +19,9 @@ MICRO = {
     "unit_targets": (3.0, 2.0),
     "code_vocab_size": 11,
     "absolute_positions": 64,
+    "ngram_sizes": (2, 3, 5),
+    "ngram_hashes": 2,
+    "ngram_buckets": 13,
 }
 
 
@@ -26,7 +29,7 @@ MICRO = {
 def micro_config() -> BitSwinConfig:
     """Small enough for exact float64 checks in milliseconds; exercises every code path: a
     shifted bit stage inside each byte, width changes between stages, encoder / decoder
-    splits, both unit levels, codes, absolute positions."""
+    splits, both unit levels, codes, absolute positions, hashed n-grams."""
     return BitSwinConfig(**MICRO)
 
 

@@ -19,6 +19,7 @@ from bittrain.engine import (
     task_kind,
     task_kinds,
 )
+from bittrain.engine.modules import lookup_parameters
 from bittrain.engine.registry import kind_of_model_type
 from bittrain.engine.unit_scores import model_units
 from bittrain.errors import BittrainError
@@ -35,11 +36,12 @@ def _table() -> AdaptiveEncodingTable:
     return table
 
 
-def _model(codes: int = 0) -> BitSwinModel:
+def _model(codes: int = 0, ngram_sizes: tuple[int, ...] = ()) -> BitSwinModel:
     torch.manual_seed(0)
     config = BitSwinConfig.tiny(
-        depths=(1, 1), widths=(16, 32), heads=(1, 2), windows_bits=(8, 24), code_vocab_size=codes
-    )
+        depths=(1, 1), widths=(16, 32), heads=(1, 2), windows_bits=(8, 24), code_vocab_size=codes,
+        ngram_sizes=ngram_sizes, ngram_buckets=97,
+    )  # fmt: skip
     return BitSwinModel(config).eval()
 
 
@@ -56,9 +58,13 @@ def test_shown_ids_hide_bytes_bits_and_padding() -> None:
 
 
 def test_changing_a_hidden_byte_changes_nothing_the_model_is_fed() -> None:
+    """Neither the codes nor the hashed n-grams (both built from the shown bytes) carry a hidden
+    byte's value."""
     table = _table()
     codes = TableCodes(table, 2)
-    model = _model(codes.vocab_size)
+    model = _model(codes.vocab_size, ngram_sizes=(2, 3, 8))
+    rows: list[torch.Tensor] = []  # the n-gram rows each forward looks up
+    model.ngrams.table.register_forward_pre_hook(lambda m, args: rows.append(args[0].clone()))
     true = torch.from_numpy(np.frombuffer(TEXT[:64], np.uint8).copy())[None]
     other = true.clone()
     other[0, 4:7] = torch.tensor(list(b"dog"))
@@ -74,6 +80,11 @@ def test_changing_a_hidden_byte_changes_nothing_the_model_is_fed() -> None:
     assert (fed[0].code_ids[0, 4:7] == -1).all() and (fed[0].code_ids[0, 10:] >= 256).any()
     outs = [model(f.input_ids, segment_ids=f.segment_ids, code_ids=f.code_ids) for f in fed]
     assert torch.equal(outs[0].byte_logits, outs[1].byte_logits)
+    assert len(rows) == 2 and torch.equal(rows[0], rows[1])
+    # the n-grams are in play: the true bytes shown give other rows where "dog" was hidden
+    model(shown_ids(true), segment_ids=fed[0].segment_ids)
+    hidden_grams = rows[0].reshape(64, -1)[4:15] != rows[2].reshape(64, -1)[4:15]
+    assert hidden_grams.all(dim=1).any() and torch.equal(rows[0][:4], rows[2][:4])
 
 
 @pytest.mark.parametrize("source", ["model", "entropy"])
@@ -126,3 +137,10 @@ def test_registry_knows_the_builtin_kinds_and_refuses_clashes() -> None:
         task_kind("bytes")
     with pytest.raises(BittrainError, match="claims model_type"):
         register_task(TaskKind("mine", build=None, model_types=("bpe_mlm",), load_eval=None))
+
+
+def test_lookup_parameters_count_the_ngram_and_code_tables() -> None:
+    plain, memory = _model(), _model(codes=300, ngram_sizes=(2, 3, 4))
+    added = lookup_parameters(memory) - lookup_parameters(plain)
+    assert added == memory.config.ngram_parameters + 300 * 32  # n-gram tables + code rows
+    assert added == memory.num_parameters() - plain.num_parameters()

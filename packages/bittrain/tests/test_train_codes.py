@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
+from bittokens import MASK_ID
 
 TEXT = b"the cat sat on the mat and the dog sat on the log " * 40
 
@@ -75,3 +77,102 @@ def test_unmasked_input_gets_codes_everywhere(tmp_path: Path) -> None:
     codes = task.codes(ids)
     assert codes.shape == (1, 64)
     assert (codes >= 0).all()
+
+
+def _adaptive_task(run_dir: Path, is_main: bool = True, **options):
+    from bittrain.tasks import BitSwinTask
+    from bittrain.trainer.config import TrainConfig
+    from bittrain.trainer.setup import task_spec
+
+    config = TrainConfig(
+        task="bitswin",
+        out=str(run_dir),
+        seq_len=64,
+        batch_size=4,
+        model_config={
+            "depths": [1, 1, 1],
+            "widths": [8, 16, 16],
+            "heads": [1, 2, 2],
+            "windows": [8, 4, 4],
+            "ngram_sizes": [2, 3],
+        },
+        mask={
+            "byte_start": 0.0,
+            "byte_rate": 0.15,
+            "mix_bit": 0.0,
+            "mix_byte": 1.0,
+            "mix_word": 0.0,
+            "mix_phrase": 0.0,
+        },
+        task_options={
+            "table_mode": "adaptive",
+            "table_update_every": 2,
+            "table_max_size": 50,
+            **options,
+        },
+    )
+    return BitSwinTask(task_spec(config, None, total_steps=10, is_main=is_main))
+
+
+def _windows():
+    rows = np.frombuffer(TEXT[: 4 * 64], dtype=np.uint8).reshape(4, 64).copy()
+    starts = np.zeros(rows.shape, dtype=bool)
+    starts[:, 0] = True
+    return torch.from_numpy(rows), torch.from_numpy(starts)
+
+
+def test_adaptive_table_starts_empty_and_grows_from_the_models_units(tmp_path: Path) -> None:
+    from bitcodec import batch_bytes_to_bits
+
+    task = _adaptive_task(tmp_path)
+    assert task.table is task.fed_table and task.codes is not None
+    assert task.model_config.code_vocab_size == 256 + 2 * 50  # the whole code space up front
+    assert sum(task.table.level_sizes().values()) == 0
+    windows, starts = _windows()
+    ids = torch.from_numpy(batch_bytes_to_bits(windows.numpy()).astype(np.int64))
+    assert (task.codes(ids) < 256).all()  # an empty table: every byte is its own code
+    for step in range(4):  # table updates after steps 1 and 3 (every 2 steps)
+        out = task.loss(task.model, windows, starts, step=step, sample_index=torch.arange(4))
+        assert torch.isfinite(out.loss)
+    assert task.table.updates == 2 and task.table.level_sizes()[1] + task.table.level_sizes()[2]
+    assert (task.codes(ids) >= 256).any()  # units of the model now have codes of their own
+    # the grown table's codes still come from shown bytes only
+    hidden = torch.zeros(4, 64, dtype=torch.bool)
+    hidden[:, 10:14] = True
+    other = windows.clone()
+    other[hidden] = other[hidden] ^ 0x55
+    masked = []
+    for rows in (windows, other):
+        bits = torch.from_numpy(batch_bytes_to_bits(rows.numpy()).astype(np.int64))
+        masked.append(bits.masked_fill(hidden.repeat_interleave(8, dim=1), MASK_ID))
+    assert torch.equal(task.codes(masked[0]), task.codes(masked[1]))
+    assert (task.codes(masked[0])[hidden] == -1).all()
+
+
+def test_adaptive_table_resumes_exactly(tmp_path: Path) -> None:
+    from bitcodec import batch_bytes_to_bits
+
+    task = _adaptive_task(tmp_path / "a")
+    windows, starts = _windows()
+    for step in range(2):
+        task.loss(task.model, windows, starts, step=step, sample_index=torch.arange(4))
+    task.save_state(tmp_path / "state")
+    fresh = _adaptive_task(tmp_path / "b")
+    fresh.load_state(tmp_path / "state")
+    assert fresh.table is fresh.fed_table and fresh.codes.table is fresh.table
+    ids = torch.from_numpy(batch_bytes_to_bits(windows.numpy()).astype(np.int64))
+    assert torch.equal(fresh.codes(ids), task.codes(ids))
+    assert fresh.table.level_sizes() == task.table.level_sizes()
+    assert fresh.eval_view(fresh.model).codes.table is fresh.table
+
+
+def test_every_rank_grows_a_fed_table_and_adaptive_needs_the_table(tmp_path: Path) -> None:
+    from bittrain.errors import BittrainError
+
+    other_rank = _adaptive_task(tmp_path, is_main=False)
+    windows, starts = _windows()
+    for step in range(2):
+        other_rank.loss(other_rank.model, windows, starts, step=step, sample_index=torch.arange(4))
+    assert other_rank.table.updates == 1  # not only rank 0: the codes must agree on every rank
+    with pytest.raises(BittrainError, match="table_enabled"):
+        _adaptive_task(tmp_path, table_enabled=False)

@@ -27,17 +27,21 @@ def test_shipped_configs_load_and_differ() -> None:
     assert base.task_options["table_update_every"] == 500 and base.batch_size == 64
 
 
-def test_tiny_bytes_is_tiny_with_byte_masks_only() -> None:
-    tiny, tiny_bytes = load_config("tiny"), load_config("tiny-bytes")
+def test_tiny_is_the_curriculum_config_with_byte_masks_only() -> None:
+    tiny, curriculum = load_config("tiny"), load_config("tiny-curriculum")
     differ = {
         f.name
         for f in dataclasses.fields(tiny)
-        if getattr(tiny, f.name) != getattr(tiny_bytes, f.name)
+        if getattr(tiny, f.name) != getattr(curriculum, f.name)
     }
     assert differ == {"mask", "max_steps"}
-    mask = MaskConfig(**tiny_bytes.mask)
-    assert mask.byte_start == 0 and mask.byte_rate == 0.15
-    assert [mask.mix_weight(level) for level in ("bit", "byte", "word", "phrase")] == [0, 1, 0, 0]
+    assert curriculum.mask == {} and curriculum.max_steps == 1600  # the seed's curriculum
+    for name in ("tiny", "tiny-bytes", "base", "large"):  # tiny-bytes: tiny's former name
+        mask = MaskConfig(**load_config(name).mask)
+        assert mask.byte_start == 0 and mask.byte_rate == 0.15, name
+        levels = [mask.mix_weight(level) for level in ("bit", "byte", "word", "phrase")]
+        assert levels == [0, 1, 0, 0], name
+    assert load_config("tiny-bytes") == tiny
 
 
 def test_extends_starts_from_another_config(tmp_path) -> None:
@@ -45,7 +49,7 @@ def test_extends_starts_from_another_config(tmp_path) -> None:
     (tmp_path / "more.toml").write_text('extends = "mine.toml"\nseed = 3\n')  # beside it
     cfg = load_config(str(tmp_path / "more.toml"))
     tiny = load_config("tiny")
-    assert (cfg.lr, cfg.seed, cfg.mask) == (1e-3, 3, {"byte_rate": 0.1})
+    assert (cfg.lr, cfg.seed, cfg.mask) == (1e-3, 3, {**tiny.mask, "byte_rate": 0.1})
     assert (cfg.max_steps, cfg.model_preset) == (tiny.max_steps, tiny.model_preset)
     (tmp_path / "a.toml").write_text('extends = "b.toml"\n')
     (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
@@ -76,7 +80,8 @@ def test_dotted_keys_reach_tables() -> None:
     )
     assert cfg.model_config["depths"] == [1, 1]
     assert cfg.model_config["loss_weights"] == {"byte": 2.0}
-    assert cfg.mask == {"word_start": 10} and cfg.corruption == {"replace_rate": 0.1}
+    assert cfg.mask == {**load_config("tiny").mask, "word_start": 10}  # merged into tiny's
+    assert cfg.corruption == {"replace_rate": 0.1}
 
 
 def test_unknown_key_suggests_the_closest() -> None:

@@ -41,7 +41,8 @@ def corpus(tmp_path_factory) -> Path:
 
 
 def _train(corpus: Path, out: Path, *overrides: str):
-    cfg = load_config("tiny", [*SMALL, *overrides], corpus=str(corpus), out=str(out))
+    # the seed's curriculum (all four mask levels): every kind of forward a step can make
+    cfg = load_config("tiny-curriculum", [*SMALL, *overrides], corpus=str(corpus), out=str(out))
     result = run_training(cfg, progress=False)
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return result, [r for r in rows if r["kind"] == "train"]
@@ -88,11 +89,26 @@ HIER_MODEL = (  # a micro bits -> bytes -> word units -> phrase units model
 )
 
 
-def test_units_pass_is_counted_and_unit_metrics_are_logged(corpus: Path, tmp_path: Path) -> None:
+MEMORY = (  # hashed n-grams, the scripts prior, and codes of the table the run grows
+    "model.ngram_sizes=[2, 3, 4, 5, 6, 7, 8]",
+    "model.ngram_buckets=256",
+    "model.ngram_hashes=2",
+    'model.unit_prior="scripts"',
+    'table_mode="adaptive"',
+    "table_update_every=3",
+    "table_max_size=64",
+)
+
+
+@pytest.mark.parametrize("extra", [("table_enabled=false",), MEMORY], ids=["plain", "memory"])
+def test_units_pass_is_counted_and_unit_metrics_are_logged(
+    corpus: Path, tmp_path: Path, extra: tuple[str, ...]
+) -> None:
     """Word and phrase masks from the model's own units (a no-grad units pass on the windows
     that draw those levels): its FLOPs are in the count, which agrees with torch's counter on
-    the first step of every phase; the unit lengths and the ratio loss reach metrics.jsonl."""
-    _, rows = _train(corpus, tmp_path / "hier", "max_steps=12", "table_enabled=false", *HIER_MODEL)
+    the first step of every phase (with n-gram and code lookups too: memory, no FLOPs); the
+    unit lengths and the ratio loss reach metrics.jsonl."""
+    _, rows = _train(corpus, tmp_path / "hier", "max_steps=12", *extra, *HIER_MODEL)
     measured = [r for r in rows if "step_flops_measured" in r]
     assert [r["phase"] for r in measured] == [1, 2, 3, 4]
     for row in measured:

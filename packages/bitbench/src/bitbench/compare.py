@@ -77,6 +77,7 @@ def compare_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
         "run": metrics.get("run"),
         "kind": metrics.get("kind"),
         "num_params": metrics.get("num_params"),
+        "lookup_params": metrics.get("lookup_params"),
         "steps": training.get("steps"),
         "train_flops": training.get("train_flops"),
         "flops_per_byte": metrics.get("flops_per_byte"),

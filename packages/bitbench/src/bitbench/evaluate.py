@@ -26,6 +26,7 @@ import numpy as np
 from bitbaselines.bpe import REFERENCE_VOCAB
 from bitcodec.corpus_reader import open_corpus  # (not re-exported by bitcodec yet)
 from bittrain.engine.contracts import HasBoundaries, ScoresHiddenBytes
+from bittrain.engine.modules import lookup_parameters
 from bittrain.fileio import clean_for_json, write_json_atomic, write_text_atomic
 from bittrain.hidden.spans import resolve_protocols
 from bittrain.reference_bpe import reference_bpe
@@ -216,6 +217,7 @@ def evaluate_run(
         "word_list": str(Path(word_list).resolve()) if word_list is not None else None,
         "settings": settings.as_dict(),
         "num_params": model.num_params,
+        "lookup_params": lookup_parameters(model.model),  # of num_params: tables, no FLOPs
         "protocol": settings.protocols[0],
         "bpb": None,
         "bpb_one_pass": None,

@@ -131,7 +131,8 @@ def _evaluation(metrics: dict[str, Any]) -> str:
     settings = metrics.get("settings") or {}
     rows = [(key, metrics.get(key)) for key in CARD_METRICS if key in metrics]
     rows += [(k, metrics.get(k)) for k in ("boundary_precision", "boundary_recall",
-                                           "flops_per_byte", "num_params") if k in metrics]  # fmt: skip
+                                           "flops_per_byte", "num_params", "lookup_params")
+             if k in metrics]  # fmt: skip
     protocol = metrics.get("protocol")
     what = (
         f"protocol `{protocol}`"

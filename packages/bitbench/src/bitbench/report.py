@@ -69,7 +69,8 @@ def render_eval_report(
         else "No corpus (boundary metrics only)."
     )
     out.append(
-        f"Model: **{metrics.get('kind')}** ({fmt(metrics.get('num_params'))} parameters). {where}"
+        f"Model: **{metrics.get('kind')}** ({fmt(metrics.get('num_params'))} parameters, "
+        f"{fmt(metrics.get('lookup_params'))} of them in lookup tables: memory, no FLOPs). {where}"
         + (f" Gold segmentation: `{metrics['gold_seg']}`." if metrics.get("gold_seg") else "")
     )
     out += ["", "## Main metrics", ""]
@@ -177,6 +178,7 @@ COMPARE_COLUMNS = (
     ("run", "name"),
     ("kind", "kind"),
     ("params", "num_params"),
+    ("lookup params", "lookup_params"),
     ("train FLOPs", "train_flops"),
     ("FLOPs/byte", "flops_per_byte"),
     ("protocol", "protocol"),

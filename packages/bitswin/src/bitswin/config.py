@@ -30,6 +30,10 @@ MODEL_TYPE = "bitswin"
 # phrases hierarchy. checkpoint.py refuses configs of another format with a message.
 FORMAT_VERSION = 2
 ROUTERS = ("learned", "spacelike", "fixed", "none")
+# What the level-1 router's prior (loss_weights.router_prior) pulls towards (bitswin.priors).
+UNIT_PRIORS = ("spacelike", "scripts")
+NGRAM_MAX_HASHES = 5  # hash functions per n-gram size (bitswin.ngrams has this many multipliers)
+NGRAM_MAX_SIZE = 16
 BIAS_INITS = ("slopes", "neighbours")
 DEFAULT_UNIT_TARGETS = (DEFAULT_UNIT_BYTES, 3.0)  # bytes per word unit, word units per phrase unit
 Router = Literal["learned", "spacelike", "fixed", "none"]
@@ -128,11 +132,20 @@ class BitSwinConfig:
     # (0 = off; the relative bias inside windows is always on).
     absolute_positions: int = 0
     code_vocab_size: int = 0  # embeddings of encoding-table codes per byte (code_ids); 0 = off
+    # Hashed byte n-gram embeddings added to each byte token (bitswin.ngrams): one table of
+    # `ngram_buckets` rows per n in `ngram_sizes` and hash function; () = off.
+    ngram_sizes: tuple[int, ...] = ()
+    ngram_hashes: int = 1
+    ngram_buckets: int = 4096
+    # The level-1 router's prior: "spacelike" (SpaceByte: a unit at every UTF-8 lead byte and
+    # after spacelike ASCII) or "scripts" (the same on spaced text; inside runs of CJK
+    # characters no prior: the ratio loss sets the unit length there).
+    unit_prior: str = "spacelike"
     layer_norm_eps: float = 1e-5
     loss_weights: LossWeights = field(default_factory=LossWeights)
 
     def __post_init__(self) -> None:
-        for name in ("depths", "widths", "heads", "windows"):
+        for name in ("depths", "widths", "heads", "windows", "ngram_sizes"):
             value = getattr(self, name)
             if not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple(int(v) for v in value))
@@ -228,6 +241,24 @@ class BitSwinConfig:
                 raise BitswinError(f"{name} is {getattr(self, name)}: use a value in [0, 1)")
         if self.absolute_positions < 0 or self.code_vocab_size < 0:
             raise BitswinError("absolute_positions and code_vocab_size must be >= 0 (0 = off)")
+        self._validate_memory()
+
+    def _validate_memory(self) -> None:
+        sizes = self.ngram_sizes
+        if len(set(sizes)) != len(sizes) or any(not 1 <= n <= NGRAM_MAX_SIZE for n in sizes):
+            raise BitswinError(
+                f"ngram_sizes {list(sizes)}: give distinct sizes in 1..{NGRAM_MAX_SIZE}, e.g. "
+                "[2, 3, 4, 5, 6, 7, 8] (or [] for none)"
+            )
+        if not 1 <= self.ngram_hashes <= NGRAM_MAX_HASHES or self.ngram_buckets < 1:
+            raise BitswinError(
+                f"ngram_hashes {self.ngram_hashes} / ngram_buckets {self.ngram_buckets}: use "
+                f"1..{NGRAM_MAX_HASHES} hash functions and >= 1 bucket"
+            )
+        if self.unit_prior not in UNIT_PRIORS:
+            raise BitswinError(
+                f"unit_prior is {self.unit_prior!r}: use one of {', '.join(UNIT_PRIORS)}"
+            )
 
     # ---- derived sizes -------------------------------------------------------------------
     @property
@@ -251,6 +282,11 @@ class BitSwinConfig:
             return d, 0
         enc = math.ceil(d / 2)
         return enc, d - enc
+
+    @property
+    def ngram_parameters(self) -> int:
+        """Parameters of the n-gram tables (memory: no multiply-adds)."""
+        return len(self.ngram_sizes) * self.ngram_hashes * self.ngram_buckets * self.widths[1]
 
     @property
     def hidden_size(self) -> int:

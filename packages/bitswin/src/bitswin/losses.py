@@ -15,7 +15,8 @@ import torch.nn.functional as F
 
 from bitswin.config import LossWeights
 from bitswin.errors import BitswinError
-from bitswin.routing import Routing, ratio_loss, spacelike_starts
+from bitswin.priors import unit_prior
+from bitswin.routing import Routing, ratio_loss
 
 LN2 = math.log(2.0)
 REQUIRED_FIELDS = ("bit_targets", "byte_targets", "hidden_bits", "hidden_bytes", "pad")
@@ -52,11 +53,13 @@ def compute_losses(
     routings: Sequence[Routing] = (),
     valids: Sequence[torch.Tensor] = (),
     learned_router: bool = False,
+    prior: str = "spacelike",
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Returns (weighted total loss, per-task losses (detached), metrics (detached)).
 
     routings / valids: per unit level, the router's decisions and the items' validity (for the
-    ratio loss and the router prior; both 0 without a learned router).
+    ratio loss and the router prior; both 0 without a learned router). prior: the rule the
+    level-1 router's prior pulls towards (bitswin.priors).
     """
     pad = targets.pad.bool()  # [B, L]
     pad_bits = pad.repeat_interleave(8, dim=1)  # [B, 8L]
@@ -101,7 +104,7 @@ def compute_losses(
             struct_terms.append(_masked_mean(ce, hidden_bytes))
     loss_struct = torch.stack(struct_terms).mean() if struct_terms else bit_logits.new_zeros(())
 
-    # --- routers: ratio loss per level (H-Net), SpaceByte prior on level 1 -----------------
+    # --- routers: ratio loss per level (H-Net), a unit prior on level 1 -------------------
     zero = bit_logits.new_zeros(())
     loss_ratio, loss_prior = zero, zero
     if learned_router and routings:
@@ -109,10 +112,10 @@ def compute_losses(
             [ratio_loss(r, v) for r, v in zip(routings, valids, strict=True)]
         ).sum()
         first = routings[0]
-        prior = spacelike_starts(byte_t, ~pad).float()  # [B, L], from the true bytes
+        target, defined = unit_prior(prior, byte_t, ~pad)  # [B, L], from the true bytes
         p = first.prob.clamp(1e-6, 1.0 - 1e-6)
-        bce = F.binary_cross_entropy(p, prior, reduction="none")
-        loss_prior = _masked_mean(bce, first.eligible)
+        bce = F.binary_cross_entropy(p, target, reduction="none")
+        loss_prior = _masked_mean(bce, first.eligible & defined)
 
     losses = {
         "bit": loss_bit,

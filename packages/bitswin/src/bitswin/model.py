@@ -24,6 +24,7 @@ from bitswin.errors import BitswinError
 from bitswin.heads import BitHead, ByteHeads
 from bitswin.hierarchy import Descent, Hierarchy, byte_level_starts
 from bitswin.losses import check_targets, compute_losses
+from bitswin.ngrams import NgramEmbedding
 from bitswin.routing import ByteView, byte_view
 from bitswin.window import offsets_from_windows
 
@@ -93,11 +94,22 @@ class BitSwinModel(nn.Module, BitSwinHubMixin):
             if c.absolute_positions
             else None
         )
+        # Codes and n-grams start at BLT's hash-embedding scale (std 1/sqrt(D)): a code that
+        # first appears when the table grows perturbs its bytes' tokens a little, not at O(1).
         self.codes = (
-            CodeEmbedding(c.code_vocab_size, d_byte, c.embed_init_std)
+            CodeEmbedding(c.code_vocab_size, d_byte, c.embed_init_std * d_byte**-0.5)
             if c.code_vocab_size
             else None
         )
+        # Hashed n-grams of the shown bytes (bitswin.ngrams), one std-1/sqrt(D) row per table.
+        self.ngrams = (
+            NgramEmbedding(
+                c.ngram_sizes, c.ngram_hashes, c.ngram_buckets, d_byte,
+                c.embed_init_std * d_byte**-0.5,
+            )
+            if c.ngram_sizes
+            else None
+        )  # fmt: skip
         self.embed_drop = nn.Dropout(c.dropout)
         self.hierarchy = Hierarchy(c)
         self.final_norm = nn.LayerNorm(d_byte, eps=c.layer_norm_eps)
@@ -149,7 +161,12 @@ class BitSwinModel(nn.Module, BitSwinHubMixin):
                 )
 
     def _byte_tokens(
-        self, input_ids: torch.Tensor, code_ids: torch.Tensor | None, return_attention: bool
+        self,
+        input_ids: torch.Tensor,
+        code_ids: torch.Tensor | None,
+        return_attention: bool,
+        view: ByteView,
+        segment_ids: torch.Tensor | None,
     ) -> tuple[torch.Tensor, Any]:
         bits = self.bits(input_ids, return_attention)
         x = bits.byte_tokens  # [B, L, D_byte]
@@ -157,6 +174,8 @@ class BitSwinModel(nn.Module, BitSwinHubMixin):
             x = x + self.positions(x.shape[1])
         if code_ids is not None and self.codes is not None:
             x = x + self.codes(code_ids.long())
+        if self.ngrams is not None:
+            x = x + self.ngrams(view, segment_ids).to(x.dtype)
         return self.embed_drop(x), bits
 
     def _unit_metrics(self, d: Descent, view: ByteView, patterns: int) -> dict[str, torch.Tensor]:
@@ -198,7 +217,7 @@ class BitSwinModel(nn.Module, BitSwinHubMixin):
         b, n_bits = input_ids.shape
         n_bytes = n_bits // 8
         view = byte_view(input_ids)
-        x, bits = self._byte_tokens(input_ids, code_ids, return_attention)
+        x, bits = self._byte_tokens(input_ids, code_ids, return_attention, view, segment_ids)
         d = self.hierarchy.descend(x, view, segment_ids, return_attention)
         x = self.hierarchy.ascend(d, return_attention)
 
@@ -229,8 +248,9 @@ class BitSwinModel(nn.Module, BitSwinHubMixin):
             valids = [state.valid for state in d.levels]
             learned = self.config.router == "learned"
             out.loss, out.losses, metrics = compute_losses(
-                logits, targets, self.config.loss_weights, routings, valids, learned
-            )
+                logits, targets, self.config.loss_weights, routings, valids, learned,
+                prior=self.config.unit_prior,
+            )  # fmt: skip
             out.metrics.update(metrics)
         return out
 
@@ -267,7 +287,7 @@ class BitSwinModel(nn.Module, BitSwinHubMixin):
         self._check_inputs(input_ids, segment_ids, code_ids)
         input_ids = input_ids.long()
         view = byte_view(input_ids)
-        x, bits = self._byte_tokens(input_ids, code_ids, False)
+        x, bits = self._byte_tokens(input_ids, code_ids, False, view, segment_ids)
         d = self.hierarchy.descend(x, view, segment_ids, units_only=True)
         boundary = d.levels[0].routing.prob if d.levels else view.valid.float()
         return BitSwinUnits(

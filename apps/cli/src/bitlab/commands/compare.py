@@ -92,7 +92,7 @@ def register(app: typer.Typer) -> None:
 
             # The essentials on the terminal; compare.md has every column.
             columns = (("run", "name"), ("kind", "kind"), ("params", "num_params"),
-                       ("train FLOPs", "train_flops"), ("protocol", "protocol"), ("bpb", "bpb"),
+                       ("lookup params", "lookup_params"), ("train FLOPs", "train_flops"), ("protocol", "protocol"), ("bpb", "bpb"),
                        ("one pass", "bpb_one_pass"), ("val bpb @ common FLOPs",
                        "bpb_at_common_flops"), ("boundary F1", "boundary_f1"))  # fmt: skip
             table = Table(title="bitlab compare")

@@ -25,7 +25,10 @@ def register(app: typer.Typer) -> None:
             None, "--table", help="Encoding table whose codes feed the model (config table_codes)."
         ),
         table_mode: str = typer.Option(
-            None, "--table-mode", help="fixed: use --table as it is; adaptive: keep growing it."
+            None,
+            "--table-mode",
+            help="fixed: use --table as it is; adaptive: keep growing it from the model's "
+            "units (without --table: from an empty table).",
         ),
         *,
         run: opt.RunOptions,

@@ -26,7 +26,7 @@ from bittrain.engine.inputs import (
     segment_ids,
     shown_ids,
 )
-from bittrain.engine.modules import eval_mode, model_device, unwrap
+from bittrain.engine.modules import eval_mode, lookup_parameters, model_device, unwrap
 from bittrain.engine.precision import autocast
 from bittrain.engine.registry import (
     TaskKind,
@@ -65,6 +65,7 @@ __all__ = [
     "check_spec",
     "eval_mode",
     "forward",
+    "lookup_parameters",
     "model_device",
     "model_inputs",
     "own_starts_threshold",

@@ -5,6 +5,9 @@ the table (its best segmentation); every byte of a unit carries the unit's code,
 of a unit with any hidden bit, and every padding byte, gets -1 ("no code"). A code therefore
 never reveals a hidden byte, nor the original of a replaced one. Training and evaluation both
 call this one function.
+
+A table that feeds the model and keeps growing (``table_mode = "adaptive"``) must be the same on
+every rank: ``grow_table`` feeds it the batches of all ranks, in rank order.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from bitcodec import batch_bits_to_bytes
 from bittokens import BIT1, PAD_ID
 
@@ -50,3 +54,20 @@ class TableCodes:
             np.logical_and.at(usable, unit, shown[i, real])  # all of the unit's bytes shown
             out[i, real] = np.where(usable[unit], codes[unit], -1)
         return torch.from_numpy(out).to(input_ids.device)
+
+
+def grow_table(
+    table: Any, windows: torch.Tensor, scores: torch.Tensor, step: int, *, every_rank: bool
+) -> None:
+    """Feed ``table`` the windows uint8 [B, L] and unit-start scores float [B, L] of this rank,
+    or with ``every_rank`` (a table whose codes feed the model) those of every rank in rank order
+    (all-gathered), so that every rank holds the same table."""
+    scores = scores.float()
+    if every_rank and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        n = dist.get_world_size()
+        gathered_w = [torch.empty_like(windows) for _ in range(n)]
+        gathered_s = [torch.empty_like(scores) for _ in range(n)]
+        dist.all_gather(gathered_w, windows.contiguous())
+        dist.all_gather(gathered_s, scores.contiguous())
+        windows, scores = torch.cat(gathered_w), torch.cat(gathered_s)
+    table.update_tables(windows.cpu().numpy(), scores.cpu().numpy(), step=step)

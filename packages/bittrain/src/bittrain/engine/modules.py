@@ -1,4 +1,5 @@
-"""Reaching the plain module inside the wrappers the trainer adds, and running it in eval mode."""
+"""Reaching the plain module inside the wrappers the trainer adds, running it in eval mode, and
+counting its lookup parameters."""
 
 from __future__ import annotations
 
@@ -19,6 +20,19 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
             model = model._orig_mod
         else:
             return model
+
+
+def lookup_parameters(model: torch.nn.Module) -> int:
+    """Parameters of the embedding tables in ``model`` (nn.Embedding, nn.EmbeddingBag): memory a
+    forward reads by lookup, at no multiply-add cost (token embeddings, bitswin's n-gram and
+    code tables), reported beside the parameter count and the FLOPs."""
+    tables = (torch.nn.Embedding, torch.nn.EmbeddingBag)
+    return sum(
+        p.numel()
+        for m in unwrap(model).modules()
+        if isinstance(m, tables)
+        for p in m.parameters(recurse=False)
+    )
 
 
 def model_device(model: torch.nn.Module) -> torch.device:

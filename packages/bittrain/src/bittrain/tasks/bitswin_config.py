@@ -40,7 +40,10 @@ class BitSwinTaskOptions:
     table_update_every: int = 500  # steps between table updates (appendix B: 500)
     table_max_size: int = 10000  # entries per level
     table_codes: str = ""  # a saved table whose codes feed the model ("" = off)
-    table_mode: str = "fixed"  # fixed | adaptive (the fed table keeps growing)
+    # fixed: the table_codes table as it is; adaptive: the fed table is the one this run grows
+    # from the model's own units (every table_update_every steps), starting from table_codes,
+    # or empty without it (its code space, 256 + level x table_max_size, is sized up front).
+    table_mode: str = "fixed"
     table_code_level: int = 2  # which level's codes are fed (1 = shortest units)
 
     def __post_init__(self) -> None:
@@ -65,6 +68,16 @@ class BitSwinTaskOptions:
                 raise BittrainError(
                     f"config key 'bitswin.{name}' = {getattr(self, name)!r} must be >= {least}"
                 )
+        if self.table_mode == "adaptive" and not self.table_enabled:
+            raise BittrainError(
+                "bitswin.table_mode = 'adaptive' grows the fed table during training, but "
+                "bitswin.table_enabled is false: set table_enabled = true (or table_mode = 'fixed')"
+            )
+
+    @property
+    def feeds_grown_table(self) -> bool:
+        """The model takes codes of the table this run grows (adaptive mode)."""
+        return self.table_mode == "adaptive"
 
 
 def model_config(spec: TaskSpec, code_vocab_size: int = 0) -> BitSwinConfig:
@@ -115,7 +128,19 @@ def steps_per_epoch(spec: TaskSpec, options: BitSwinTaskOptions) -> float:
     return max(spec.train_split.num_bytes / (spec.batch_size * spec.seq_len), 1e-9)
 
 
-def load_code_table(options: BitSwinTaskOptions) -> AdaptiveEncodingTable:
+def load_code_table(options: BitSwinTaskOptions) -> AdaptiveEncodingTable | None:
+    """The table whose codes feed the model: table_codes, an empty table in adaptive mode
+    without one, or None (no codes)."""
+    if not options.table_codes:
+        if not options.feeds_grown_table:
+            return None
+        table = AdaptiveEncodingTable(levels=4, max_size=options.table_max_size)
+        if options.table_code_level > table.levels:
+            raise BittrainError(
+                f"table_code_level {options.table_code_level} is not a level of the grown table "
+                f"(levels 1..{table.levels})"
+            )
+        return table
     path = Path(options.table_codes)
     if not path.is_dir():
         raise BittrainError(

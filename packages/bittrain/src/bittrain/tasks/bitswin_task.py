@@ -42,7 +42,7 @@ from bitswin import (
 from enctable import AdaptiveEncodingTable
 
 from bittrain.engine.bits import target_bits
-from bittrain.engine.codes import TableCodes
+from bittrain.engine.codes import TableCodes, grow_table
 from bittrain.engine.contracts import Module, TaskBase, TaskLoss, TaskSpec, Tensor
 from bittrain.engine.inputs import forward, model_inputs
 from bittrain.engine.modules import eval_mode, model_device, unwrap
@@ -101,7 +101,7 @@ class BitSwinTask(TaskBase):
         self.spec = spec
         self.options = spec.options or setup.BitSwinTaskOptions()
         opts = self.options
-        self.fed_table = setup.load_code_table(opts) if opts.table_codes else None
+        self.fed_table = setup.load_code_table(opts)
         self.codes = (
             TableCodes(self.fed_table, opts.table_code_level)
             if self.fed_table is not None
@@ -181,15 +181,22 @@ class BitSwinTask(TaskBase):
         total = sum(weights.values()) or float(len(active))
         return sum(weights.get(lv, 0.0) for lv in ("word", "phrase")) / total
 
-    def _table_due(self, step: int) -> bool:
-        """Whether step ``step`` (0-based) feeds the encoding table (rank 0 only)."""
-        return self.table is not None and (step + 1) % self.options.table_update_every == 0
+    def _table_due(self, step: int, is_main: bool) -> bool:
+        """Whether step ``step`` (0-based) feeds the encoding table on this rank: rank 0 keeps
+        the table; when its codes feed the model every rank grows the same table."""
+        due = self.table is not None and (step + 1) % self.options.table_update_every == 0
+        return due and (is_main or self._feeds_grown_table)
+
+    @property
+    def _feeds_grown_table(self) -> bool:
+        """The codes fed to the model come from the table this run grows (adaptive mode)."""
+        return self.codes is not None and self.table is self.fed_table
 
     def _score_passes(self, step: int, rates: dict[str, float], is_main: bool) -> int:
         """Forwards of unit-start scores this step (units for masks, or the table's feed)."""
         if self._needs_units(rates) and not self._own_units():
             return passes_of(self.options.boundary_source)
-        if is_main and self._table_due(step):
+        if self._table_due(step, is_main):
             source = self.options.boundary_source
             return passes_of(source if source in ("model", "entropy") else "model")
         return 0
@@ -284,15 +291,13 @@ class BitSwinTask(TaskBase):
         is_main = self.spec.is_main
         units = self._mask_units(model, windows, doc_starts, step, sample_index, rates)
         flops = units.flops
-        if is_main and self._table_due(step):
+        if self._table_due(step, is_main):
             scores = units.scores
             if scores is None:
                 fed = self._scores(model, windows, doc_starts, step)
                 scores, flops = fed.scores, flops + fed.flops
             assert self.table is not None
-            self.table.update_tables(
-                windows.cpu().numpy(), scores.float().cpu().numpy(), step=step + 1
-            )
+            grow_table(self.table, windows, scores, step + 1, every_rank=self._feeds_grown_table)
         masked = make_masks(
             windows,
             self.mask_config,

@@ -33,6 +33,7 @@ from bittrain.engine import TaskSpec, autocast, build_task, task_kinds
 from bittrain.fixtures import MICRO_MODEL, write_sample_corpus
 from bittrain.trainer.config_files import load_config
 from bittrain.trainer.data import draw_windows
+from bittrain.trainer.setup import task_spec
 from safetensors.torch import load_file
 
 # Peak dense bf16 tensor FLOP/s by device name (vendor data sheets, no sparsity).
@@ -61,19 +62,7 @@ def _spec(kind: str, corpus: Any, run_dir: Path, overrides: tuple[str, ...], bat
         corpus="unused",
         out=str(run_dir),
     )
-    return TaskSpec(
-        kind=kind,
-        preset=config.model_preset,
-        model=dict(config.model_config),
-        mask=dict(config.mask),
-        corruption=dict(config.corruption),
-        settings={**config.__dict__},
-        train_split=corpus.train,
-        run_dir=run_dir,
-        total_steps=steps,
-        batch_size=batch,
-        seq_len=seq_len,
-    )
+    return task_spec(config, corpus, total_steps=steps)
 
 
 def _step(task: Any, model: torch.nn.Module, corpus: Any, device: torch.device, step: int,

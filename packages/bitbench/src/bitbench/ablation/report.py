@@ -1,7 +1,7 @@
 """The comparison of an ablation grid: ablation.md (one table of every run of the grid x every
 yardstick, mean ± sd over seeds; then every seed; then what was not measured and why),
 ablation.json (the same, with every row), ablation.png (one panel per yardstick: the seeds' mean,
-their spread and each seed) and ablation_curves.png (validation bpb over training)."""
+their spread and each seed) and ablation_curves.png (validation bpb against training FLOPs)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bittrain.runs import read_metrics_log
 from bitbench.ablation.grid import AblationGrid
 from bitbench.ablation.scoring import Stage
 from bitbench.ablation.summary import Column, fmt_stat
+from bitbench.curves import run_curve
 from bitbench.evaluate import EvalSettings
 
 PANELS_PER_ROW = 4
@@ -173,30 +174,30 @@ def plot_yardsticks(summary: list[dict[str, Any]], cols: list[Column], path: Pat
     return save_figure(fig, path, dpi=110, tight=False)
 
 
-def plot_curves(summary: list[dict[str, Any]], rows: list[dict[str, Any]], path: Path):
-    """Validation bpb over training steps, one line per run of the grid and seed."""
+def plot_curves(
+    summary: list[dict[str, Any]], rows: list[dict[str, Any]], path: Path, protocol: str
+) -> Path | None:
+    """Validation bpb (``protocol``, one pass; bitbench.curves) against training FLOPs, one line
+    per run of the grid and seed: at equal FLOPs the runs end at the same x."""
     fig = new_figure((7, 4))
     ax = fig.subplots()
     colours = colour_cycle()
-    drawn = False
     names = [e["name"] for e in summary]
+    metrics: set[str] = set()
     for row in rows:
         records = read_metrics_log(Path(row["run_dir"]) / "metrics.jsonl")
-        points = [(r["step"], r["bpb"]) for r in records
-                  if r.get("kind") == "val" and isinstance(r.get("bpb"), int | float)]  # fmt: skip
-        if not points:
+        curve = run_curve(row["name"], records, protocol=protocol)
+        if not len(curve):
             continue
-        steps, values = zip(*points, strict=True)
-        colour = colours[names.index(row["name"]) % len(colours)]
-        label = (
-            row["name"] if row["seed"] == summary[names.index(row["name"])]["seeds"][0] else None
-        )
-        ax.plot(steps, values, marker="o", markersize=2, color=colour, label=label, linewidth=1)
-        drawn = True
-    if not drawn:
+        metrics.add(curve.metric)
+        first_seed = row["seed"] == summary[names.index(row["name"])]["seeds"][0]
+        ax.plot(curve.flops / 1e12, curve.bpb, marker="o", markersize=2, linewidth=1,
+                color=colours[names.index(row["name"]) % len(colours)],
+                label=row["name"] if first_seed else None)  # fmt: skip
+    if not metrics:
         return None
-    ax.set_xlabel("step")
-    ax.set_ylabel("val bpb (training's 15% byte mask)")
+    ax.set_xlabel("training TFLOP")
+    ax.set_ylabel(f"val bpb ({', '.join(sorted(metrics))})")
     ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     return save_figure(fig, path, dpi=110, tight=False)
@@ -223,8 +224,10 @@ def write_report(
         out / "ablation.md", render_markdown(grid, rows, summary, cols, command, stages)
     )
     written["ablation.md"] = out / "ablation.md"
+    protocol = EvalSettings(**grid.eval).protocols[0]
+    curves = plot_curves(summary, rows, out / "ablation_curves.png", protocol)
     for name, made in (("ablation.png", plot_yardsticks(summary, cols, out / "ablation.png")),
-                       ("ablation_curves.png", plot_curves(summary, rows, out / "ablation_curves.png"))):  # fmt: skip
+                       ("ablation_curves.png", curves)):  # fmt: skip
         if made is not None:
             written[name] = made
     return written

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import typer
 
+from bitlab.commands import DEVICE
 from bitlab.output import emit, stderr
 
 POLL_S = 2.0  # how often the bar reads a training run's step from its metrics.jsonl
@@ -176,7 +177,7 @@ def register(app: typer.Typer) -> None:
         ),
         gpus: int = typer.Option(0, "--gpus", help="Local CUDA workers per run (NCCL)."),
         nproc: int = typer.Option(0, "--nproc", help="Local CPU workers per run (gloo)."),
-        device: str = typer.Option("cpu", "--eval-device", help="Device of the scoring."),
+        device: str = DEVICE,
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Train the grid's equal-FLOP runs (every seed), score each on every yardstick; write
@@ -193,6 +194,7 @@ def register(app: typer.Typer) -> None:
             summarize,
             write_report,
         )
+        from bittrain.runs import check_device, resolve_device
         from bittrain.trainer.launcher import LaunchOptions
 
         from bitlab.errors import UserError
@@ -200,6 +202,8 @@ def register(app: typer.Typer) -> None:
 
         if jobs < 1:
             raise UserError(f"--jobs {jobs}: give at least 1 (runs trained at once)")
+        check_device(device)
+        device = resolve_device(device)  # the scoring's device (training follows the config)
         grid = load_grid(grid_path)
         budget = {"max_minutes": max_minutes, "max_steps": max_steps, "max_flops": max_flops}
         grid = dataclasses.replace(

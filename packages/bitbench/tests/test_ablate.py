@@ -246,3 +246,14 @@ def test_tables_are_resolved_and_built_once(tmp_path, monkeypatch):
     calls = Split.calls
     build_referenced_tables(grid.tables, [p.overrides for p in planned], Corpus(), tmp_path)
     assert Split.calls == calls  # reused
+
+
+def test_plot_limits_hold_every_seed_and_spread_and_equal_values_stay_visible():
+    from bitbench.ablation.report import _zoom
+
+    stats = [{"values": [2.0, 2.5], "mean": 2.25, "sd": 0.354},
+             {"values": [2.4], "mean": 2.4, "sd": None}]  # fmt: skip
+    low, high = _zoom(stats)
+    assert low < 2.25 - 0.354 and high > 2.5 and low > 1.0  # zoomed in, nothing cut
+    low, high = _zoom([{"values": [0.0, 0.0], "mean": 0.0, "sd": 0.0}])
+    assert low == 0.0 and high >= 0.05

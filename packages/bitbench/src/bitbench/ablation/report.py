@@ -132,6 +132,17 @@ def _not_measured(rows: list[dict[str, Any]]) -> list[str]:
     return notes
 
 
+def _zoom(stats: list[dict[str, Any]]) -> tuple[float, float]:
+    """x limits around every seed's value and every mean ± sd: the differences between runs,
+    not the distance from 0, are the point; equal values get a visible margin."""
+    ends = [v for st in stats for v in st["values"]]
+    ends += [st["mean"] + sign * (st["sd"] or 0.0) for st in stats if st["mean"] is not None
+             for sign in (-1, 1)]  # fmt: skip
+    low, high = min(ends), max(ends)
+    pad = 0.1 * (high - low) if high > low else 0.05 * max(abs(high), 1.0)
+    return (max(0.0, low - pad) if low >= 0 else low - pad), high + pad
+
+
 def plot_yardsticks(summary: list[dict[str, Any]], cols: list[Column], path: Path) -> Path | None:
     """One panel per yardstick: a bar per run of the grid (mean over seeds), its sd as an error
     bar and each seed as a dot."""
@@ -164,12 +175,7 @@ def plot_yardsticks(summary: list[dict[str, Any]], cols: list[Column], path: Pat
         better = "higher" if col.higher_is_better else "lower"
         ax.set_title(f"{col.title} ({better} is better)", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
-        values = [v for e in summary for v in e["values"][col.key]["values"]]
-        if values:  # zoom in: the differences, not the distance from 0, are the point
-            low, high = min(values), max(values)
-            pad = 0.15 * (high - low) + 1e-9
-            ax.set_xlim(max(0.0, low - pad - 0.1 * abs(low)) if low >= 0 else low - pad,
-                        high + pad)  # fmt: skip
+        ax.set_xlim(*_zoom([e["values"][col.key] for e in summary]))
     fig.tight_layout()
     return save_figure(fig, path, dpi=110, tight=False)
 

@@ -204,9 +204,9 @@ def test_runner_records_failures_and_the_table_lists_every_group_and_seed(tmp_pa
     assert ref["values"]["bpb_words"]["sd"] == pytest.approx(0.5 / 2**0.5)  # sample sd of 2.0, 2.5
     assert fmt_stat(ref["values"]["bpb_words"]) == "2.250 ± 0.354"
     md = render_markdown(grid, rows, summary, cols, "bitlab ablate --grid g.toml")
-    assert "| a | ref | reference (no change) | 2 (ok) | 2.0 | 10 | 2.250 ± 0.354 |" in md
+    assert "| a | ref | reference (no change) | 2 (ok) | 2 | 10 | 2.250 ± 0.354 |" in md
     assert "| b | ref |" in md  # the reference appears in each of its groups
-    assert "| a | x | mask.span_p=0.5, lr=0.001 | 2 (1/2 seeds ok) | 2.0 | 10 | 2.000 |" in md
+    assert "| a | x | mask.span_p=0.5, lr=0.001 | 2 (1/2 seeds ok) | 2 | 10 | 2.000 |" in md
     assert "- `t` seed 0 (unavailable)" in md and "- `x` seed 1 (failed): ValueError: loss" in md
 
 
@@ -257,3 +257,4 @@ def test_plot_limits_hold_every_seed_and_spread_and_equal_values_stay_visible():
     assert low < 2.25 - 0.354 and high > 2.5 and low > 1.0  # zoomed in, nothing cut
     low, high = _zoom([{"values": [0.0, 0.0], "mean": 0.0, "sd": 0.0}])
     assert low == 0.0 and high >= 0.05
+    assert _zoom([{"values": [0.0, 9.0], "mean": 4.5, "sd": 6.4}])[0] == 0.0  # F1 stays >= 0

@@ -29,7 +29,7 @@ def _cell(value: Any) -> str:
 
 def _tflop(stat: dict[str, Any]) -> str:
     mean = stat.get("mean")
-    return "-" if mean is None else f"{mean / 1e12:.1f}"
+    return "-" if mean is None else f"{mean / 1e12:.3g}"  # 42.6, and 0.00506 at toy budgets
 
 
 def comparable_wall_clock(rows: list[dict[str, Any]]) -> bool:
@@ -105,7 +105,7 @@ def render_markdown(
     for row in rows:
         flops, secs = row.get("train_flops"), row.get("train_s")
         cells = [row["name"], str(row["seed"]), _cell(row["status"]), _cell(row.get("steps")),
-                 "-" if flops is None else f"{flops / 1e12:.1f}",
+                 "-" if flops is None else f"{flops / 1e12:.3g}",
                  "-" if secs is None else f"{secs / 60:.1f}",
                  *("-" if row["metrics"].get(c.key) is None
                    else f"{row['metrics'][c.key]:.{c.digits}f}" for c in cols)]  # fmt: skip
@@ -135,12 +135,14 @@ def _not_measured(rows: list[dict[str, Any]]) -> list[str]:
 def _zoom(stats: list[dict[str, Any]]) -> tuple[float, float]:
     """x limits around every seed's value and every mean ± sd: the differences between runs,
     not the distance from 0, are the point; equal values get a visible margin."""
-    ends = [v for st in stats for v in st["values"]]
+    values = [v for st in stats for v in st["values"]]
+    ends = list(values)
     ends += [st["mean"] + sign * (st["sd"] or 0.0) for st in stats if st["mean"] is not None
              for sign in (-1, 1)]  # fmt: skip
     low, high = min(ends), max(ends)
     pad = 0.1 * (high - low) if high > low else 0.05 * max(abs(high), 1.0)
-    return (max(0.0, low - pad) if low >= 0 else low - pad), high + pad
+    nonnegative = min(values, default=0.0) >= 0  # an sd bar does not make a score negative
+    return (max(0.0, low - pad) if nonnegative else low - pad), high + pad
 
 
 def plot_yardsticks(summary: list[dict[str, Any]], cols: list[Column], path: Path) -> Path | None:

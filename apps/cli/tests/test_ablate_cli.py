@@ -185,6 +185,24 @@ def test_tiny_grid_end_to_end_and_resume(tmp_path, corpus, data_root, capsys):
     assert json.loads((out / "ablation.json").read_text())["variants"] == first_json["variants"]
 
 
+@pytest.mark.slow
+def test_jobs_train_runs_side_by_side_and_say_wall_clock_is_not_comparable(
+    tmp_path, corpus, capsys
+):
+    grid = TINY_GRID.replace("seeds = [0, 1]", "seeds = [0]").replace(
+        "[score.qa]", "[score]\nstages = ['bpb']\n[score.qa]"
+    )
+    out = tmp_path / "jobs"
+    assert invoke(["ablate", "--grid", _grid(tmp_path, grid), "--corpus", str(corpus), "--out",
+                   str(out), "--jobs", "2", "--json"]) == 0  # fmt: skip
+    rows = json.loads(capsys.readouterr().out)["runs"]
+    trained = [r for r in rows if r["status"] != "unavailable"]
+    assert [r["status"] for r in trained] == ["ok", "ok"] and all(r["jobs"] == 2 for r in trained)
+    assert all(r["metrics"]["bpb_words"] > 0 for r in trained)
+    report = (out / "ablation.md").read_text()
+    assert "wall-clock minutes are not comparable" in report
+
+
 def test_dry_run_prints_the_plan_and_trains_nothing(tmp_path, corpus, capsys):
     out = tmp_path / "plan"
     assert invoke(["ablate", "--grid", "default", "--corpus", str(corpus), "--out", str(out),

@@ -12,13 +12,14 @@ from bittokens import BIT0, BIT1, BIT_VOCAB_SIZE, MASK_ID, PAD_ID
 
 from bitmask.batch import IGNORE_INDEX, MaskedBatch
 from bitmask.bits import bit_ids, bytes_to_bits
+from bitmask.cohesion import bigram_pmi, join_scores
 from bitmask.config import LEVELS, RATE_RANGES, CorruptionConfig, Level, MaskConfig
 from bitmask.curriculum import PHASE_NAMES, Curriculum, CurriculumState
 from bitmask.errors import BitmaskError
 from bitmask.make import make_masks, window_levels
 from bitmask.units import char_level_scores
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "BIT0",
@@ -38,9 +39,11 @@ __all__ = [
     "MaskConfig",
     "MaskedBatch",
     "__version__",
+    "bigram_pmi",
     "bit_ids",
     "bytes_to_bits",
     "char_level_scores",
+    "join_scores",
     "make_masks",
     "window_levels",
 ]

@@ -40,6 +40,8 @@ RATE_RANGES: dict[Level, tuple[float, float]] = {
 
 BoundaryPrior = Literal["whitespace", "class"]
 BOUNDARY_PRIORS: tuple[str, ...] = ("whitespace", "class")
+UNIT_PLACEMENTS: tuple[str, ...] = ("boundaries", "random")
+UNIT_CHOICES: tuple[str, ...] = ("uniform", "cohesion")
 
 
 def _check_range(name: str, value: float, low: float, high: float, fix: str = "") -> None:
@@ -137,6 +139,20 @@ class MaskConfig:
     mix_byte: float = 0.5
     mix_word: float = 0.2
     mix_phrase: float = 0.2
+    # Hard-to-easy rates (Ankner et al. 2023): every level's cap moves linearly in time from its
+    # ``*_rate`` at 0 to ``*_rate * rate_end_scale`` at ``max_time`` (1.0: constant caps).
+    # byte_rate=0.3, rate_end_scale=0.5 is their 30% -> 15%.
+    rate_end_scale: float = 1.0
+    # Where the word units (and given phrase units) lie: "boundaries" as the boundary source
+    # says; "random": each row's units laid out again in a random order, so the spans have
+    # exactly the same lengths but fall anywhere (SpanBERT's control for whole-unit masks).
+    unit_placement: Literal["boundaries", "random"] = "boundaries"
+    # Which units the word level (and the phrase level on given phrase units) masks: "uniform"
+    # (each with probability rate) or "cohesion" (rate x the row's maskable units, drawn
+    # without replacement with weight exp(cohesion_strength * z), z the unit's standardised
+    # cohesion: the mean join score of its inner character starts, ``make_masks(cohesion=)``).
+    unit_choice: Literal["uniform", "cohesion"] = "uniform"
+    cohesion_strength: float = 1.0
 
     def __post_init__(self) -> None:
         for level in LEVELS:
@@ -179,6 +195,19 @@ class MaskConfig:
                 "MaskConfig mixture weights are all 0: give some level a weight > 0 "
                 "(mix_byte=0.5, ...) or set level_mixture=False"
             )
+        _check_range(
+            "rate_end_scale",
+            self.rate_end_scale,
+            0.05,
+            2.0,
+            "0.5 halves every rate over the run (Ankner et al.: 30% -> 15%), 1 = off",
+        )
+        for name, allowed in (("unit_placement", UNIT_PLACEMENTS), ("unit_choice", UNIT_CHOICES)):
+            if getattr(self, name) not in allowed:
+                raise BitmaskError(
+                    f"MaskConfig.{name} = {getattr(self, name)!r}: use one of {allowed}"
+                )
+        _check_range("cohesion_strength", self.cohesion_strength, 0.0, 20.0)
         if not (1.0 <= self.target_unit_bytes <= 1024.0):
             raise BitmaskError(
                 f"MaskConfig.target_unit_bytes = {self.target_unit_bytes!r} is outside its "
@@ -192,6 +221,14 @@ class MaskConfig:
 
     def mix_weight(self, level: Level | str) -> float:
         return float(getattr(self, f"mix_{Level(level).value}"))
+
+    def rate_at(self, level: Level | str, time: float) -> float:
+        """The cap of ``level`` at ``time`` (``*_rate``, scaled by the hard-to-easy schedule)."""
+        rate = self.rate(level)
+        if self.rate_end_scale == 1.0:
+            return rate
+        done = min(max(float(time) / self.max_time, 0.0), 1.0)
+        return rate * (1.0 + (self.rate_end_scale - 1.0) * done)
 
     def start(self, level: Level | str) -> float | None:
         level = Level(level)

@@ -91,11 +91,11 @@ class Curriculum:
         cfg = self.config
         level = Level(level)
         if level is Level.BIT:
-            return cfg.bit_rate
+            return cfg.rate_at(level, time)
         start = cfg.start(level)
         if start is None or time < start:
             return 0.0
-        return min(cfg.rate(level), cfg.ramp_from + (time - start) * cfg.ramp_per_unit)
+        return min(cfg.rate_at(level, time), cfg.ramp_from + (time - start) * cfg.ramp_per_unit)
 
     def at(self, epoch: float | None = None, step: int | None = None) -> CurriculumState:
         time = self.time_of(epoch=epoch, step=step)

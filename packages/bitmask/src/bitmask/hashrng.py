@@ -38,6 +38,10 @@ class Stream(IntEnum):
     REPLACE_VALUE = 9
     LEVEL = 10  # which level a window draws from the mixture
     PHRASE_UNIT = 11  # phrase units given as starts: which are masked
+    RANDOM_WORD_UNITS = 12  # unit_placement="random": the order of a row's word units
+    RANDOM_PHRASE_UNITS = 13  # ... and of its given phrase units
+    COHESION_WORD = 14  # unit_choice="cohesion": the word level's draws (count, Gumbel keys)
+    COHESION_PHRASE = 15  # ... the phrase level's on given phrase units
 
 
 def _signed(value: int) -> int:

@@ -57,7 +57,7 @@ def byte_mask(keys: torch.Tensor, valid: torch.Tensor, rate: float) -> torch.Ten
     return bernoulli(keys, Stream.BYTE, counters, rate) & valid
 
 
-def _spread(per_unit: torch.Tensor, units: Units) -> torch.Tensor:
+def spread(per_unit: torch.Tensor, units: Units) -> torch.Tensor:
     """Bool [B, U] per unit -> bool [B, L] per byte (False at padding)."""
     return torch.gather(per_unit, 1, units.unit_id.clamp_min(0)) & (units.unit_id >= 0)
 
@@ -76,7 +76,7 @@ def word_mask(
     chosen = bernoulli(keys, stream, counters, rate)  # [B, U]
     if not mask_space_units:
         chosen = chosen & units.maskable
-    return _spread(chosen, units)
+    return spread(chosen, units)
 
 
 @functools.cache
@@ -140,7 +140,7 @@ def phrase_mask(
     ends = torch.where(starts, positions + lengths, torch.full_like(lengths, -lead))
     reach = torch.cummax(ends, dim=1).values[:, lead:]  # [B, U]
     covered = reach > positions[lead:]
-    return _spread(covered, units)
+    return spread(covered, units)
 
 
 def mixture_draw(keys: torch.Tensor, rates: dict[str, float], weights: dict[str, float]):

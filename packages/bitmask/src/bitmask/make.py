@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import torch
 from bittokens import MASK_ID, PAD_ID
 
+from bitmask import cohesion as cohesion_ops
 from bitmask import corruption as corrupt_ops
 from bitmask import levels
 from bitmask.batch import IGNORE_INDEX, MaskedBatch
@@ -21,7 +22,8 @@ from bitmask.curriculum import Curriculum, phase_of
 from bitmask.errors import BitmaskError
 from bitmask.facts_torch import byte_facts
 from bitmask.hashrng import Stream, sample_keys, time_code
-from bitmask.units import segment
+from bitmask.placement import shuffled_starts
+from bitmask.units import Units, segment
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,49 @@ def _mixture(
     return window_level, drawn
 
 
+def _placed(units: Units, cfg: MaskConfig, valid, facts, keys, stream: Stream) -> Units:
+    """The units as the config places them: as given, or laid out again at random."""
+    if cfg.unit_placement != "random":
+        return units
+    starts = shuffled_starts(units, valid, keys, stream)
+    return segment(valid, facts, starts, cfg.target_unit_bytes)
+
+
+def _check_cohesion(
+    cohesion: torch.Tensor | None, cfg: MaskConfig, rates_now: dict[str, float], shape, device
+) -> torch.Tensor | None:
+    """The join scores when units are chosen by cohesion (None otherwise)."""
+    if cfg.unit_choice != "cohesion":
+        return None
+    if cohesion is None:
+        if rates_now["word"] > 0 or rates_now["phrase"] > 0:
+            raise BitmaskError(
+                "MaskConfig.unit_choice = 'cohesion' needs cohesion= float [B, L] join scores "
+                "(e.g. bitmask.join_scores(bytes, bitmask.bigram_pmi(texts)))"
+            )
+        return None
+    _check_like("cohesion", cohesion, shape, "pass one float join score per byte")
+    if not cohesion.dtype.is_floating_point:
+        raise BitmaskError(f"cohesion has dtype {cohesion.dtype}: pass float join scores [B, L]")
+    return cohesion.to(device)
+
+
+def _unit_mask(
+    keys, units: Units, rate: float, cfg: MaskConfig, valid, facts, join, streams
+) -> torch.Tensor:
+    """Whole units of the word level (or of given phrase units): uniform or by cohesion."""
+    if join is None:
+        return levels.word_mask(keys, units, rate, cfg.mask_space_units, streams[0])
+    eligible = units.maskable
+    if cfg.mask_space_units:
+        slots = torch.arange(units.max_units, device=valid.device)
+        eligible = slots[None, :] < units.count[:, None]
+    z = cohesion_ops.unit_cohesion(join, units, valid, facts.char_start)
+    return cohesion_ops.cohesive_choice(
+        keys, units, z, rate, cfg.cohesion_strength, eligible, streams[1]
+    )
+
+
 def window_levels(
     batch: int,
     config: MaskConfig | None = None,
@@ -141,6 +186,7 @@ def make_masks(
     rates: Mapping[str | Level, float] | None = None,
     replacement_logits: torch.Tensor | None = None,
     corruption: CorruptionConfig | None = None,
+    cohesion: torch.Tensor | None = None,
 ) -> MaskedBatch:
     """Masks, model inputs and targets for a batch of bytes.
 
@@ -157,7 +203,8 @@ def make_masks(
     ``replace_source="batch"``). pad_mask: bool [B, L], True = padding. corruption: BERT
     80/10/10 and/or ELECTRA replacement (``CorruptionConfig``); replacement_logits [B, L, 256]
     for ``replace_source="predictions"``. rates: {level: rate} overriding the curriculum (e.g.
-    ``{"byte": 0.15}`` for evaluation); levels not named are off.
+    ``{"byte": 0.15}`` for evaluation); levels not named are off. cohesion: float [B, L] join
+    scores (``bitmask.join_scores``), needed by ``unit_choice="cohesion"``.
     """
     cfg = config if config is not None else MaskConfig()
     corrupt = corruption
@@ -177,9 +224,12 @@ def make_masks(
     source = cfg.boundaries if boundaries is None else boundaries
     facts = byte_facts(data, pad, class_changes=isinstance(source, str) and source == "class")
     units = segment(valid, facts, source, cfg.target_unit_bytes)
+    units = _placed(units, cfg, valid, facts, keys, Stream.RANDOM_WORD_UNITS)
+    join = _check_cohesion(cohesion, cfg, rates_now, (batch, length), device)
     mask_bit = levels.bit_mask(keys, valid, rates_now["bit"])  # [B, 8L]
     mask_byte = levels.byte_mask(keys, valid, rates_now["byte"])  # [B, L]
-    mask_word = levels.word_mask(keys, units, rates_now["word"], cfg.mask_space_units)
+    word_streams = (Stream.WORD, Stream.COHESION_WORD)
+    mask_word = _unit_mask(keys, units, rates_now["word"], cfg, valid, facts, join, word_streams)
     if phrase_boundaries is None:
         mask_phrase = levels.phrase_mask(keys, units, rates_now["phrase"], cfg.span_p, cfg.span_cap)
     else:
@@ -195,8 +245,10 @@ def make_masks(
                 "phrase-unit starts"
             )
         phrase_units = segment(valid, facts, phrase_boundaries, cfg.target_unit_bytes)
-        mask_phrase = levels.word_mask(
-            keys, phrase_units, rates_now["phrase"], cfg.mask_space_units, Stream.PHRASE_UNIT
+        phrase_units = _placed(phrase_units, cfg, valid, facts, keys, Stream.RANDOM_PHRASE_UNITS)
+        phrase_streams = (Stream.PHRASE_UNIT, Stream.COHESION_PHRASE)
+        mask_phrase = _unit_mask(
+            keys, phrase_units, rates_now["phrase"], cfg, valid, facts, join, phrase_streams
         )
     window_level, drawn = _mixture(cfg, keys, rates_now)
     if drawn is not None:  # one level per window: the other levels' masks are dropped

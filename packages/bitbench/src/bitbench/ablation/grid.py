@@ -3,14 +3,22 @@
 ```toml
 title = "seed 5.4 ablations"      # optional
 config = "tiny"                   # trainer config every run starts from (shipped name or file)
+extends = "default"               # optional: start from another grid (a shipped name, or a file
+                                  # relative to this one); tables merge key by key, [[run]]
+                                  # entries given here replace the parent's
+
+seeds = [0, 1]                    # every run is trained once per seed (default: [base] seed)
+data_root = "../shared/data"      # where the [score] data files are (see score_config.py)
 
 [base]                            # trainer keys applied to every run: the shared budget lives here
-max_steps = 1000
-seed = 0
+max_flops = 2e13                  # equal training FLOPs for every run (max_steps is then a cap)
+max_steps = 100000
 "mask.unit" = "epoch"             # dotted keys reach the [model] / [mask] / [corruption] tables
 
-[eval]                            # bitbench EvalSettings for the evaluation of every run
+[eval]                            # bitbench EvalSettings for the bpb evaluation of every run
 windows = 64
+
+[score]                           # QA, the classification probe, segmentation: score_config.py
 
 [tables.prior]                    # optional: an encoding table built before the runs (from a
 prior = "whitespace"              # model-free prior on train windows), OUT/tables/prior
@@ -25,7 +33,8 @@ requires = ["table_mode"]         # optional: trainer keys this run needs; when 
 note = "..."                      # optional: shown in the report
 ```
 
-Runs may not change the budget (``BUDGET_KEYS``): equal-budget comparisons are the point.
+Runs may not change the budget (``BUDGET_KEYS``): equal-budget comparisons are the point. A run
+of the grid is one entry trained with one seed, in OUT/<name>/seed-<k>.
 Unknown keys anywhere are a BitbenchError naming the key and the keys that exist.
 """
 
@@ -39,17 +48,30 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bitbench.ablation.score_config import ScoreSettings, parse_score
 from bitbench.ablation.tables import parse_tables
 from bitbench.errors import BitbenchError
 from bitbench.evaluate import EvalSettings
 
-TOP_KEYS = ("title", "config", "base", "eval", "tables", "run")
+TOP_KEYS = (
+    "title",
+    "config",
+    "extends",
+    "seeds",
+    "data_root",
+    "base",
+    "eval",
+    "score",
+    "tables",
+    "run",
+)
 RUN_KEYS = ("name", "ablation", "set", "requires", "note")
 # Keys that define the budget: only [base] and the command line may set them.
-BUDGET_KEYS = ("max_steps", "max_minutes", "seed", "batch_size", "grad_accum", "seq_len",
-               "corpus", "out")  # fmt: skip
+BUDGET_KEYS = ("max_steps", "max_minutes", "max_flops", "seed", "batch_size", "grad_accum",
+               "seq_len", "corpus", "out")  # fmt: skip
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEFAULT_GRID = "default"
+MAX_EXTENDS = 8  # how deep grids may extend each other (a loop is an error, not a hang)
 
 
 @dataclass(frozen=True)
@@ -70,6 +92,9 @@ class AblationGrid:
     eval: dict[str, Any]
     runs: tuple[AblationRun, ...] = field(default_factory=tuple)
     tables: dict[str, Any] = field(default_factory=dict)  # name -> ablation.tables.PriorTable
+    seeds: tuple[int, ...] = (0,)
+    data_root: str = ""  # relative [score] data paths are read under it ("" = working dir)
+    score: ScoreSettings = field(default_factory=ScoreSettings)
 
     def groups(self) -> list[str]:
         """Ablation groups in first-appearance order."""
@@ -81,9 +106,16 @@ class AblationGrid:
         return seen
 
 
+def shipped_grid_path(name: str) -> Path:
+    """A grid shipped with bitbench (bitbench/grids/<name>.toml; ``default`` is the masking
+    study with the rest of seed 5.4, masking.toml; ``smoke`` is that grid at a toy budget)."""
+    file = "masking.toml" if name == DEFAULT_GRID else f"{name}.toml"
+    return Path(str(resources.files("bitbench.grids").joinpath(file)))
+
+
 def default_grid_path() -> Path:
-    """The grid of seed section 5.4's four ablations, shipped with bitbench."""
-    return Path(str(resources.files("bitbench.grids").joinpath("ablations.toml")))
+    """The shipped grid of the masking study and seed section 5.4's ablations."""
+    return shipped_grid_path(DEFAULT_GRID)
 
 
 def flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -143,11 +175,57 @@ def _parse_run(raw: Any, number: int, source: str) -> AblationRun:
     return AblationRun(name, ablations, overrides, requires, note)
 
 
-def parse_grid(text: str, source: str = "grid") -> AblationGrid:
+def _read_toml(text: str, source: str) -> dict[str, Any]:
     try:
-        doc = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BitbenchError(f"grid '{source}' is not valid TOML: {exc}") from None
+
+
+def merged(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """``child`` over ``parent``: tables merge key by key, anything else (lists included, so
+    [[run]] entries) is replaced."""
+    out = dict(parent)
+    for key, value in child.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _resolve_grid_file(name: str, relative_to: Path | None) -> Path:
+    """A grid file path, or a shipped grid's name (``default``, ``smoke``)."""
+    path = Path(name)
+    if not path.suffix and not path.exists() and shipped_grid_path(name).is_file():
+        return shipped_grid_path(name)
+    if relative_to is not None and not path.is_absolute():
+        return relative_to / path
+    return path
+
+
+def _extended(doc: dict[str, Any], source: str, chain: tuple[str, ...]) -> dict[str, Any]:
+    """``doc`` with its ``extends`` chain applied (parents first)."""
+    if "extends" not in doc:
+        return doc
+    parent_name = doc["extends"]
+    if not isinstance(parent_name, str) or not parent_name:
+        raise BitbenchError(f"grid '{source}': extends must be a grid name or file (a string)")
+    parent = _resolve_grid_file(parent_name, Path(source).parent)
+    if str(parent) in chain or len(chain) >= MAX_EXTENDS:
+        raise BitbenchError(
+            f"grid '{source}' extends '{parent_name}', which leads back to itself: "
+            "break the loop of extends"
+        )
+    parent_doc = _extended(_read_toml(_read_text(parent), str(parent)), str(parent),
+                           (*chain, str(parent)))  # fmt: skip
+    child = {k: v for k, v in doc.items() if k != "extends"}
+    return merged(parent_doc, child)
+
+
+def parse_grid(text: str, source: str = "grid") -> AblationGrid:
+    """A grid from its TOML text (``source`` names it in errors and anchors ``extends``)."""
+    doc = _extended(_read_toml(text, source), source, (source,))
     for key in doc:
         if key not in TOP_KEYS:
             raise _unknown(f"'{source}'", key, TOP_KEYS)
@@ -170,9 +248,40 @@ def parse_grid(text: str, source: str = "grid") -> AblationGrid:
             f"grid '{source}' has duplicate run names {dupes}: names are directories"
         )
     _check_eval(evaluation, source)
-
+    base = flatten(base)
+    seeds = _seeds(doc, base, source)
+    base.pop("seed", None)  # each run's seed comes from seeds
+    data_root = doc.get("data_root", "")
+    if not isinstance(data_root, str):
+        raise BitbenchError(f"grid '{source}': data_root must be a directory path (a string)")
     tables = parse_tables(doc.get("tables", {}), source)
-    return AblationGrid(source, title, config, flatten(base), dict(evaluation), runs, tables)
+    score = parse_score(doc.get("score", {}), source)
+    return AblationGrid(source, title, config, base, dict(evaluation), runs, tables, seeds,
+                        data_root, score)  # fmt: skip
+
+
+def _seeds(doc: dict[str, Any], base: dict[str, Any], source: str) -> tuple[int, ...]:
+    """``seeds = [0, 1]``, or the one [base] seed (default 0); not both."""
+    if "seeds" not in doc:
+        seed = base.get("seed", 0)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise BitbenchError(f"grid '{source}' [base] seed must be an integer")
+        return (seed,)
+    if "seed" in base:
+        raise BitbenchError(
+            f"grid '{source}' has seeds and [base] seed: keep seeds = [...] (every run once per seed)"
+        )
+    seeds = doc["seeds"]
+    ok = (
+        isinstance(seeds, list)
+        and seeds
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+    )
+    if not ok or len(set(seeds)) != len(seeds):
+        raise BitbenchError(
+            f"grid '{source}': seeds must be a list of distinct integers >= 0, e.g. seeds = [0, 1]"
+        )
+    return tuple(seeds)
 
 
 def _check_eval(evaluation: dict[str, Any], source: str) -> None:
@@ -186,15 +295,19 @@ def _check_eval(evaluation: dict[str, Any], source: str) -> None:
         raise BitbenchError(f"grid '{source}' [eval]: {exc}") from None
 
 
-def load_grid(path: str | Path) -> AblationGrid:
-    """Read a grid file; ``"default"`` is the shipped grid of the four ablations."""
-    resolved = default_grid_path() if str(path) == DEFAULT_GRID else Path(path)
+def _read_text(path: Path) -> str:
     try:
-        text = resolved.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise BitbenchError(
-            f"grid file '{resolved}' does not exist: pass a TOML file or --grid default"
+            f"grid file '{path}' does not exist: pass a TOML file or a shipped grid "
+            "(--grid default, --grid smoke)"
         ) from None
     except OSError as exc:
-        raise BitbenchError(f"cannot read grid file '{resolved}': {exc.strerror}") from None
-    return parse_grid(text, str(resolved))
+        raise BitbenchError(f"cannot read grid file '{path}': {exc.strerror}") from None
+
+
+def load_grid(path: str | Path) -> AblationGrid:
+    """Read a grid file, or a shipped grid by name (``default``, ``smoke``)."""
+    resolved = _resolve_grid_file(str(path), None)
+    return parse_grid(_read_text(resolved), str(resolved))

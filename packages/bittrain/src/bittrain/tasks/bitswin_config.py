@@ -11,7 +11,9 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from bitmask import CorruptionConfig, MaskConfig
+import numpy as np
+import torch
+from bitmask import CorruptionConfig, MaskConfig, bigram_pmi
 from bitmask.errors import BitmaskError
 from bitswin import BitSwinConfig
 from bitswin.errors import BitswinError
@@ -25,6 +27,8 @@ UNIT_SOURCES = ("model", "entropy", "whitespace", "class")  # boundary_source
 PRIORS = ("whitespace", "class")  # boundary_prior
 TABLE_MODES = ("fixed", "adaptive")
 CURRICULUM_UNITS = ("step", "epoch")
+# mask.unit_choice = "cohesion": byte-pair PMI counted on this much of the train split
+COHESION_WINDOWS, COHESION_WINDOW_BYTES = 1024, 4096
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,24 @@ def mask_config(spec: TaskSpec, options: BitSwinTaskOptions, total_steps: int) -
     except BitmaskError as exc:
         raise BittrainError(f"mask config ([mask] / mask.<key>): {exc}") from None
     return mask
+
+
+def eval_mask_config(mask: MaskConfig) -> MaskConfig:
+    """Validation's masks: the training config's units as the boundary source gives them,
+    chosen uniformly (a run's placement and choice of units never change what is measured)."""
+    return dataclasses.replace(mask, unit_placement="boundaries", unit_choice="uniform")
+
+
+def cohesion_pmi(spec: TaskSpec, mask: MaskConfig) -> torch.Tensor | None:
+    """Byte-pair PMI of seeded train windows (bitmask.bigram_pmi) when units are chosen by
+    cohesion, else None: the count-based join scores of ``make_masks(cohesion=)``."""
+    if mask.unit_choice != "cohesion" or spec.train_split is None:
+        return None
+    split = spec.train_split
+    length = int(min(COHESION_WINDOW_BYTES, split.num_bytes))
+    n = max(1, min(COHESION_WINDOWS, int(split.num_bytes) // max(length, 1)))
+    windows, _ = split.sample_windows(n, length, np.random.default_rng(spec.seed))
+    return bigram_pmi(list(windows))
 
 
 def corruption_config(spec: TaskSpec) -> CorruptionConfig | None:

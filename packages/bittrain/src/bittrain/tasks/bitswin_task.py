@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from bitmask import Curriculum, MaskedBatch, make_masks, window_levels
+from bitmask import Curriculum, MaskedBatch, join_scores, make_masks, window_levels
 from bitswin import (
     BitSwinModel,
     estimate_flops_per_byte,
@@ -112,6 +112,8 @@ class BitSwinTask(TaskBase):
         self.corruption = setup.corruption_config(spec)
         self.steps_per_epoch = setup.steps_per_epoch(spec, opts)
         self.mask_config = setup.mask_config(spec, opts, spec.total_steps)
+        self.eval_mask_config = setup.eval_mask_config(self.mask_config)
+        self.pmi = setup.cohesion_pmi(spec, self.mask_config)  # unit_choice = "cohesion"
         self.curriculum = Curriculum(self.mask_config)
         torch.manual_seed(spec.seed)  # identical initial weights on every rank and rerun
         self.model: torch.nn.Module = BitSwinModel(self.model_config)
@@ -307,6 +309,7 @@ class BitSwinTask(TaskBase):
             seed=self.spec.seed,
             sample_index=sample_index,
             corruption=self.corruption,
+            cohesion=None if self.pmi is None else join_scores(windows, self.pmi),
         )
         out = forward(model, model_inputs(masked.input_ids, doc_starts, self.codes), targets=masked)
         metrics: dict[str, float | torch.Tensor] = {f"loss_{k}": v for k, v in out.losses.items()}
@@ -352,7 +355,7 @@ class BitSwinTask(TaskBase):
     def _eval_masks(self, windows, index, rates: dict[str, float], seed: int) -> MaskedBatch:
         return make_masks(
             windows,
-            self.mask_config,
+            self.eval_mask_config,
             step=0,
             rates=rates,
             seed=seed,

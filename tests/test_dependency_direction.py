@@ -41,7 +41,7 @@ ALLOWED = {
     "bitcodec": {"bittokens"},
     "bitmask": {"bittokens", "bitcodec"},
     "bitswin": {"bittokens"},  # the bit-position ids only: no numba, no zarr
-    "enctable": set(),
+    "enctable": {"bittokens"},  # the shared default unit length (DEFAULT_UNIT_BYTES)
     "bitbaselines": {"bitswin"},  # the Hub mixin and atomic writes of model folders
     "bittrain": MODELS,
     "bitbench": MODELS | {"bittrain"},

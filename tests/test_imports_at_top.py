@@ -34,9 +34,9 @@ OPTIONAL_EXTRAS = {
     # Parquet / Arrow / Hugging Face save_to_disk inputs of prepare-corpus (bitcodec.arrow_inputs)
     "pyarrow": ("packages/bitcodec/pyproject.toml", "arrow", "pyarrow"),
     # the hf-bert baseline and local Hugging Face masked LMs (bitbaselines.hf_bert)
-    "transformers": ("packages/bitbench/pyproject.toml", "hf", "transformers"),
+    "transformers": ("packages/bitbaselines/pyproject.toml", "hf", "transformers"),
     # `bitlab train --tensorboard` (bittrain.trainer.metrics_log): torch's writer needs tensorboard
-    "torch.utils.tensorboard": ("apps/cli/pyproject.toml", "tensorboard", "tensorboard"),
+    "torch.utils.tensorboard": ("packages/bittrain/pyproject.toml", "tensorboard", "tensorboard"),
 }
 
 

@@ -38,7 +38,7 @@ def test_baseline_trains_saves_and_resumes(tmp_path, corpus, capsys, kind):
     assert invoke([*args, "--max-steps", "2", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["kind"] == kind and result["step"] == 2
-    assert result["val"]["bpb"] > 0 and result["flops_per_byte"] > 0
+    assert result["val"]["val_bpb_masked"] > 0 and result["flops_per_byte"] > 0
     config = json.loads((run / "model" / "config.json").read_text())
     assert config["model_type"] == MODEL_TYPES[kind]
     if kind != "byte":

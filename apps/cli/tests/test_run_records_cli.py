@@ -65,7 +65,7 @@ def test_train_log_holds_the_records_of_the_run(trained) -> None:
     )
     steps = [line for line in lines if "metrics_log: train step" in line]
     assert [int(re.search(r"train step (\d+):", s).group(1)) for s in steps] == [1, 2, 3, 4]
-    assert any("metrics_log: val step 4: bpb " in line for line in lines)
+    assert any("metrics_log: val step 4: val_bpb_masked " in line for line in lines)
     assert "training session ended: status ok at step 4" in lines[-1]
 
 

@@ -198,8 +198,8 @@ def test_variants_entropy_boundaries_epoch_curriculum_corruption(tmp_path, corpu
     train = [r for r in rows if r["kind"] == "train"]
     assert [r["phase"] for r in train] == [2, 3, 4, 4]  # epochs 0..3 with this curriculum
     val = [r for r in rows if r["kind"] == "val"]
-    assert [r["step"] for r in val] == [2, 4] and all(r["bpb"] > 0 for r in val)
-    assert all(0.0 <= r["acc_replaced"] <= 1.0 for r in train)
+    assert [r["step"] for r in val] == [2, 4] and all(r["val_bpb_masked"] > 0 for r in val)
+    assert all(0.0 <= r["train_acc_replaced"] <= 1.0 for r in train)
     assert {p.name for p in (run / "plots").iterdir()} == {
         "loss.png",
         "accuracy.png",

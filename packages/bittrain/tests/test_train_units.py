@@ -126,11 +126,13 @@ def test_metrics_log_truncate_and_plots(tmp_path) -> None:
                 "loss": 5.0 / step,
                 "loss_bit": 0.7,
                 "loss_byte": 4.0 / step,
-                "acc_bit": 0.5 + step / 100,
+                "train_acc_bit": 0.5 + step / 100,
             }
         )
         if step % 10 == 0:
-            log.write({"kind": "val", "step": step, "bpb": 8.0 / step, "acc_byte": 0.1})
+            log.write(
+                {"kind": "val", "step": step, "val_bpb_masked": 8.0 / step, "val_acc_byte": 0.1}
+            )
     log.write({"kind": "train", "step": 21, "loss": float("nan")})
     log.close()
     with open(tmp_path / "metrics.jsonl", "a") as fh:

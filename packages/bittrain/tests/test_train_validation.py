@@ -35,12 +35,14 @@ def test_every_kind_is_scored_on_the_same_hidden_bytes(corpus: Path, tmp_path: P
     for kind, rows in runs.items():
         assert [r["step"] for r in rows] == [1, 2]
         for protocol in ("words", "tokens"):
-            assert rows[-1][f"bpb_{protocol}"] > 0
+            assert rows[-1][f"bpb_{protocol}_one_pass"] > 0
             assert (
                 rows[-1][f"hidden_digest_{protocol}"]
                 == runs["byte"][-1][f"hidden_digest_{protocol}"]
             )
-        assert ("bpb_bytes" in rows[-1]) == (kind != "bpe")  # bytes: byte-granular models only
+        assert ("bpb_bytes_one_pass" in rows[-1]) == (
+            kind != "bpe"
+        )  # bytes: byte-granular models only
         assert rows[-1]["train_flops"] > rows[0]["train_flops"] > 0
     # the protocols' bytes are the same for bitswin and the byte model
     assert runs["bitswin"][-1]["hidden_digest_bytes"] == runs["byte"][-1]["hidden_digest_bytes"]
@@ -48,7 +50,7 @@ def test_every_kind_is_scored_on_the_same_hidden_bytes(corpus: Path, tmp_path: P
 
 def test_protocols_can_be_switched_off_or_named(corpus: Path, tmp_path: Path) -> None:
     rows = _val_rows(corpus, tmp_path / "off", "eval_protocols=''", *MICRO_MODEL)
-    assert not any(k.startswith("bpb_") for k in rows[-1]) and "bpb" in rows[-1]
+    assert not any(k.startswith("bpb_") for k in rows[-1]) and "val_bpb_masked" in rows[-1]
     from bittrain.errors import BittrainError
 
     with pytest.raises(BittrainError, match="protocol 'wrods' is unknown"):

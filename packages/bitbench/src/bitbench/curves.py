@@ -1,9 +1,10 @@
 """Validation curves of a run (RUN/metrics.jsonl) against cumulative training FLOPs and
 wall-clock, and every run's bpb at the largest budget all runs reached (``bitlab compare``).
 
-A val row's bpb is ``bpb_<protocol>`` (the trainer's validation under the evaluation protocols)
-when the run logged it, else the old ``bpb`` (each task's own mask: not comparable across kinds;
-the curve says so in ``metric``). Its training FLOPs are the row's cumulative ``train_flops``,
+A val row's bpb is ``bpb_<protocol>_one_pass`` (the trainer's validation under the evaluation
+protocols; ``bpb_<protocol>`` in older runs) when the run logged it, else the task's own mask
+(``val_bpb_masked``, ``bpb`` in older runs: not comparable across kinds; the curve says so in
+``metric``). Its training FLOPs are the row's cumulative ``train_flops``,
 else the train row's of the same step, else (older runs) steps x the run's FLOPs per step;
 its wall-clock is the row's ``elapsed_s``, else the last train row's at or before that step.
 """
@@ -62,8 +63,12 @@ def run_curve(
         (r for r in records if r.get("kind", "train") == "train" and _number(r.get("step"))),
         key=lambda r: float(r["step"]),
     )
-    key = f"bpb_{protocol}"
-    metric = key if any(_number(r.get(key)) is not None for r in val) else "bpb"
+    # the protocol's one-pass bpb (``bpb_<p>`` in runs written before the key said so), else
+    # the task's own mask (``bpb`` in older runs)
+    candidates = (f"bpb_{protocol}_one_pass", f"bpb_{protocol}", "val_bpb_masked", "bpb")
+    metric = next(
+        (k for k in candidates if any(_number(r.get(k)) is not None for r in val)), candidates[-1]
+    )
     train_steps = np.array([float(r["step"]) for r in train])
     flops, elapsed, bpb, steps, estimated = [], [], [], [], False
     for row in val:

@@ -197,7 +197,8 @@ def plot_bpb_vs_flops(
     (by_flops, by_time) = fig.subplots(1, 2, sharey=True)
     markers = {"bitswin": "o", "byte": "s", "bpe": "^", "hf-bert": "D"}
     for curve in drawn:
-        label = f"{curve.name} ({curve.kind})" + ("" if curve.metric != "bpb" else " [own mask]")
+        own_mask = curve.metric in ("bpb", "val_bpb_masked")
+        label = f"{curve.name} ({curve.kind})" + (" [own mask]" if own_mask else "")
         label += " [FLOPs: steps x per step]" if curve.flops_source == "estimated" else ""
         marker = markers.get(curve.kind or "", "x")
         line = by_flops.plot(curve.flops, curve.bpb, marker=marker, markersize=3, label=label)[0]

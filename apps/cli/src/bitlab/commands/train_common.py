@@ -144,14 +144,14 @@ def render_result(title: str, result: dict[str, Any]) -> Callable[[Any], None]:
         val = result.get("val") or {}
         status = STATUS.get(result["status"], result["status"])
         line = f"[bold]{title}{status}[/] at step {result['step']} in {result['elapsed_s']:.0f} s"
-        for key in ("bpb_words", "bpb_bytes", "bpb"):
+        for key in ("bpb_words_one_pass", "bpb_bytes_one_pass", "val_bpb_masked"):
             if isinstance(val.get(key), (int, float)):
                 line += f"; validation {key} {val[key]:.4f}"
                 break
         if result.get("train_flops"):
             line += f"; {result['train_flops']:.3g} training FLOPs"
         console.print(line)
-        accs = "  ".join(f"{k} {v:.3f}" for k, v in val.items() if k.startswith("acc_"))
+        accs = "  ".join(f"{k} {v:.3f}" for k, v in val.items() if k.startswith("val_acc_"))
         if accs:
             console.print(f"validation {accs}")
         if result.get("flops_per_byte"):

@@ -42,7 +42,7 @@ BUILTIN_KINDS = (
              check=check_baseline_spec),
     # any local Hugging Face AutoModelForMaskedLM directory loads through this kind too
     TaskKind("hf-bert", build_baseline_task, (), _load_baseline,
-             "Hugging Face BertForMaskedLM at the bpe size on the reference BPE (bitbench[hf])",
+             "Hugging Face BertForMaskedLM at the bpe size on the reference BPE (bitbaselines[hf])",
              check=check_baseline_spec, matches=_is_hf_directory),
 )  # fmt: skip
 for _kind in BUILTIN_KINDS:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,28 @@ UNIT_METRICS = (
     "bit_patterns_per_byte",
     "loss_ratio",
 )
+
+
+@dataclass(frozen=True)
+class StepUnits:
+    """Where one step's word and phrase masks take their units from: a prior of bitcodec's
+    (``prior``), unit-start scores (``scores`` float [B, L]: the top-k per row start units), or
+    the model's own units (``word_starts`` / ``phrase_starts`` bool [B, L])."""
+
+    prior: str | None = None
+    scores: Tensor | None = None
+    word_starts: Tensor | None = None
+    phrase_starts: Tensor | None = None
+    flops: float = 0.0  # forward FLOPs of the passes that found them
+    metrics: dict[str, float] = field(default_factory=dict)  # the units pass's clean_* numbers
+
+    @property
+    def boundaries(self) -> str | Tensor:
+        """bitmask.make_masks' ``boundaries`` argument."""
+        for given in (self.word_starts, self.scores, self.prior):
+            if given is not None:
+                return given
+        raise ValueError("StepUnits names no unit source")
 
 
 class BitSwinTask(TaskBase):
@@ -220,15 +243,15 @@ class BitSwinTask(TaskBase):
         step: int,
         sample_index: Tensor,
         rates: dict[str, float],
-    ) -> tuple[Any, torch.Tensor | None, float, dict[str, float]]:
-        """(boundaries, phrase_boundaries, FLOPs, metrics) for this step's word/phrase masks."""
+    ) -> StepUnits:
+        """Where this step's word and phrase masks take their units from."""
         source = self.options.boundary_source
         if not self._needs_units(rates):
             prior = source if source in ("whitespace", "class") else self.options.boundary_prior
-            return prior, None, 0.0, {}
+            return StepUnits(prior=prior)
         if not self._own_units():
             scores = self._scores(model, windows, doc_starts, step)
-            return scores.scores, None, scores.flops, {}
+            return StepUnits(scores=scores.scores, flops=scores.flops)
         b, n = windows.shape
         levels = window_levels(
             b,
@@ -242,7 +265,7 @@ class BitSwinTask(TaskBase):
         word = torch.zeros(b, n, dtype=torch.bool, device=windows.device)
         phrase = torch.zeros_like(word) if self.model_config.num_levels > 1 else None
         if rows.numel() == 0:
-            return word, phrase, 0.0, {}
+            return StepUnits(word_starts=word, phrase_starts=phrase)
         units = model_units(
             self._boundary_model(model, step), windows[rows], doc_starts[rows], codes=self.codes
         )
@@ -252,22 +275,17 @@ class BitSwinTask(TaskBase):
         metrics = {
             f"clean_{k}": float(units.metrics[k]) for k in UNIT_METRICS if k in units.metrics
         }
-        return word, phrase, units.flops, metrics
+        return StepUnits(word_starts=word, phrase_starts=phrase, flops=units.flops, metrics=metrics)
 
     def loss(
         self, model: Module, windows: Tensor, doc_starts: Tensor, *, step: int, sample_index: Tensor
     ) -> TaskLoss:
         rates = self._rates(step)
         is_main = self.spec.is_main
-        boundaries, phrase, flops, unit_metrics = self._mask_units(
-            model, windows, doc_starts, step, sample_index, rates
-        )
+        units = self._mask_units(model, windows, doc_starts, step, sample_index, rates)
+        flops = units.flops
         if is_main and self._table_due(step):
-            scores = (
-                boundaries
-                if isinstance(boundaries, torch.Tensor) and boundaries.is_floating_point()
-                else None
-            )
+            scores = units.scores
             if scores is None:
                 fed = self._scores(model, windows, doc_starts, step)
                 scores, flops = fed.scores, flops + fed.flops
@@ -279,8 +297,8 @@ class BitSwinTask(TaskBase):
             windows,
             self.mask_config,
             **self._when(step),
-            boundaries=boundaries,
-            phrase_boundaries=phrase,
+            boundaries=units.boundaries,
+            phrase_boundaries=units.phrase_starts,
             seed=self.spec.seed,
             sample_index=sample_index,
             corruption=self.corruption,
@@ -290,7 +308,7 @@ class BitSwinTask(TaskBase):
         for key, value in out.metrics.items():
             if key.startswith("acc_") or key == "bpb_hidden" or key in UNIT_METRICS:
                 metrics[key] = value
-        metrics.update(unit_metrics)
+        metrics.update(units.metrics)
         n = windows.shape[1]
         per_byte = realised_flops_per_byte(self.model_config, n, out.metrics)
         flops += per_byte * windows.shape[0] * n * GRAD_PASS

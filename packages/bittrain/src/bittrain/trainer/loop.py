@@ -39,7 +39,7 @@ from bittrain.trainer.data import Sharding
 from bittrain.trainer.dist import DistContext
 from bittrain.trainer.faults import Faults
 from bittrain.trainer.flop_meter import FlopMeter
-from bittrain.trainer.metrics_log import TrainLog, truncate_metrics
+from bittrain.trainer.metrics_log import TrainLog, row_keys, truncate_metrics
 from bittrain.trainer.progress import ProgressLine, val_summary
 from bittrain.trainer.schedule import Schedule, set_lr
 from bittrain.trainer.step import clip_gradients, host_values, micro_inputs
@@ -171,7 +171,7 @@ class Trainer:
                     fields = {"phase": phase, "lr": lr, **flop_fields, "elapsed_s": elapsed}
                     train_log.write_train(step, fields, extra)
                 if self.validator.should_validate(step, last=last):
-                    last_val = self.validator.validate(self.model)
+                    last_val = row_keys("val", self.validator.validate(self.model))
                     train_log.write_val(
                         step,
                         last_val,

@@ -1,10 +1,20 @@
 """RUN/metrics.jsonl: one JSON object per logged training step (``"kind": "train"``) or
 validation (``"kind": "val"``). Only rank 0 writes it.
 
-Train rows: step, phase, lr, loss, ``loss_<task>`` per task, ``acc_<level>`` per level, bits_per_s,
-grad_norm, elapsed_s, train_flops (cumulative, every forward counted; first steps of a curriculum
-phase also step_flops and step_flops_measured). Val rows: step, bpb and the task's other
-validation metrics, train_flops, elapsed_s.
+A key means one thing wherever bitlab writes it: a number computed differently from the
+evaluation's (``bitlab eval``'s metrics.json) gets a name of its own (``row_keys``):
+
+- train rows: step, phase, lr, loss, ``loss_<task>`` per task, ``train_acc_<level>`` (accuracy
+  on the positions this step's training masks hid), ``train_bpb_<...>``, bits_per_s, grad_norm,
+  elapsed_s, train_flops (cumulative, every forward counted; first steps of a curriculum phase
+  also step_flops and step_flops_measured);
+- val rows: ``val_bpb_masked`` (bits per byte under the task's own fixed-seed mask, one pass),
+  ``val_acc_<level>`` (the task's fixed-seed accuracies), ``bpb_<protocol>_one_pass`` (the
+  evaluation protocols' hidden bytes, one pass: the same key and meaning as in eval's
+  metrics.json), the task's other validation numbers, train_flops, elapsed_s.
+
+Runs written before these names used ``acc_<level>`` and ``bpb`` in both kinds of rows and
+``bpb_<protocol>`` for the one-pass protocol numbers; readers accept both.
 """
 
 from __future__ import annotations
@@ -85,6 +95,22 @@ def truncate_metrics(run_dir: Path, step: int) -> None:
     write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
+def row_keys(kind: str, metrics: dict[str, Any]) -> dict[str, Any]:
+    """``metrics`` under the row's names (see the module doc)."""
+    out: dict[str, Any] = {}
+    for key, value in metrics.items():
+        if kind == "train" and key.startswith(("acc_", "bpb")):
+            key = f"train_{key}"
+        elif kind == "val" and key == "bpb":
+            key = "val_bpb_masked"
+        elif kind == "val" and key.startswith("acc_"):
+            key = f"val_{key}"
+        elif kind == "val" and key.startswith("bpb_"):
+            key = f"{key}_one_pass"
+        out[key] = value
+    return out
+
+
 class TrainLog:
     """Rank 0's metrics rows with their cadence: per-step metrics are averaged over the steps
     since the last row (and over ranks), written every ``every`` steps, on the last step and on
@@ -122,10 +148,12 @@ class TrainLog:
         means = self._mean_over_ranks({k: v / max(self._count, 1) for k, v in self._sums.items()})
         rate = self.bits_per_s()
         self._sums, self._count, self._t_row = {}, 0, time.monotonic()
-        row = {"kind": "train", "step": step, **fields, **means, **main_extra, "bits_per_s": rate}
+        row = {"kind": "train", "step": step, **fields, **row_keys("train", means), **main_extra,
+               "bits_per_s": rate}  # fmt: skip
         self._emit(row, "train")
 
     def write_val(self, step: int, metrics: dict[str, Any], fields: dict[str, Any]) -> None:
+        """``metrics`` as ``row_keys("val", ...)`` named them."""
         self._emit({"kind": "val", "step": step, **metrics, **fields}, "val")
 
     def _mean_over_ranks(self, metrics: dict[str, float]) -> dict[str, float]:
@@ -155,6 +183,6 @@ def _tensorboard(run_dir: Path) -> Any:
     try:
         from torch.utils.tensorboard import SummaryWriter  # optional extra: only when asked
     except ImportError:
-        log.warning("tensorboard is not installed (pip install 'bitlab-cli[tensorboard]'): skipped")
+        log.warning("tensorboard is not installed (pip install 'bittrain[tensorboard]'): skipped")
         return None
     return SummaryWriter(str(Path(run_dir) / "tensorboard"))

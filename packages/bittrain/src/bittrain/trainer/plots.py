@@ -37,7 +37,7 @@ def write_plots(run_dir: Path) -> list[Path]:
 
     plans = [
         ("loss.png", train, "loss_", "training loss per task", "loss (nats)", True),
-        ("accuracy.png", train, "acc_", "training accuracy per level", "accuracy", False),
+        ("accuracy.png", train, "train_acc_", "training accuracy per level", "accuracy", False),
         ("validation.png", val, "", "validation", "value", False),
     ]
     for name, source, prefix, title, ylabel, log in plans:
@@ -49,7 +49,7 @@ def write_plots(run_dir: Path) -> list[Path]:
             series = {
                 k: v for k, v in _series(source, "").items() if k not in ("step", "elapsed_s")
             }
-            series = {k: v for k, v in series.items() if k == "bpb" or k.startswith("acc_")}
+            series = {k: v for k, v in series.items() if k.startswith(("val_", "bpb_"))}
         if prefix == "loss_" and any(isinstance(r.get("loss"), (int, float)) for r in source):
             series["total"] = (
                 [int(r["step"]) for r in source if isinstance(r.get("loss"), (int, float))],

@@ -80,11 +80,16 @@ class ProgressLine:
 
 def val_summary(step: int, metrics: dict[str, Any]) -> str:
     parts = [f"val @ step {step}:"]
-    for key in ("bpb_words", "bpb_tokens", "bpb_bytes", "bpb"):
+    for key in (
+        "bpb_words_one_pass",
+        "bpb_tokens_one_pass",
+        "bpb_bytes_one_pass",
+        "val_bpb_masked",
+    ):
         value = metrics.get(key)
         if isinstance(value, (int, float)):
-            parts.append(f"{key} {value:.4f}")
-    for key in ("acc_bit", "acc_byte", "acc_word", "acc_phrase"):
-        if key in metrics:
-            parts.append(f"{key} {metrics[key]:.3f}")
+            parts.append(f"{key.removesuffix('_one_pass')} {value:.4f}")
+    for key in ("val_acc_bit", "val_acc_byte", "val_acc_word", "val_acc_phrase"):
+        if isinstance(metrics.get(key), (int, float)):
+            parts.append(f"{key.removeprefix('val_')} {metrics[key]:.3f}")
     return "  ".join(parts)

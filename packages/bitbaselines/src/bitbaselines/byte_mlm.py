@@ -28,6 +28,8 @@ def _blocks_with_neighbours(x: torch.Tensor, window: int) -> torch.Tensor:
     """[B, nb*W, ...] -> [B, nb, 3W, ...]: each block with its previous and next block (zeros
     beyond the ends). One padded copy viewed as overlapping windows of 3 blocks (``unfold``),
     so the backward pass is one accumulation, not three zero-filled slice gradients."""
+    if x.dtype == torch.bool:  # padded as integers: torch 2.13's inductor mis-builds bool padding
+        return _blocks_with_neighbours(x.long(), window).bool()
     B, Lp = x.shape[:2]
     nb = Lp // window
     blocks = x.reshape(B, nb, window, -1)  # [B, nb, W, F]

@@ -175,7 +175,8 @@ def throughput(corpus: Any, corpus_path: Path, work: Path, device: torch.device,
         for _ in range(warm):
             train_step(p)
         timing = Timing(tuple(timed_rounds(lambda p=p: train_step(p), reference, rounds)))
-        stages = profile_stages(lambda p=p: train_step(p), case.kind, p.model, 1)
+        stages = profile_stages(lambda p=p: train_step(p), case.kind, p.model, 1,
+                                model_stages=not p.config.compile)  # fmt: skip
         rows.append({
             "case": case.name, "kind": case.kind, "preset": case.preset, "batch": batch,
             "seq_len": seq_len, "params": p.params, "compiled": case is COMPILED,

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from bitbaselines.layers import EncoderBlock
 from bitswin.hierarchy import ROUTING_RANGE
 from bitswin.model import LOSS_RANGE
 from torch import nn
-from torch.profiler import record_function
+from torch.profiler import ProfilerActivity, profile, record_function
 
 from bittrain.engine.modules import unwrap
 from bittrain.engine.unit_scores import UNITS_RANGE
@@ -62,9 +63,20 @@ def bitswin_stages(model: nn.Module) -> dict[str, list[nn.Module]]:
 
 
 def token_stages(model: nn.Module) -> dict[str, list[nn.Module]]:
-    """A token-level masked LM (byte, BPE, Hugging Face BERT): the whole model is one stage
-    beside the loss and the optimizer (its blocks are all alike)."""
-    return {"model (embedding, blocks, head)": [model]}
+    """A token-level masked LM (byte, BPE, Hugging Face BERT). With bitbaselines' encoder
+    blocks: the projections, the feed-forward and the norms apart, and what is left of a block
+    (attention proper: rotary, the local band, softmax; the residual adds) as "attention"; any
+    other model is one stage."""
+    blocks = [m for m in model.modules() if isinstance(m, EncoderBlock)]
+    if not blocks:
+        return {"model (embedding, blocks, head)": [model]}
+    return {
+        "embedding, head and glue": [model],
+        "attention (rotary, band, softmax)": blocks,
+        "qkv and output projections": [m for b in blocks for m in (b.qkv, b.proj)],
+        "feed-forward": [b.ffn for b in blocks],
+        "layer norms": [m for b in blocks for m in (b.norm_attn, b.norm_ffn)],
+    }
 
 
 def stage_modules(kind: str, model: nn.Module) -> dict[str, list[nn.Module]]:
@@ -176,13 +188,16 @@ def split_by_stage(events: list[Any], steps: int, device_time: bool) -> StageSpl
     return StageSplit(dict(forward), dict(backward))
 
 
-def profile_stages(step_fn: Any, kind: str, model: nn.Module, steps: int) -> StageSplit:
-    """Run ``step_fn()`` ``steps`` times under torch.profiler with the stage ranges on."""
-    from torch.profiler import ProfilerActivity, profile  # the profiler only when asked for
-
+def profile_stages(
+    step_fn: Any, kind: str, model: nn.Module, steps: int, *, model_stages: bool = True
+) -> StageSplit:
+    """Run ``step_fn()`` ``steps`` times under torch.profiler with the stage ranges on.
+    ``model_stages=False`` (a torch.compile'd model: hooks would break its graph) keeps only
+    the bench's ranges: the model's time then counts to the task's stage."""
     cuda = torch.cuda.is_available() and next(unwrap(model).parameters()).is_cuda
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-    with stage_ranges(stage_modules(kind, model)), profile(activities=activities) as prof:
+    stages = stage_modules(kind, model) if model_stages else {}
+    with stage_ranges(stages), profile(activities=activities) as prof:
         for _ in range(steps):
             step_fn()
     return split_by_stage(list(prof.events()), steps, device_time=cuda)

@@ -128,7 +128,9 @@ def bench_case(
         counted = run_step(p)
     measured = float(counter.get_total_flops())
     say(p.case.name, PHASES[3])
-    stages = profile_stages(lambda: run_step(p), p.case.kind, p.model, profiled)
+    stages = profile_stages(
+        lambda: run_step(p), p.case.kind, p.model, profiled, model_stages=not p.config.compile
+    )
     say(p.case.name, PHASES[4])
     peak = peak_memory_bytes(lambda: run_step(p), p.device)
     return (
@@ -196,6 +198,11 @@ def train_bench(
         "the one budgets and equal-FLOP comparisons use; reference = FlopCounterMode",
         "stage times: torch.profiler over "
         f"{sizes['profiled']} step(s), each op's own time, backward ops to the stage of their "
-        "forward; ratio = share of the profiled step (profiling adds overhead)",
+        "forward; ratio = share of the profiled step (profiling adds overhead)"
+        + (
+            "; compiled: the model is one graph, its time counts to the task"
+            if compile_model
+            else ""
+        ),
     ]
     return {"name": "train", "rows": rows, "notes": notes, "cases": records}

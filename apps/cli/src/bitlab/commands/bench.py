@@ -3,7 +3,8 @@
 Each benchmark is a function ``fn(quick: bool) -> dict`` living in the lowest package that can
 run it; it returns ``{"name": str, "rows": [row, ...], "notes": [str, ...]}`` where a row is
 ``{"case", "metric", "value", "unit", "reference", "ratio", "target", "met"}`` (the last four may
-be None). This module only runs them and prints one table.
+be None). `train` also takes ``kinds``, ``compile_model`` and a ``progress(case, phase)``
+callback (a progress bar here). This module only runs them and prints one table.
 """
 
 from __future__ import annotations

@@ -34,14 +34,20 @@ def corpus(tmp_path_factory) -> Path:
     return write_sample_corpus(tmp_path_factory.mktemp("corpus") / "c.zarr", n_docs=200)
 
 
-def _train(corpus: Path, out: Path, *extra: str, fault: str | None = None) -> dict:
+def _bitlab_train(
+    corpus: Path, out: Path, *extra: str, fault: str | None = None
+) -> subprocess.CompletedProcess:
     args = [*BITLAB, "train", "--corpus", str(corpus), "--out", str(out), "--no-progress", "--json"]
     for item in SETTINGS:
         args += ["--set", item]
     env = {k: v for k, v in os.environ.items() if k != "BITLAB_TRAIN_FAULT"}
     if fault:
         env["BITLAB_TRAIN_FAULT"] = fault
-    done = subprocess.run([*args, *extra], capture_output=True, text=True, env=env, timeout=240)
+    return subprocess.run([*args, *extra], capture_output=True, text=True, env=env, timeout=240)
+
+
+def _train(corpus: Path, out: Path, *extra: str, fault: str | None = None) -> dict:
+    done = _bitlab_train(corpus, out, *extra, fault=fault)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)
 
@@ -100,6 +106,28 @@ def test_killed_worker_is_restarted_and_the_run_completes(corpus, two_workers, t
     assert (run / "model" / "model.safetensors").is_file()
     # Recovery is exact: the same weights as a run that was never interrupted.
     assert two_workers[0]["param_digests"] == result["param_digests"]
+
+
+@pytest.mark.slow
+def test_own_command_line_plus_resume_continues_a_two_worker_run(
+    corpus, two_workers, tmp_path
+) -> None:
+    """The README's promises for --nproc 2: the run's own command line without --resume is one
+    line and exit 2, leaving the run as it was; with --resume it continues exactly (the launcher
+    saved device 'cpu' for the workers, the command line says 'auto': not a change of the run)."""
+    run = tmp_path / "stopped"
+    stopped = _bitlab_train(corpus, run, "--nproc", "2", fault="nan@7")
+    assert stopped.returncode == 2, stopped.stderr[-3000:]
+    assert 'device = "cpu"' in (run / "config.toml").read_text()
+    files = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    again = _bitlab_train(corpus, run, "--nproc", "2")
+    assert again.returncode == 2
+    line = again.stderr.strip()
+    assert "\n" not in line and "already holds a run" in line and "--resume" in line, line
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == files
+    result = _train(corpus, run, "--nproc", "2", "--resume")
+    assert result["status"] == "ok" and result["step"] == 10
+    assert result["param_digests"] == two_workers[0]["param_digests"]
 
 
 @pytest.mark.slow

@@ -7,7 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
-from bitbench.model_card import corpus_manifest, render_model_card, write_model_card
+from bitbench.errors import BitbenchError
+from bitbench.eval_folder import check_out_dir
+from bitbench.model_card import (
+    card_destination,
+    corpus_manifest,
+    render_model_card,
+    write_model_card,
+)
+from bitswin.hub import is_bitlab_card
 from bittrain.runs import inspect_run
 from huggingface_hub import ModelCard
 
@@ -116,3 +124,45 @@ def test_write_model_card_reads_the_run_and_the_corpus(run: Path, tmp_path: Path
     manifest = corpus_manifest(corpus)
     assert manifest is not None and manifest["store_id"] in card.content
     assert card.data.eval_results[0].dataset_name == "c.zarr"
+
+
+def test_the_card_replaces_only_bitlab_s_own_readme(run: Path, tmp_path: Path) -> None:
+    readme = run / "model" / "README.md"
+    assert is_bitlab_card(readme.read_text())  # save_pretrained's card
+    assert write_model_card(inspect_run(run), METRICS) == readme
+    edited = readme.read_text() + "\nmy own notes\n"
+    readme.write_text(edited)
+    with pytest.raises(BitbenchError, match="not a card bitlab wrote"):
+        write_model_card(inspect_run(run), METRICS)
+    beside = tmp_path / "eval"
+    path = write_model_card(inspect_run(run), METRICS, elsewhere=beside)
+    assert path == beside / "model_card.md" and is_bitlab_card(path.read_text())
+    assert readme.read_text() == edited
+
+
+def test_a_model_folder_of_someone_else_gets_no_card(run: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "hf"  # a bare model folder: not a run's model/, whatever it holds
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (folder / name).write_bytes((run / "model" / name).read_bytes())
+    assert card_destination(inspect_run(folder), tmp_path / "o") == tmp_path / "o" / "model_card.md"
+    with pytest.raises(BitbenchError, match="left as it is"):
+        card_destination(inspect_run(folder), None)
+    assert not (folder / "README.md").exists()
+
+
+def test_eval_folder_of_someone_else_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    check_out_dir(out)  # empty: fine
+    (out / "notes.txt").write_text("unrelated")
+    check_out_dir(out)  # no file an evaluation writes: fine
+    (out / "report.md").write_text("my report")
+    with pytest.raises(BitbenchError, match=r"report\.md that bitlab eval did not write"):
+        check_out_dir(out)
+    (out / "metrics.json").write_text(json.dumps({"version": 2, "settings": {}, "run": "r",
+                                                  "kind": "bitswin"}))  # fmt: skip
+    check_out_dir(out)  # an earlier evaluation's folder: bitlab's to replace
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(BitbenchError, match="is a file"):
+        check_out_dir(tmp_path / "f")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from bitswin import BitswinError, BitSwinModel
-from bitswin.hub import resolve_pretrained
+from bitswin.hub import is_bitlab_card, marked_card, resolve_pretrained
 from huggingface_hub import ModelCard, PyTorchModelHubMixin
 from safetensors.torch import save_file
 
@@ -163,3 +163,13 @@ def test_push_to_hub_uploads_a_save_pretrained_folder(micro_config, tmp_path, mo
     assert seen["config"]["architectures"] == ["BitSwinModel"]
     url = model.save_pretrained(tmp_path / "local", push_to_hub=True, repo_id="someone/x")
     assert url.endswith("/commit/0") and (tmp_path / "local" / "config.json").is_file()
+
+
+def test_cards_bitlab_writes_are_marked_and_an_edit_removes_the_mark(micro_config, tmp_path):
+    BitSwinModel(micro_config).save_pretrained(tmp_path / "m")
+    text = (tmp_path / "m" / "README.md").read_text()
+    assert is_bitlab_card(text)
+    assert is_bitlab_card(marked_card("# a card\n"))
+    assert not is_bitlab_card(text.replace("bitswin", "bitswin2", 1))  # edited above the mark
+    assert not is_bitlab_card(text + "my notes\n")  # added below it
+    assert not is_bitlab_card("---\nlicense: mit\n---\n# someone's card\n")

@@ -7,7 +7,7 @@ from bitswin import BitSwinConfig, BitSwinModel
 from helpers import make_targets, text_bytes
 
 MASK_RATE = 0.18
-MAX_STEPS = 300
+MAX_STEPS = 400  # 0.99 reached after 320 steps (torch 2.13, CPU, one thread)
 
 
 def _masked_accuracy(model: BitSwinModel, data: torch.Tensor, seed: int) -> float:

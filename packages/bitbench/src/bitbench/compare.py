@@ -132,7 +132,7 @@ def compare_runs(
             try:
                 command = command_for(run) if command_for else None
                 write_outputs(evaluation, inspect_run(run).run_dir / "eval", command)
-            except OSError as exc:  # a read-only run: keep going without the cache
+            except (OSError, BitbenchError) as exc:  # read-only, or RUN/eval not bitlab's
                 log.warning("could not save the evaluation of %s: %s", run, exc)
             metrics = clean_for_json(evaluation.metrics)
         elif progress is not None:

@@ -7,7 +7,10 @@ protocol_scores), acc_bit/acc_byte/acc_word/acc_phrase (each level alone), bound
 P/R/F1 (whitespace gold, or ``gold_seg``: a segmented file), consistency AUC, encoding-table
 statistics per level against a byte-level BPE of the same vocabulary size and against
 gzip/xz/zstd, forward FLOPs per byte, and the training budget read from the run. Metrics a model
-cannot give (a baseline has no boundary head) are None.
+cannot give (a baseline has no boundary head) are None; a headline ``bpb`` that scored nothing
+(no byte hidden: windows too short) is an error, not a result.
+
+``write_outputs`` writes only into a folder that is bitlab's (``bitbench.eval_folder``).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from bitbench.boundaries import (
 )
 from bitbench.compression import compression_baselines
 from bitbench.errors import BitbenchError
+from bitbench.eval_folder import check_out_dir
 from bitbench.flops import training_flops
 from bitbench.metrics import gold_starts
 from bitbench.plots import plot_accuracy_over_training, plot_boundary_view, plot_rank_frequency
@@ -250,6 +254,8 @@ def evaluate_run(
             )
         )
 
+        _check_scored(metrics, settings)
+
     _stage(progress, "levels")
     boundary_cache = None
     if windows is not None and is_bitswin:
@@ -322,6 +328,29 @@ def evaluate_run(
     return Evaluation(metrics, plot_data)
 
 
+def _check_scored(metrics: dict[str, Any], settings: EvalSettings) -> None:
+    """An evaluation that scored nothing is an error, not a number (no metrics.json is
+    written): windows too short to hide a byte under the headline protocol, or no protocol
+    this kind can score. A headline protocol the kind cannot score (``bytes`` for a token
+    model) stays null beside the protocols it did score, as `compare` shows it."""
+    if metrics.get("bpb") is not None:
+        return
+    protocol = settings.protocols[0]
+    entry = (metrics.get("protocols") or {}).get(protocol) or {}
+    if not metrics.get("masked_bytes"):
+        raise BitbenchError(
+            f"nothing was scored: protocol '{protocol}' hid no byte in {settings.windows} val "
+            f"windows of {settings.seq_len} bytes: use longer or more windows (--seq-len, "
+            f"--windows; default {EvalSettings.seq_len} and {EvalSettings.windows})"
+        )
+    if any(metrics.get(f"bpb_{p}") is not None for p in settings.protocols[1:]):
+        return
+    raise BitbenchError(
+        f"nothing was scored: protocol '{protocol}' cannot score this {metrics.get('kind')} "
+        f"model ({entry.get('note', 'no score')}): ask for another (--protocol tokens)"
+    )
+
+
 def _train_flops_per_byte(model: Any, info: RunInfo) -> float | None:
     """Forward FLOPs per byte at the run's training window length (None if unknown)."""
     seq_len = find_setting(read_run_config(info), "seq_len", "seq_len_bytes", "window_bytes")
@@ -384,10 +413,10 @@ def default_out_dir(run_dir: str | Path) -> Path:
 def write_outputs(
     evaluation: Evaluation, out_dir: str | Path, command: str | None = None
 ) -> dict[str, Path]:
-    """metrics.json (atomic), report.md and the PNG plots into ``out_dir``; returns their paths."""
+    """metrics.json (atomic), report.md and the PNG plots into ``out_dir`` (checked by
+    ``check_out_dir``); returns their paths."""
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise BitbenchError(f"output '{out}' is a file: pass a directory to --out")
+    check_out_dir(out)
     out.mkdir(parents=True, exist_ok=True)
     data = evaluation.plot_data
     written: dict[str, Path] = {}

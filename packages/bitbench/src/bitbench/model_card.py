@@ -5,6 +5,11 @@ A Hugging Face Hub card (YAML metadata with ``library_name``, ``license``, ``tag
 eval's metrics.json, RUN/config.toml (how it was trained), the corpus store's manifest (what it
 was trained on) and RUN/env.json (with which code, on which machines). Numbers are only ever
 copied from those files; a missing piece is said to be missing, never guessed.
+
+bitlab writes only over its own cards: a README.md already in the model folder is replaced
+only when bitlab wrote it and nobody edited it since (``bitswin.hub.is_bitlab_card``). Any
+other README.md (a Hugging Face folder's own card, an edited one) is left byte for byte as it
+is, and the card goes beside the evaluation instead (``OUT/model_card.md``).
 """
 
 from __future__ import annotations
@@ -15,10 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from bitcodec import open_corpus
+from bitswin.hub import is_bitlab_card, marked_card
 from bittrain.fileio import write_text_atomic
 from bittrain.runs import RunInfo, read_run_config
 from huggingface_hub import ModelCardData
 from huggingface_hub.repocard_data import EvalResult
+
+from bitbench.errors import BitbenchError
+from bitbench.eval_folder import CARD_FILE
 
 CARD_NAME = "README.md"
 LICENSE = "apache-2.0"
@@ -276,15 +285,35 @@ def render_model_card(
     return f"---\n{data.to_yaml()}\n---\n\n{body}"
 
 
+def card_destination(info: RunInfo, elsewhere: str | Path | None) -> Path:
+    """Where the card goes: MODEL/README.md when that is a card bitlab wrote (and nobody
+    edited), or absent from a run's model/ folder; else ``elsewhere/model_card.md`` (a folder
+    bitlab did not make, a README.md of someone else's). With ``elsewhere`` None that is an
+    error; the README.md is never replaced."""
+    path = info.model_dir / CARD_NAME
+    if path.exists():
+        ours = is_bitlab_card(path.read_text(encoding="utf-8", errors="replace"))
+    else:
+        ours = info.model_dir != info.run_dir  # RUN/model, made by bitlab train
+    if ours:
+        return path
+    if elsewhere is None:
+        raise BitbenchError(
+            f"'{path}' is not a card bitlab wrote (or it was edited since): it is left as it "
+            "is; pass a folder for the card (elsewhere=...)"
+        )
+    return Path(elsewhere) / CARD_FILE
+
+
 def write_model_card(
     info: RunInfo,
     metrics: dict[str, Any],
     *,
     corpus: str | Path | None = None,
     repo_id: str | None = None,
+    elsewhere: str | Path | None = None,
 ) -> Path:
-    """RUN/model/README.md (atomic), replacing the short card save_pretrained wrote."""
-
+    """The run's card (atomic), at :func:`card_destination`; returns where it went."""
     text = render_model_card(
         info,
         metrics,
@@ -292,6 +321,6 @@ def write_model_card(
         env=read_env(info.run_dir),
         repo_id=repo_id,
     )
-    path = info.model_dir / CARD_NAME
-    write_text_atomic(path, text)
+    path = card_destination(info, elsewhere)
+    write_text_atomic(path, marked_card(text))
     return path

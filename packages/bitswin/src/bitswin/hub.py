@@ -9,7 +9,9 @@ rules for the files:
 - weights are safetensors, written atomically: a new folder is filled as a temporary sibling
   and renamed into place, an existing folder (a trainer's checkpoint with other files) has each
   file replaced atomically, weights first; a ``README.md`` model card is added when the folder
-  has none (a card written by ``bitlab eval`` is never overwritten);
+  has none (a card written by ``bitlab eval`` is never overwritten); every card bitlab writes
+  ends in a mark with a digest of its text (``marked_card``), by which ``is_bitlab_card`` tells
+  a card bitlab may replace from one a person wrote or edited;
 - ``from_pretrained`` takes a local folder or a Hub repo id (``org/name``, resolved through the
   Hugging Face cache), and every way that can fail ends in one error naming the thing and the fix.
 
@@ -19,8 +21,10 @@ A model class supplies ``hub_config()`` (the config.json object), ``_write_weigh
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -43,6 +47,8 @@ REPO_URL = "https://github.com/bitlab-lm/bitlab"
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
+_CARD_MARK = "<!-- bitlab model card {digest}: bitlab replaces this file unless it is edited -->"
+_CARD_MARK_RE = re.compile(r"\n\n<!-- bitlab model card ([0-9a-f]{16}): [^\n]*-->\n$")
 # Keys config.json carries for the Hub beside the model's own config (dropped when loading).
 HUB_KEYS = ("architectures", "library_version")
 HUB_TAGS = ["bitlab", "bit-level", "tokenizer-free", "masked-language-modeling"]
@@ -82,6 +88,23 @@ def write_model_dir(directory: str | Path, write_files: Callable[[Path], None]) 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return directory
+
+
+def _card_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def marked_card(text: str) -> str:
+    """A model card's text with bitlab's mark as its last line (a digest of the text above)."""
+    body = text.rstrip()
+    return f"{body}\n\n{_CARD_MARK.format(digest=_card_digest(body))}\n"
+
+
+def is_bitlab_card(text: str) -> bool:
+    """Whether a README.md is a card bitlab wrote and nobody changed since (its mark's digest
+    matches its text): only such a card may be replaced."""
+    match = _CARD_MARK_RE.search(text)
+    return match is not None and _card_digest(text[: match.start()]) == match.group(1)
 
 
 def write_atomic(path: str | Path, write: Callable[[str], None]) -> None:
@@ -259,7 +282,8 @@ class SafetensorsHubMixin(PyTorchModelHubMixin):
         def write(folder: Path) -> None:
             self._save_pretrained(folder)
             if not (folder / CARD_NAME).exists():
-                write_text_atomic(folder / CARD_NAME, str(self.generate_model_card(**card_kwargs)))
+                card = str(self.generate_model_card(**card_kwargs))
+                write_text_atomic(folder / CARD_NAME, marked_card(card))
 
         folder = write_model_dir(save_directory, write)
         if push_to_hub:

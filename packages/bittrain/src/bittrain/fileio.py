@@ -7,11 +7,13 @@ bitswin.hub's, re-exported for them).
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from bitswin.hub import write_atomic, write_text_atomic
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from bittrain.errors import BittrainError
@@ -21,6 +23,7 @@ __all__ = [
     "load_tensors",
     "read_json",
     "read_text",
+    "safetensors_problem",
     "save_tensors",
     "write_atomic",
     "write_json_atomic",
@@ -84,8 +87,40 @@ def load_tensors(
 ) -> dict[str, Any]:
     try:
         return load_file(str(path))
-    except (OSError, ValueError, RuntimeError) as exc:  # safetensors raises several kinds
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:  # several kinds
         raise BittrainError(f"cannot read '{path}': {exc}: {fix}") from None
+
+
+def safetensors_problem(path: str | Path) -> str | None:
+    """What is wrong with a safetensors file, from its header and size alone (no tensor is
+    read): missing, a header that does not parse, or fewer bytes than the header promises (a
+    truncated copy). None when it looks whole."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            length = struct.unpack("<Q", head)[0] if len(head) == 8 else -1
+            header = fh.read(length) if 0 <= length <= size - 8 else b""
+    except FileNotFoundError:
+        return f"{path.name} is missing"
+    except OSError as exc:
+        return f"{path.name} cannot be read ({exc.strerror or exc})"
+    if length < 0 or len(header) != length:
+        return f"{path.name} is truncated ({size} bytes, shorter than its header)"
+    try:
+        entries = json.loads(header)
+        end = max(
+            (int(v["data_offsets"][1]) for k, v in entries.items() if k != "__metadata__"),
+            default=0,
+        )
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return f"{path.name} has a damaged header"
+    expected = 8 + length + end
+    if size != expected:
+        how = "truncated" if size < expected else "longer than its header says"
+        return f"{path.name} is {how} ({size} of {expected} bytes)"
+    return None
 
 
 def clean_for_json(value: Any) -> Any:

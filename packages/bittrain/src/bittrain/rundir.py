@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,21 @@ from enctable import AdaptiveEncodingTable
 from bittrain.errors import BittrainError
 
 log = logging.getLogger(__name__)
+
+# What `bitlab train` writes into a run directory (docs/architecture.md "Run directory"), and
+# `bitlab eval` into RUN/eval: a folder holding any of these holds a run (a fresh start there
+# is refused), and `--overwrite` removes exactly these, nothing else the folder holds.
+# A token baseline's tokenizer.json is among them: a run replaced with --overwrite must not
+# reuse the old run's tokenizer.
+RUN_ENTRIES = ("checkpoints", "model", "table", "plots", "eval", "tensorboard", "config.toml",
+               "metrics.jsonl", "env.json", "train.log", "tokenizer.json",
+               "tokenizer_stats.json")  # fmt: skip
+
+
+def run_entries(run_dir: str | Path) -> list[str]:
+    """The RUN_ENTRIES present in ``run_dir`` ([] for a missing or empty folder)."""
+    folder = Path(run_dir)
+    return [name for name in RUN_ENTRIES if os.path.lexists(folder / name)]
 
 
 @dataclass(frozen=True)

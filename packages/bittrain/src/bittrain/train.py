@@ -1,11 +1,11 @@
 """Training without the CLI: ``python -m bittrain ...`` and ``torchrun -m bittrain.train ...``.
 
 The options are ``bitlab train``'s (``--config``, ``--corpus``, ``--out``, ``--set``,
-``--resume``, budgets, launch flags); ``--kind`` trains a baseline as ``bitlab baseline train``
-does. Under torchrun the environment (RANK, WORLD_SIZE, MASTER_ADDR) names this worker's place
-and the trainer joins that process group instead of launching workers itself. The result is
-printed as one JSON object on rank 0; a mistake the user can fix is one line on stderr and exit
-code 2.
+``--resume``, ``--overwrite``, budgets, launch flags); ``--kind`` trains a baseline as
+``bitlab baseline train`` does. Under torchrun the environment (RANK, WORLD_SIZE,
+MASTER_ADDR) names this worker's place and the trainer joins that process group instead of
+launching workers itself. The result is printed as one JSON object on rank 0; a mistake the
+user can fix is one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--set", "-s", dest="overrides", action="append", default=[],
                    metavar="KEY=VALUE", help="override a config key (repeatable)")  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out (model, checkpoints, logs)")  # fmt: skip
     p.add_argument("--allow-config-change", action="store_true")
     p.add_argument("--max-steps", type=int)
     p.add_argument("--max-minutes", type=float)
@@ -47,7 +49,8 @@ def parser() -> argparse.ArgumentParser:
 def request_of(args: argparse.Namespace) -> TrainRequest:
     return TrainRequest(
         config=args.config, overrides=tuple(args.overrides), corpus=args.corpus, out=args.out,
-        resume=args.resume, allow_config_change=args.allow_config_change,
+        resume=args.resume, overwrite=args.overwrite,
+        allow_config_change=args.allow_config_change,
         max_steps=args.max_steps, max_minutes=args.max_minutes, max_flops=args.max_flops,
         init=args.init, task=args.kind,
     )  # fmt: skip

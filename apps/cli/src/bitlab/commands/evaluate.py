@@ -77,7 +77,7 @@ class EvalFlags:
         return words + (self.segmenter.args() if self.segmenter is not None else [])
 
 
-def _summary(metrics: dict[str, Any], written: dict[str, Path]):
+def _summary(metrics: dict[str, Any], written: dict[str, Path], notes: list[str]):
     def render(console) -> None:
         from bitbench.report import fmt
         from rich.table import Table
@@ -112,6 +112,8 @@ def _summary(metrics: dict[str, Any], written: dict[str, Path]):
         console.print(table)
         for name, path in written.items():
             console.print(f"{name}: {path}", markup=False, highlight=False)
+        for note in notes:
+            console.print(note, markup=False, highlight=False)
 
     return render
 
@@ -171,9 +173,15 @@ def register(app: typer.Typer) -> None:
         *,
         segmenter: SegmenterFlags,
     ) -> None:
-        """Measure a run: accuracies per level, bpb, boundary F1, table vs BPE, consistency, FLOPs."""
+        """Measure a run: accuracies per level, bpb, boundary F1, table vs BPE, consistency, FLOPs.
+
+        Writes into --out (default RUN/eval) and the model card into RUN/model/README.md; a
+        README.md that bitlab did not write (a Hugging Face folder's own, an edited card) is
+        left as it is and the card goes to --out as model_card.md."""
+        from bitbench.eval_folder import check_out_dir
         from bitbench.evaluate import STAGES, default_out_dir, evaluate_run, write_outputs
-        from bitbench.model_card import write_model_card
+        from bitbench.model_card import CARD_NAME, write_model_card
+        from bitcodec.writable import check_writable
         from bittrain.runs import inspect_run
 
         segmenter.check()
@@ -196,6 +204,8 @@ def register(app: typer.Typer) -> None:
         words += flags.args()
         words += ["--out", str(out)] if out else []
         out_dir = out if out is not None else default_out_dir(run)
+        check_out_dir(out_dir)  # before any work: a folder of someone else's files is refused
+        check_writable(out_dir, "--out")
         with progress_bar() as bar:
             task = bar.add_task("eval", total=len(STAGES))
 
@@ -213,5 +223,15 @@ def register(app: typer.Typer) -> None:
             )
             bar.update(task, completed=len(STAGES), description="eval: writing report")
             written = write_outputs(evaluation, out_dir, shlex.join(words))
-            written["model_card"] = write_model_card(inspect_run(run), evaluation.metrics)
-        emit(evaluation.metrics, as_json, _summary(evaluation.metrics, written))
+            info = inspect_run(run)
+            written["model_card"] = write_model_card(info, evaluation.metrics, elsewhere=out_dir)
+        notes = []
+        if written["model_card"].name != CARD_NAME:
+            notes.append(
+                f"{info.model_dir / CARD_NAME} was not written by bitlab: left as it is "
+                f"(the card is {written['model_card']})"
+                if (info.model_dir / CARD_NAME).exists()
+                else f"{info.model_dir} is not a bitlab run's model folder: nothing written "
+                f"there (the card is {written['model_card']})"
+            )
+        emit(evaluation.metrics, as_json, _summary(evaluation.metrics, written, notes))

@@ -38,6 +38,12 @@ RESUME = typer.Option(
     "--resume",
     help="Continue the run in --out exactly (your own command line plus --resume works).",
 )
+OVERWRITE = typer.Option(
+    False,
+    "--overwrite",
+    help="Replace the run already in --out (its model, checkpoints, logs and eval/; other files "
+    "there stay). Without it a folder holding a run is refused.",
+)
 ALLOW_CONFIG_CHANGE = typer.Option(
     False,
     "--allow-config-change",
@@ -72,6 +78,7 @@ class RunOptions:
     out: str | None
     overrides: list[str]
     resume: bool
+    overwrite: bool
     allow_config_change: bool
     max_steps: int | None
     max_minutes: float | None
@@ -103,7 +110,7 @@ with_run_options = with_option_group(
     "run",
     RunOptions,
     {"corpus": CORPUS, "out": OUT, "overrides": OVERRIDES, "resume": RESUME,
-     "allow_config_change": ALLOW_CONFIG_CHANGE, "max_steps": MAX_STEPS,
+     "overwrite": OVERWRITE, "allow_config_change": ALLOW_CONFIG_CHANGE, "max_steps": MAX_STEPS,
      "max_minutes": MAX_MINUTES, "max_flops": MAX_FLOPS, "gpus": GPUS, "nproc": NPROC,
      "nnodes": NNODES, "node_rank": NODE_RANK, "rdzv_endpoint": RDZV_ENDPOINT,
      "rdzv_id": RDZV_ID, "max_restarts": MAX_RESTARTS, "no_progress": NO_PROGRESS,
@@ -127,7 +134,8 @@ def launch_and_train(
 
     request = TrainRequest(
         config=config, overrides=tuple(run.overrides), corpus=run.corpus, out=run.out,
-        resume=run.resume, allow_config_change=run.allow_config_change, init=init, task=task,
+        resume=run.resume, overwrite=run.overwrite, allow_config_change=run.allow_config_change,
+        init=init, task=task,
         fields={k: v for k, v in (fields or {}).items() if v is not None}, **run.budget,
     )  # fmt: skip
     try:

@@ -56,9 +56,13 @@ def train_run(
     launch: LaunchOptions | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train one run (resuming it when checkpoints are there); the trainer's result."""
+    """Train one run (resuming it when checkpoints are there; an attempt that stopped before its
+    first checkpoint is started again: the ablation owns its run folders); the trainer's
+    result."""
     cfg = build_config(grid, overrides, run_dir, corpus)
     checkpoints = run_dir / "checkpoints"
     resume = checkpoints.is_dir() and any(checkpoints.iterdir())
-    result = run_training(cfg, resume=resume, launch=launch, progress=progress)
+    result = run_training(
+        cfg, resume=resume, overwrite=not resume, launch=launch, progress=progress
+    )
     return result.to_dict()

@@ -47,12 +47,11 @@ class GoldAnswer:
         return None if self.start is None else self.start + len(self.text)
 
 
-@dataclass(frozen=True)
-class Question:
-    qid: str
-    question: str
+class GoldAnswers:
+    """What a question's gold answers give (for dataclasses with ``answers`` and ``impossible``)."""
+
     answers: tuple[GoldAnswer, ...]
-    impossible: bool = False  # SQuAD 2.0 is_impossible: the only right answer is ""
+    impossible: bool
 
     @property
     def located(self) -> GoldAnswer | None:
@@ -61,7 +60,16 @@ class Question:
 
     @property
     def gold_texts(self) -> list[str]:
+        """The texts a prediction is scored against ("" only, for an unanswerable question)."""
         return [""] if self.impossible else [a.text for a in self.answers]
+
+
+@dataclass(frozen=True)
+class Question(GoldAnswers):
+    qid: str
+    question: str
+    answers: tuple[GoldAnswer, ...]
+    impossible: bool = False  # SQuAD 2.0 is_impossible: the only right answer is ""
 
 
 @dataclass(frozen=True)

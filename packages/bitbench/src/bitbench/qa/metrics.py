@@ -55,15 +55,20 @@ def _squad_em_one(pred: str, gold: str) -> float:
     return float(squad_normalize(pred) == squad_normalize(gold))
 
 
-def _squad_f1_one(pred: str, gold: str) -> float:
-    p, g = squad_tokens(pred), squad_tokens(gold)
-    if not p or not g:
-        return float(p == g)
-    same = sum((Counter(p) & Counter(g)).values())
+def _overlap_f1(pred: Sequence[str], gold: Sequence[str], same: int) -> float:
+    """F1 of a prediction against one gold answer, ``same`` of their units in common (both
+    empty: 1, one empty: 0, as both official scripts count it)."""
+    if not pred or not gold:
+        return float(len(pred) == len(gold))
     if same == 0:
         return 0.0
-    precision, recall = same / len(p), same / len(g)
+    precision, recall = same / len(pred), same / len(gold)
     return 2 * precision * recall / (precision + recall)
+
+
+def _squad_f1_one(pred: str, gold: str) -> float:
+    p, g = squad_tokens(pred), squad_tokens(gold)
+    return _overlap_f1(p, g, sum((Counter(p) & Counter(g)).values()))
 
 
 def squad_em(pred: str, golds: Sequence[str]) -> float:
@@ -133,13 +138,7 @@ def _cmrc_em_one(pred: str, gold: str) -> float:
 
 def _cmrc_f1_one(pred: str, gold: str) -> float:
     p, g = cmrc_units(pred), cmrc_units(gold)
-    if not p or not g:
-        return float(p == g)
-    same = longest_common_run(p, g)
-    if same == 0:
-        return 0.0
-    precision, recall = same / len(p), same / len(g)
-    return 2 * precision * recall / (precision + recall)
+    return _overlap_f1(p, g, longest_common_run(p, g) if p and g else 0)
 
 
 def cmrc_em(pred: str, golds: Sequence[str]) -> float:

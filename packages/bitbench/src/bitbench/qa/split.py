@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from bitbench.errors import BitbenchError
-from bitbench.qa.data import Article, GoldAnswer, QAFile
+from bitbench.qa.data import Article, GoldAnswer, GoldAnswers, QAFile
 
 
 @dataclass(frozen=True)
-class QAExample:
+class QAExample(GoldAnswers):
     """One question with its context, flattened out of its article."""
 
     qid: str
@@ -31,14 +31,6 @@ class QAExample:
     answers: tuple[GoldAnswer, ...]
     impossible: bool
     article: str  # Article.key
-
-    @property
-    def located(self) -> GoldAnswer | None:
-        return next((a for a in self.answers if a.start is not None), None)
-
-    @property
-    def gold_texts(self) -> list[str]:
-        return [""] if self.impossible else [a.text for a in self.answers]
 
 
 @dataclass(frozen=True)

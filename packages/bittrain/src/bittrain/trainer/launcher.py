@@ -9,6 +9,7 @@ result. Under ``torchrun`` (RANK/WORLD_SIZE set) it runs the worker directly.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -20,13 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from bitcodec.writable import check_writable
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
 from bittrain.errors import BittrainError
+from bittrain.trainer.checkpoints.files import MODEL_WEIGHTS
 from bittrain.trainer.config import TrainConfig
 from bittrain.trainer.data import Sharding
-from bittrain.trainer.setup import open_splits, resume_point
+from bittrain.trainer.setup import check_overwrite_inputs, open_splits, resume_point
 from bittrain.trainer.worker import WorkerOptions, worker_main
 
 
@@ -101,17 +104,29 @@ def _check_launch(config: TrainConfig, launch: LaunchOptions) -> tuple[TrainConf
     return config, per_node
 
 
-def preflight(config: TrainConfig, *, resume: bool, init: str | None) -> None:
-    """Corpus, run directory and --init checks, before any worker starts."""
+def preflight(
+    config: TrainConfig, *, resume: bool, init: str | None, overwrite: bool = False
+) -> None:
+    """Run directory, corpus and --init checks, before any worker starts: the run directory
+    first (it must be writable, and hold no run unless resumed or overwritten)."""
+    if not config.out:
+        raise BittrainError("no run directory given: pass --out RUN")
+    check_writable(config.out, "--out")
     open_splits(config)
-    resume_point(Path(config.out), resume)
+    run_dir = Path(config.out)
+    resume_point(run_dir, resume, overwrite=overwrite)
     if init is not None:
-        weights = Path(init) / "model" / "model.safetensors"
+        weights = Path(init) / "model" / MODEL_WEIGHTS
         if not weights.is_file():
             raise BittrainError(
                 f"--init '{init}' has no trained model ({weights} is missing): point it at a "
                 "finished run directory"
             )
+    if overwrite:
+        table = config.task_options.get("table_codes")
+        check_overwrite_inputs(
+            run_dir, {"--init": init, "--table": table, "--corpus": config.corpus}
+        )
 
 
 def run_training(
@@ -121,19 +136,22 @@ def run_training(
     init: str | None = None,
     launch: LaunchOptions | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Train ``config``; returns rank 0's result. Raises BittrainError for anything the user can fix,
-    including a NaN loss (the message names the step and the last good checkpoint)."""
+    including a NaN loss (the message names the step and the last good checkpoint). A folder
+    that already holds a run is refused unless ``resume`` (continue it) or ``overwrite``
+    (remove it and start again)."""
     launch = launch or LaunchOptions()
+    options = WorkerOptions(resume=resume, init=init, progress=progress, overwrite=overwrite)
     if under_torchrun():
-        result = worker_main(config, WorkerOptions(resume=resume, init=init, progress=progress))
-        return _to_result(result, int(os.environ["WORLD_SIZE"]))
+        return _to_result(worker_main(config, options), int(os.environ["WORLD_SIZE"]))
     config, per_node = _check_launch(config, launch)
-    preflight(config, resume=resume, init=init)
+    preflight(config, resume=resume, init=init, overwrite=overwrite)
     world = per_node * launch.nnodes
     if world == 1 and launch.max_restarts == 0:
-        return _to_result(worker_main(config, WorkerOptions(resume, init, progress)), 1)
-    return _elastic(config, launch, per_node, WorkerOptions(resume, init, progress))
+        return _to_result(worker_main(config, options), 1)
+    return _elastic(config, launch, per_node, options)
 
 
 def _to_result(raw: dict[str, Any], world: int, digests: list[str] | None = None) -> TrainResult:
@@ -158,7 +176,7 @@ def _to_result(raw: dict[str, Any], world: int, digests: list[str] | None = None
 
 def _elastic(config: TrainConfig, launch: LaunchOptions, per_node: int, options) -> TrainResult:
     error_dir = tempfile.mkdtemp(prefix="bitlab-train-errors-")
-    options = type(options)(options.resume, options.init, options.progress, error_dir)
+    options = dataclasses.replace(options, error_dir=error_dir)
     if launch.nnodes == 1 and not launch.rdzv_endpoint:
         endpoint, rdzv_configs = "localhost:0", {}
         run_id = launch.rdzv_id or uuid.uuid4().hex

@@ -32,7 +32,7 @@ from bittrain.provenance import RunRecords
 from bittrain.trainer import setup
 from bittrain.trainer.checkpoints import state as state_io
 from bittrain.trainer.checkpoints.checkpointer import Checkpointer
-from bittrain.trainer.checkpoints.files import list_checkpoints
+from bittrain.trainer.checkpoints.files import MODEL_WEIGHTS, list_checkpoints
 from bittrain.trainer.config import TrainConfig
 from bittrain.trainer.config_files import write_config
 from bittrain.trainer.data import Sharding
@@ -67,6 +67,7 @@ class Trainer:
         resume: bool,
         init: str | None,
         progress: bool,
+        overwrite: bool = False,
     ) -> None:
         self.config = config
         self.ctx = ctx
@@ -77,8 +78,16 @@ class Trainer:
         corpus = setup.open_splits(config)
         self.corpus = corpus
         self.sharding = Sharding(config.batch_size, ctx.world_size, ctx.rank, config.grad_accum)
-        self.resume_from = setup.resume_point(self.run_dir, resume, restarted=ctx.restart_count > 0)
+        restarted = ctx.restart_count > 0
+        self.resume_from = setup.resume_point(
+            self.run_dir, resume, overwrite=overwrite, restarted=restarted, announce=ctx.is_main
+        )
+        # Every rank has looked at the folder before rank 0 writes into it: a rank that looked
+        # after rank 0's config.toml would take the new run for an old one.
+        ctx.barrier()
         if ctx.is_main:
+            if overwrite and not restarted:  # a restart continues the new run, never clears it
+                setup.clear_run(self.run_dir)
             self.run_dir.mkdir(parents=True, exist_ok=True)
             write_config(config, self.run_dir / "config.toml")
             if self.resume_from is None:  # a fresh start: rows of a run killed before step 1
@@ -90,9 +99,9 @@ class Trainer:
         self.schedule = Schedule.of(config, total_steps)
         plain = self.task.model
         if init is not None and self.resume_from is None:
-            state_io.load_model_weights(plain, Path(init) / "model" / state_io.MODEL_WEIGHTS)
+            state_io.load_model_weights(plain, Path(init) / "model" / MODEL_WEIGHTS)
         if self.resume_from is not None:
-            state_io.load_model_weights(plain, self.resume_from / state_io.MODEL_WEIGHTS)
+            state_io.load_model_weights(plain, self.resume_from / MODEL_WEIGHTS)
         plain.to(ctx.device)
         self.plain = plain
         self.checkpointer = Checkpointer(config, ctx, self.task, plain, fsdp=self.fsdp)

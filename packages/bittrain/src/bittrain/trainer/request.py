@@ -4,7 +4,8 @@
 bittrain.train`` all gather their options into one ``TrainRequest`` and call
 :func:`train_request`: the config is a shipped one or a TOML file plus ``--set`` overrides and the
 dedicated options, or with ``resume`` the run's own config.toml (a command line that would change
-the run is refused, naming the keys, unless ``allow_config_change``).
+the run is refused, naming the keys, unless ``allow_config_change``). A folder that already
+holds a run is only ever continued (``resume``) or, with ``overwrite``, replaced.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from bittrain.trainer.config import LEGACY_KEYS, TrainConfig
 from bittrain.trainer.config_files import apply_overrides, load_config, parse_override
 from bittrain.trainer.launcher import LaunchOptions, TrainResult, run_training
 from bittrain.trainer.resume_config import resume_config
+from bittrain.trainer.setup import check_resume_or_overwrite
 
 DEFAULT_CONFIG = "tiny"
 
@@ -30,6 +32,7 @@ class TrainRequest:
     corpus: str | None = None
     out: str | None = None
     resume: bool = False
+    overwrite: bool = False  # replace the run already in ``out`` (never without being asked)
     allow_config_change: bool = False
     max_steps: int | None = None
     max_minutes: float | None = None
@@ -72,6 +75,7 @@ def _task_config(task: str, source: str, overrides: list[str], **fields: Any) ->
 
 def resolve_request(request: TrainRequest) -> TrainConfig:
     """The run's TrainConfig: fresh, or with ``resume`` the run's own (see the module doc)."""
+    check_resume_or_overwrite(request.resume, request.overwrite)
     if request.resume:
         if not request.out:
             raise BittrainError("--resume needs --out RUN (the run directory to continue)")
@@ -89,6 +93,11 @@ def train_request(
     """Resolve and train; returns the config and rank 0's result."""
     config = resolve_request(request)
     result = run_training(
-        config, resume=request.resume, init=request.init, launch=launch, progress=progress
+        config,
+        resume=request.resume,
+        init=request.init,
+        launch=launch,
+        progress=progress,
+        overwrite=request.overwrite,
     )
     return config, result

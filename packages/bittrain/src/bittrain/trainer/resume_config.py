@@ -10,6 +10,11 @@ resolved as for a fresh start (``--config`` or, without it, the run's saved conf
 - anything else: refused, naming every key that differs (old -> new), unless
   ``--allow-config-change`` says the change is meant (the run then no longer repeats an
   uninterrupted one).
+
+What is compared is what changes the run (model, data, optimizer, schedule), not where it runs:
+``out`` (a run directory moved or copied elsewhere resumes where it is now) and ``device`` (the
+launcher writes the device it forces for ``--nproc`` / ``--gpus`` into config.toml, and ``auto``
+on a CPU machine is ``cpu``) are left out.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ log = logging.getLogger(__name__)
 # Keys a resume may change through their own options (--max-steps, --max-minutes, --max-flops).
 BUDGET_KEYS = ("max_steps", "max_minutes", "max_flops")
 # Keys holding local paths: "c.zarr" and "./c.zarr" name the same store.
-PATH_KEYS = ("corpus", "out", "bitswin.table_codes")
+PATH_KEYS = ("corpus", "bitswin.table_codes")
+# Where the run is and runs, not what it computes: never compared.
+PLACE_KEYS = ("out", "device")
 
 
 def _flat(config: TrainConfig) -> dict[str, Any]:
@@ -62,7 +69,7 @@ def config_changes(saved: TrainConfig, requested: TrainConfig) -> dict[str, tupl
     """Every key whose value differs: key -> (saved value, requested value); None = absent."""
     old, new = _flat(saved), _flat(requested)
     changes: dict[str, tuple[Any, Any]] = {}
-    for key in sorted(set(old) | set(new)):
+    for key in sorted((set(old) | set(new)) - set(PLACE_KEYS)):
         a, b = old.get(key), new.get(key)
         if key in PATH_KEYS and _same_path(a, b):
             continue
@@ -101,12 +108,13 @@ def resume_config(
     budget_changes = {k: v for k, v in changes.items() if k in given}
     other = {k: v for k, v in changes.items() if k not in given}
     if other and not allow_changes:
-        source = f"--config {config}" if config is not None else "--set"
+        drop = f"drop --config {config} and" if config is not None else "drop"
         raise BittrainError(
             f"--resume: this command line changes the run's config ({saved_path}): "
-            f"{_describe(other)}; resume with the run's own settings (drop the {source} values "
-            "that differ), or add --allow-config-change to continue with the new values on "
-            "purpose (the run then no longer repeats an uninterrupted one)"
+            f"{_describe(other)}; resume with the run's own settings ({drop} the options that "
+            f"differ: --out {run_dir} --resume alone reads them from its config.toml), or add "
+            "--allow-config-change to continue with the new values on purpose (the run then no "
+            "longer repeats an uninterrupted one)"
         )
     if budget_changes:
         log.info("resuming %s with a new budget: %s", run_dir, _describe(budget_changes))

@@ -1,9 +1,11 @@
-"""Setting a run up: the corpus, where to resume from, the task (from the registry), the
-parallel wrapper and the optimizer. Used once by the Trainer before its loop."""
+"""Setting a run up: the corpus, where to resume from (or whether the folder may be written
+at all), the task (from the registry), the parallel wrapper and the optimizer. Used once by the
+Trainer before its loop, and by the launcher's checks before any worker starts."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,8 @@ from torch.nn.parallel import DistributedDataParallel
 from bittrain.engine import TaskSpec, TrainTask, build_task
 from bittrain.engine.registry import task_options
 from bittrain.errors import BittrainError
-from bittrain.trainer.checkpoints.files import latest_checkpoint
+from bittrain.rundir import run_entries
+from bittrain.trainer.checkpoints.files import newest_usable_checkpoint
 from bittrain.trainer.config import TrainConfig
 from bittrain.trainer.data import check_split_size
 from bittrain.trainer.dist import DistContext
@@ -37,28 +40,114 @@ def open_splits(config: TrainConfig) -> Corpus:
     return corpus
 
 
-def resume_point(run_dir: Path, resume: bool, *, restarted: bool = False) -> Path | None:
-    """The checkpoint to continue from (None: a fresh start); refuses to overwrite a run.
+def check_resume_or_overwrite(resume: bool, overwrite: bool) -> None:
+    if resume and overwrite:
+        raise BittrainError(
+            "--resume continues the run in --out and --overwrite replaces it: give one of them"
+        )
 
-    After an elastic restart (``restarted``) the newest checkpoint is used, or a fresh start when
-    the workers died before the first one.
+
+def resume_point(
+    run_dir: Path,
+    resume: bool,
+    *,
+    overwrite: bool = False,
+    restarted: bool = False,
+    announce: bool = False,
+) -> Path | None:
+    """The checkpoint to continue from (None: a fresh start), or one line saying why not.
+
+    A fresh start needs a folder that holds no run (``rundir.RUN_ENTRIES``) unless
+    ``overwrite``; ``resume`` takes the newest whole checkpoint, passing over damaged newer ones
+    (logged when ``announce``). After an elastic restart (``restarted``) the newest whole
+    checkpoint is used, or a fresh start when the workers died before the first one. Every
+    refusal names a fix that works when followed.
     """
-    if not str(run_dir):
-        raise BittrainError("no run directory given: pass --out RUN")
-    ckpt = latest_checkpoint(run_dir)
-    if resume or restarted:
+    check_resume_or_overwrite(resume, overwrite)
+    if restarted or resume:
+        ckpt, skipped = newest_usable_checkpoint(run_dir)
         if ckpt is None and resume and not restarted:
-            raise BittrainError(
-                f"--resume: run directory '{run_dir}' has no checkpoint yet: start the run "
-                "without --resume"
+            raise BittrainError(_nothing_to_resume(run_dir, skipped))
+        if announce and skipped:
+            log.warning(
+                "resuming %s from %s, passing over the damaged %s",
+                run_dir,
+                ckpt.name if ckpt is not None else "step 0 (the elastic restart)",
+                "; ".join(f"{path.name} ({why})" for path, why in skipped),
             )
         return ckpt
-    if ckpt is not None:
+    entries = run_entries(run_dir)
+    if entries and not overwrite:
+        ckpt, _ = newest_usable_checkpoint(run_dir)
+        held = f"run directory '{run_dir}' already holds a run ({_listing(run_dir, entries)})"
+        if ckpt is not None:
+            raise BittrainError(
+                f"{held}: continue it from {ckpt.name} with --resume, replace it with "
+                "--overwrite, or choose another --out"
+            )
         raise BittrainError(
-            f"run directory '{run_dir}' already holds a run (checkpoint {ckpt.name}): continue it "
-            "with --resume, or choose another --out"
+            f"{held} with no checkpoint to continue from: choose another --out, or replace it "
+            "with --overwrite"
         )
     return None
+
+
+def _listing(run_dir: Path, entries: list[str]) -> str:
+    return ", ".join(f"{n}/" if (Path(run_dir) / n).is_dir() else n for n in entries)
+
+
+def _nothing_to_resume(run_dir: Path, skipped: list[tuple[Path, str]]) -> str:
+    if skipped:
+        why = "; ".join(f"{path.name}: {problem}" for path, problem in skipped)
+        return (
+            f"--resume: no checkpoint of '{run_dir}' can be resumed from ({why}): put an intact "
+            "copy back, or start again with --overwrite (replaces the run)"
+        )
+    entries = run_entries(run_dir)
+    if "model" in entries:
+        return (
+            f"--resume: '{run_dir}' holds a finished model but no checkpoint to continue from: "
+            "choose another --out, or start again with --overwrite (replaces its model)"
+        )
+    if entries:
+        return (
+            f"--resume: run directory '{run_dir}' has no checkpoint yet: start it again with "
+            "--overwrite, or choose another --out"
+        )
+    return f"--resume: run directory '{run_dir}' holds no run: start the run without --resume"
+
+
+def clear_run(run_dir: Path) -> list[str]:
+    """Remove what an earlier run wrote into ``run_dir`` (``--overwrite``); the folder's other
+    files stay. Returns the names removed."""
+    removed = run_entries(run_dir)
+    for name in removed:
+        path = Path(run_dir) / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    if removed:
+        log.info("--overwrite: removed the earlier run's %s from %s", ", ".join(removed), run_dir)
+    return removed
+
+
+def check_overwrite_inputs(run_dir: Path, inputs: dict[str, str | None]) -> None:
+    """``--overwrite`` removes the run's entries before training: an input read from inside
+    them (``--init`` of the same run: the run folder itself, its table) would be gone by then."""
+    doomed = [(Path(run_dir) / name).resolve() for name in run_entries(run_dir)]
+    if not doomed:
+        return
+    here = Path(run_dir).resolve()
+    for flag, value in inputs.items():
+        if not value or "://" in value:
+            continue
+        where = Path(value).resolve()
+        if where == here or any(where == d or d in where.parents for d in doomed):
+            raise BittrainError(
+                f"{flag} '{value}' lies in the run that --overwrite replaces ('{run_dir}'): copy "
+                "it elsewhere first, or choose another --out"
+            )
 
 
 def task_spec(

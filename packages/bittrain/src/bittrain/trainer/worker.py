@@ -30,6 +30,7 @@ class WorkerOptions:
     init: str | None = None
     progress: bool = True
     error_dir: str | None = None  # set when running under the elastic agent
+    overwrite: bool = False  # remove the run already in the folder (rank 0, first attempt)
 
 
 def _report(error_dir: str, rank: int, message: str) -> None:
@@ -51,7 +52,12 @@ def worker_main(config: TrainConfig, options: WorkerOptions) -> dict[str, Any]:
         ctx = init_distributed(config.device)
         _set_threads(ctx.device.type)
         trainer = Trainer(
-            config, ctx, resume=options.resume, init=options.init, progress=options.progress
+            config,
+            ctx,
+            resume=options.resume,
+            init=options.init,
+            progress=options.progress,
+            overwrite=options.overwrite,
         )
         result = trainer.train()
     except BaseException as exc:

@@ -5,6 +5,10 @@ written into a temporary sibling directory and renamed into place only when comp
 killed at any moment leaves either the previous checkpoint or the new one, never half of one.
 ``trainer_state.json`` is written last; a directory without it is not a checkpoint.
 
+Resuming takes the newest checkpoint that is whole (:func:`newest_usable_checkpoint`): every
+file it needs is there, every safetensors file has the size its header promises and every JSON
+file parses. A damaged one (a truncated copy, a lost file) is passed over for the one before.
+
 Layout of one checkpoint (written by the loop through :func:`write_checkpoint`):
 
     model.safetensors + config.json   the task's save_pretrained of the model
@@ -18,6 +22,7 @@ Layout of one checkpoint (written by the loop through :func:`write_checkpoint`):
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -32,6 +37,13 @@ from bittrain import fileio
 
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.json"
+MODEL_WEIGHTS = "model.safetensors"
+OPTIMIZER_TENSORS = "optimizer.safetensors"
+OPTIMIZER_META = "optimizer.json"
+RNG_FILE = "rng.safetensors"
+# What resuming reads from every checkpoint (the task's own files under task/ are checked by
+# kind: safetensors and JSON).
+REQUIRED_FILES = (STATE_FILE, MODEL_WEIGHTS, OPTIMIZER_TENSORS, OPTIMIZER_META, RNG_FILE)
 _NAME = re.compile(r"^step-(\d{8,})$")
 
 
@@ -43,17 +55,54 @@ def checkpoints_dir(run_dir: Path) -> Path:
     return Path(run_dir) / CHECKPOINTS
 
 
-def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """Complete checkpoints of a run, oldest first."""
+def step_dirs(run_dir: Path) -> list[tuple[int, Path]]:
+    """Every ``step-NNNNNNNN`` folder of a run, complete or not, oldest first."""
     root = checkpoints_dir(run_dir)
     if not root.is_dir():
         return []
     found = []
     for entry in root.iterdir():
         match = _NAME.match(entry.name)
-        if match and (entry / STATE_FILE).is_file():
+        if match and entry.is_dir():
             found.append((int(match.group(1)), entry))
     return sorted(found)
+
+
+def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """Complete checkpoints of a run (``trainer_state.json`` written), oldest first."""
+    return [(step, path) for step, path in step_dirs(run_dir) if (path / STATE_FILE).is_file()]
+
+
+def checkpoint_problem(ckpt: Path) -> str | None:
+    """Why ``ckpt`` cannot be resumed from (a file missing, truncated or unreadable), or None."""
+    for name in REQUIRED_FILES:
+        if not (ckpt / name).is_file():
+            return f"{name} is missing"
+    for path in sorted(ckpt.rglob("*.safetensors")):
+        problem = fileio.safetensors_problem(path)
+        if problem is not None:
+            return problem.replace(path.name, str(path.relative_to(ckpt)), 1)
+    for path in sorted(ckpt.rglob("*.json")):
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            return f"{path.relative_to(ckpt)} cannot be read ({type(exc).__name__})"
+    state = json.loads((ckpt / STATE_FILE).read_text(encoding="utf-8"))
+    if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+        return f"{STATE_FILE} names no step"
+    return None
+
+
+def newest_usable_checkpoint(run_dir: Path) -> tuple[Path | None, list[tuple[Path, str]]]:
+    """The newest checkpoint that can be resumed from (None: none can), and the newer ones
+    passed over with what is wrong with each."""
+    skipped: list[tuple[Path, str]] = []
+    for _, path in reversed(step_dirs(run_dir)):
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path, skipped
+        skipped.append((path, problem))
+    return None, skipped
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -121,8 +170,9 @@ def prune_checkpoints(run_dir: Path, keep: int) -> None:
 
 
 def remove_checkpoints_after(run_dir: Path, step: int) -> None:
-    """Drop checkpoints newer than ``step`` (used when a run restarts from an older one)."""
-    for found_step, path in list_checkpoints(run_dir):
+    """Drop checkpoints newer than ``step`` (used when a run restarts from an older one),
+    damaged ones included (a resume passed over them; the run writes those steps again)."""
+    for found_step, path in step_dirs(run_dir):
         if found_step > step:
             shutil.rmtree(path, ignore_errors=True)
 

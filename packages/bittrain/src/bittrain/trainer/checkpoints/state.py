@@ -21,6 +21,9 @@ from torch.distributed.checkpoint.state_dict import (
 
 from bittrain.errors import BittrainError
 from bittrain.trainer.checkpoints.files import (
+    OPTIMIZER_META,
+    OPTIMIZER_TENSORS,
+    RNG_FILE,
     flatten_optimizer_state,
     load_tensors,
     read_json,
@@ -28,11 +31,6 @@ from bittrain.trainer.checkpoints.files import (
     unflatten_optimizer_state,
     write_json_atomic,
 )
-
-OPTIMIZER_TENSORS = "optimizer.safetensors"
-OPTIMIZER_META = "optimizer.json"
-RNG_FILE = "rng.safetensors"
-MODEL_WEIGHTS = "model.safetensors"
 
 
 def _options(**kw: Any):

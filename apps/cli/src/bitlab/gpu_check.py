@@ -5,9 +5,12 @@ one offline run on a machine with a GPU and PyTorch already installed.
    finite loss and gradients (bitswin at its last curriculum phase: all masks, boundary passes);
 2. ``bitlab train --gpus 1`` on a built-in corpus, killed mid-run (SIGKILL) and continued with
    ``--resume``: the final weights must equal an uninterrupted run's, bit for bit;
-3. training throughput of bitswin ``base`` and ``large`` (and the byte baseline): bytes/s,
-   achieved FLOP/s (every forward counted, as in train_flops) and MFU against the GPU's peak
-   dense bf16 FLOP/s.
+3. training throughput per kind (bitswin ``base`` and ``large``, the byte, BPE and BERT
+   baselines at ``base``; bitswin ``base`` compiled while time is left), timed as `bitlab bench
+   train` times it (``bittrain.bench``): bytes/s, achieved FLOP/s (the task's own count) and
+   MFU against the GPU's peak dense bf16 FLOP/s, the ratio to a 1024^3 fp32 matmul, the time
+   per stage of one profiled step, peak memory. Cases that would overrun the 10-minute budget
+   are skipped and say so.
 
 Results go to ``OUT/gpu_check.json`` and ``OUT/gpu_check.md``. ``--device cpu --quick`` runs the
 same code at toy sizes (the test suite does, so the check cannot rot between GPU sessions).
@@ -29,20 +32,29 @@ from typing import Any
 import numpy as np
 import torch
 from bitcodec.corpus_reader import open_corpus
-from bittrain.engine import TaskSpec, autocast, build_task, task_kinds
-from bittrain.fixtures import MICRO_MODEL, write_sample_corpus
-from bittrain.trainer.config_files import load_config
-from bittrain.trainer.data import draw_windows
-from bittrain.trainer.setup import task_spec
+from bittrain.bench.cases import BenchCase, PreparedCase, prepare, train_step
+from bittrain.bench.stages import profile_stages
+from bittrain.bench.timing import MatmulReference, Timing, timed_rounds
+from bittrain.engine import autocast, task_kinds
+from bittrain.fixtures import MICRO_BASELINES, MICRO_MODEL, write_sample_corpus
+from bittrain.trainer.step import micro_inputs
 from safetensors.torch import load_file
 
 # Peak dense bf16 tensor FLOP/s by device name (vendor data sheets, no sparsity).
 PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12}
-TINY_BASELINES = {
-    "byte": ("model.d_model=32", "model.n_heads=2", "model.n_layers=1", "model.window=16"),
-    "bpe": ("model.d_model=32", "model.n_heads=2", "model.n_layers=1", "model.vocab_size=300"),
-}
-TINY_BASELINES["hf-bert"] = TINY_BASELINES["bpe"]
+# Throughput cases: every kind at its base preset, bitswin also at large and compiled (the last
+# runs only while the check has COMPILE_MIN_LEFT_S of its budget left).
+THROUGHPUT = (
+    BenchCase("bitswin base", "bitswin", "base"),
+    BenchCase("bitswin large", "bitswin", "large"),
+    BenchCase("byte base", "byte", "base"),
+    BenchCase("bpe base", "bpe", "base"),
+    BenchCase("hf-bert base", "hf-bert", "base"),
+)
+COMPILED = BenchCase("bitswin base compiled", "bitswin", "base", ("model.static_units=true",))
+BUDGET_S = 600  # the whole check: one run of at most 10 minutes
+COMPILE_MIN_LEFT_S = 240
+CASE_MIN_LEFT_S = 45  # a case at 32 x 512 bytes: build, warm up, time, profile
 
 
 def peak_flops(device: torch.device, override_tflops: float | None) -> float | None:
@@ -54,47 +66,45 @@ def peak_flops(device: torch.device, override_tflops: float | None) -> float | N
     return next((peak for key, peak in PEAK_BF16.items() if key in name), None)
 
 
-def _spec(kind: str, corpus: Any, run_dir: Path, overrides: tuple[str, ...], batch: int,
-          seq_len: int, steps: int) -> TaskSpec:  # fmt: skip
-    config = load_config(
-        "tiny",
-        [f"task={kind}", f"batch_size={batch}", f"seq_len={seq_len}", *overrides],
-        corpus="unused",
-        out=str(run_dir),
-    )
-    return task_spec(config, corpus, total_steps=steps)
+def _micro(case: BenchCase, quick: bool) -> BenchCase:
+    """The case at toy sizes for a CPU smoke run (``--quick``)."""
+    if not quick:
+        return case
+    extra = MICRO_MODEL if case.kind == "bitswin" else MICRO_BASELINES.get(case.kind, ())
+    return BenchCase(case.name, case.kind, case.preset, (*case.overrides, *extra))
 
 
-def _step(task: Any, model: torch.nn.Module, corpus: Any, device: torch.device, step: int,
-          batch: int, seq_len: int) -> tuple[float, float]:  # fmt: skip
-    """One forward + backward under bf16 autocast (fp32 on CPU): (loss, FLOPs)."""
-    ids = np.arange(step * batch, (step + 1) * batch, dtype=np.int64)
-    w, d = draw_windows(corpus.train, ids, seq_len, 0, batch)
-    windows, starts = torch.from_numpy(w).to(device), torch.from_numpy(d).to(device)
-    with autocast(device, "auto"):
-        out = task.loss(model, windows, starts, step=step, sample_index=torch.from_numpy(ids))
-    out.loss.backward()
-    return float(out.loss.detach()), out.flops
+def _prepare(case: BenchCase, corpus: Any, corpus_path: Path, work: Path, device: torch.device,
+             batch: int, seq_len: int, compile_model: bool = False) -> PreparedCase:  # fmt: skip
+    run_dir = work / case.name.replace(" ", "-")
+    return prepare(case, corpus, corpus_path, run_dir, device, batch_size=batch,
+                   seq_len=seq_len, compile_model=compile_model)  # fmt: skip
 
 
-def check_kinds(corpus: Any, work: Path, device: torch.device, quick: bool) -> list[dict]:
+def check_kinds(corpus: Any, corpus_path: Path, work: Path, device: torch.device,
+                quick: bool) -> list[dict]:  # fmt: skip
+    """Every registered kind: one forward + backward under bf16 autocast (fp32 on CPU) at its
+    last curriculum step, with a finite loss and finite gradients."""
     rows = []
     for kind in task_kinds():
-        overrides = MICRO_MODEL if quick and kind == "bitswin" else ()
-        if quick:
-            overrides = TINY_BASELINES.get(kind, overrides)
+        case = _micro(BenchCase(kind, kind, "tiny"), quick)
         try:
-            spec = _spec(kind, corpus, work / kind, overrides, batch=4, seq_len=256, steps=10)
-            task = build_task(spec)
+            p = _prepare(case, corpus, corpus_path, work / "kinds", device, 4, 256)
         except Exception as exc:  # an optional kind without its extra (hf-bert: transformers)
             rows.append({"kind": kind, "ok": None, "note": f"not built: {exc}"})
             continue
-        model = task.model.to(device)
-        loss, _ = _step(task, model, corpus, device, spec.total_steps - 1, 4, 256)
-        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        last = p.config.max_steps - 1
+        ids = np.arange(last * 4, (last + 1) * 4, dtype=np.int64)
+        windows, starts, index = micro_inputs(p.split, ids, p.config.seq_len, p.config.seed, 4,
+                                              device)  # fmt: skip
+        with autocast(device, "auto"):
+            out = p.task.loss(p.model, windows, starts, step=last, sample_index=index)
+        out.loss.backward()
+        loss = float(out.loss.detach())
+        grads = [q.grad for q in p.plain.parameters() if q.grad is not None]
         finite = all(bool(torch.isfinite(g).all()) for g in grads)
         rows.append({"kind": kind, "ok": np.isfinite(loss) and finite and bool(grads),
-                     "loss": loss, "phase": task.phase(spec.total_steps - 1)})  # fmt: skip
+                     "loss": loss, "phase": p.task.phase(last)})  # fmt: skip
     return rows
 
 
@@ -135,40 +145,50 @@ def check_resume(corpus_path: Path, work: Path, device: str, quick: bool) -> dic
     }
 
 
-def throughput(corpus: Any, work: Path, device: torch.device, quick: bool,
-               peak: float | None) -> list[dict]:  # fmt: skip
-    cases = [("bitswin", "base", ()), ("bitswin", "large", ()), ("byte", "base", ())]
-    batch, seq_len, warm, steps = (2, 128, 1, 2) if quick else (32, 512, 3, 10)
+def _note(case: BenchCase, note: str) -> dict[str, Any]:
+    return {"case": case.name, "kind": case.kind, "preset": case.preset, "note": note}
+
+
+def throughput(corpus: Any, corpus_path: Path, work: Path, device: torch.device, quick: bool,
+               peak: float | None, deadline: float) -> list[dict]:  # fmt: skip
+    """Every THROUGHPUT case (and COMPILED on CUDA while time is left): bytes/s, the task's
+    FLOP/s, MFU against ``peak``, the ratio to a 1024^3 fp32 matmul, the stage split of one
+    profiled step and peak memory."""
+    batch, seq_len, warm, rounds = (2, 128, 1, 2) if quick else (32, 512, 3, 8)
+    cases = [_micro(c, quick) for c in THROUGHPUT]
+    compiled = device.type == "cuda" and not quick
+    reference = MatmulReference(device)
     rows = []
-    for kind, preset, extra in cases:
-        overrides = (f"model_preset={preset}", *extra, *(MICRO_MODEL if quick and kind == "bitswin"
-                     else TINY_BASELINES.get(kind, ()) if quick else ()))  # fmt: skip
-        spec = _spec(kind, corpus, work / f"tp-{kind}-{preset}", overrides, batch, seq_len, 1000)
-        task = build_task(spec)
-        model = task.model.to(device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        flops = 0.0
-        for step in range(warm + steps):
-            if step == warm:
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                t0, flops = time.perf_counter(), 0.0
-            _, step_flops = _step(task, model, corpus, device, 900 + step, batch, seq_len)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            flops += step_flops
+    for case in [*cases, *([COMPILED] if compiled else [])]:
+        need = COMPILE_MIN_LEFT_S if case is COMPILED else CASE_MIN_LEFT_S
+        if deadline - time.monotonic() < need:
+            rows.append(_note(case, f"skipped: under {need} s of the {BUDGET_S} s budget left"))
+            continue
+        try:
+            p = _prepare(case, corpus, corpus_path, work / "throughput", device, batch, seq_len,
+                         compile_model=case is COMPILED)  # fmt: skip
+        except ImportError as exc:  # hf-bert without transformers
+            rows.append(_note(case, f"not built: {exc}"))
+            continue
         if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        seconds = time.perf_counter() - t0
-        achieved = flops / seconds
+            torch.cuda.reset_peak_memory_stats(device)
+        for _ in range(warm):
+            train_step(p)
+        timing = Timing(tuple(timed_rounds(lambda p=p: train_step(p), reference, rounds)))
+        stages = profile_stages(lambda p=p: train_step(p), case.kind, p.model, 1,
+                                model_stages=not p.config.compile)  # fmt: skip
         rows.append({
-            "kind": kind, "preset": preset, "batch": batch, "seq_len": seq_len,
-            "params": sum(p.numel() for p in model.parameters()),
-            "bytes_per_s": batch * seq_len * steps / seconds, "flops_per_s": achieved,
-            "mfu": achieved / peak if peak else None,
+            "case": case.name, "kind": case.kind, "preset": case.preset, "batch": batch,
+            "seq_len": seq_len, "params": p.params, "compiled": case is COMPILED,
+            "bytes_per_s": p.bytes_per_step / timing.best_seconds,
+            "flops_per_step": timing.mean_flops, "flops_per_s": timing.flops_per_s,
+            "mfu": timing.flops_per_s / peak if peak else None,
+            "matmul_ratio": timing.ratio,
+            "stage_ms": {k: v / 1e3 for k, v in stages.total_us.items()},
             "max_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30
             if device.type == "cuda" else None,
         })  # fmt: skip
+        del p
     return rows
 
 
@@ -181,14 +201,22 @@ def render(report: dict[str, Any]) -> str:
     r = report["resume"]
     lines += ["", f"train {r['launch']}: killed then resumed, weights bitwise equal to an "
               f"uninterrupted run: **{r['bitwise_equal']}**", "",
-              "| kind | preset | params | batch x bytes | bytes/s | TFLOP/s | MFU | max mem GiB |",
-              "|---|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+              "| case | params | batch x bytes | bytes/s | TFLOP/s | MFU | vs fp32 matmul "
+              "| max mem GiB | largest stages (ms/step) |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
     for t in report["throughput"]:
+        if "note" in t:
+            lines.append(f"| {t['case']} | {t['note']} | | | | | | | |")
+            continue
         mfu = "-" if t["mfu"] is None else f"{t['mfu']:.1%}"
         mem = "-" if t["max_memory_gib"] is None else f"{t['max_memory_gib']:.1f}"
-        lines.append(f"| {t['kind']} | {t['preset']} | {t['params']:,} | {t['batch']} x "
-                     f"{t['seq_len']} | {t['bytes_per_s']:,.0f} | {t['flops_per_s'] / 1e12:.1f} "
-                     f"| {mfu} | {mem} |")  # fmt: skip
+        top = ", ".join(f"{k} {v:.1f}" for k, v in list(t["stage_ms"].items())[:3])
+        lines.append(f"| {t['case']} | {t['params']:,} | {t['batch']} x {t['seq_len']} | "
+                     f"{t['bytes_per_s']:,.0f} | {t['flops_per_s'] / 1e12:.2f} | {mfu} | "
+                     f"{t['matmul_ratio']:.2f} | {mem} | {top} |")  # fmt: skip
+    lines += ["", f"peak bf16: {report['peak_tflops'] or '-'} TFLOP/s; FLOPs = the task's own "
+              "count (forward x3 with backward); check took "
+              f"{report['seconds']:.0f} s of its {BUDGET_S} s budget"]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -197,19 +225,24 @@ def run(out: Path, device_name: str, quick: bool, peak_tflops: float | None) -> 
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("gpu-check: no CUDA device is visible (run it on the GPU machine)")
     out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    deadline = started + BUDGET_S
     with tempfile.TemporaryDirectory(prefix="bitlab-gpu-check-") as tmp:
         work = Path(tmp)
         corpus_path = write_sample_corpus(work / "corpus.zarr", n_docs=400)
         corpus = open_corpus(corpus_path)
+        peak = peak_flops(device, peak_tflops)
         report = {
             "device": device_name,
             "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
             "torch": torch.__version__,
             "cuda": torch.version.cuda,
-            "kinds": check_kinds(corpus, work, device, quick),
+            "peak_tflops": None if peak is None else peak / 1e12,
+            "kinds": check_kinds(corpus, corpus_path, work, device, quick),
             "resume": check_resume(corpus_path, work, device.type, quick),
-            "throughput": throughput(corpus, work, device, quick, peak_flops(device, peak_tflops)),
         }
+        report["throughput"] = throughput(corpus, corpus_path, work, device, quick, peak, deadline)
+        report["seconds"] = time.monotonic() - started
     (out / "gpu_check.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     (out / "gpu_check.md").write_text(render(report))
     return report

@@ -25,13 +25,17 @@ from bitbaselines.weights import BaselineHubMixin
 
 
 def _blocks_with_neighbours(x: torch.Tensor, window: int) -> torch.Tensor:
-    """[B, nb*W, ...] -> [B, nb, 3W, ...]: each block with its previous and next block."""
+    """[B, nb*W, ...] -> [B, nb, 3W, ...]: each block with its previous and next block (zeros
+    beyond the ends). One padded copy viewed as overlapping windows of 3 blocks (``unfold``),
+    so the backward pass is one accumulation, not three zero-filled slice gradients."""
+    if x.dtype == torch.bool:  # padded as integers: torch 2.13's inductor mis-builds bool padding
+        return _blocks_with_neighbours(x.long(), window).bool()
     B, Lp = x.shape[:2]
     nb = Lp // window
-    blocks = x.reshape(B, nb, window, *x.shape[2:])  # [B, nb, W, ...]
-    pad = torch.zeros_like(blocks[:, :1])
-    padded = torch.cat([pad, blocks, pad], dim=1)  # [B, nb+2, W, ...]
-    return torch.cat([padded[:, :-2], padded[:, 1:-1], padded[:, 2:]], dim=2)  # [B, nb, 3W, ...]
+    blocks = x.reshape(B, nb, window, -1)  # [B, nb, W, F]
+    padded = F.pad(blocks, (0, 0, 0, 0, 1, 1))  # [B, nb+2, W, F]
+    triples = padded.unfold(1, 3, 1)  # [B, nb, W, F, 3]: blocks j-1, j, j+1
+    return triples.permute(0, 1, 4, 2, 3).reshape(B, nb, 3 * window, *x.shape[2:])
 
 
 class ByteMLM(nn.Module, BaselineHubMixin):

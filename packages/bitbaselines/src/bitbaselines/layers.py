@@ -78,12 +78,18 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
 
     q.k after rotation depends only on the offset between positions: a relative position
     signal that works at any length and is present from the first step.
+
+    Even head_dim: x * [cos, cos] + roll(x, half) * [-sin, sin], the same numbers bit for bit as
+    the halves written out (x1 c - x2 s, x2 c + x1 s) in a third of the kernels forward and
+    backward (no slices of x, whose gradients would each be a zero-filled copy of x).
     """
     half = cos.shape[-1]
+    if x.shape[-1] == 2 * half:
+        c = torch.cat([cos, cos], dim=-1)[None, :, None, :].to(x.dtype)  # [1, T, 1, Dh]
+        s = torch.cat([-sin, sin], dim=-1)[None, :, None, :].to(x.dtype)
+        return x * c + x.roll(half, dims=-1) * s  # roll: [x2, x1]
     x1, x2 = x[..., :half], x[..., half : 2 * half]  # [B, T, H, half]
     c = cos[None, :, None, :].to(x.dtype)  # [1, T, 1, half]
     s = sin[None, :, None, :].to(x.dtype)
     rotated = torch.cat([x1 * c - x2 * s, x1 * s + x2 * c], dim=-1)
-    if x.shape[-1] > 2 * half:  # odd head_dim: the last channel is left as it is
-        rotated = torch.cat([rotated, x[..., 2 * half :]], dim=-1)
-    return rotated
+    return torch.cat([rotated, x[..., 2 * half :]], dim=-1)  # odd head_dim: last channel as is

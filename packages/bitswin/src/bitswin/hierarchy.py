@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.profiler import record_function
 
 from bitswin.blocks import SwinStage
 from bitswin.config import BitSwinConfig
@@ -27,6 +28,9 @@ from bitswin.routing import (
     segment_starts,
     spacelike_starts,
 )
+
+# torch.profiler range around one level's routing and pooling (`bitlab bench train` reads it).
+ROUTING_RANGE = "bitswin.routing"
 
 
 @dataclass
@@ -128,19 +132,20 @@ class Hierarchy(nn.Module):
             d.maps[level + 1] = maps
             if innermost:
                 break
-            routing = self._route(
-                level, x, valid, seg, hidden, touched, view if level == 0 else None
-            )
-            index = unit_index(routing.starts, valid, routing.slots)
-            d.levels.append(LevelState(x, valid, seg, routing, index))
-            if units_only and level == len(self.encoders) - 2:
-                break
-            x = self.pools[level](x, index)
-            # A unit is hidden when all its items are; its document is its first item's.
-            hidden = (unit_sums(hidden.long(), index) == index.count) & index.valid
-            touched = (unit_sums(touched.long(), index) > 0) & index.valid
-            seg = None if seg is None else torch.gather(seg, 1, index.first)
-            valid = index.valid
+            with record_function(ROUTING_RANGE):
+                routing = self._route(
+                    level, x, valid, seg, hidden, touched, view if level == 0 else None
+                )
+                index = unit_index(routing.starts, valid, routing.slots)
+                d.levels.append(LevelState(x, valid, seg, routing, index))
+                if units_only and level == len(self.encoders) - 2:
+                    break
+                x = self.pools[level](x, index)
+                # A unit is hidden when all its items are; its document is its first item's.
+                hidden = (unit_sums(hidden.long(), index) == index.count) & index.valid
+                touched = (unit_sums(touched.long(), index) > 0) & index.valid
+                seg = None if seg is None else torch.gather(seg, 1, index.first)
+                valid = index.valid
         d.x, d.valid, d.segment_ids = x, valid, seg
         d.outputs[len(d.levels) + 1] = x
         return d

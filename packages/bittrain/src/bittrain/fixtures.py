@@ -77,6 +77,13 @@ MICRO_MODEL: tuple[str, ...] = (
     "model.heads=[1, 2]",
     "model.windows_bits=[8, 24]",
 )
+# The same for the token-level baselines (byte, bpe, hf-bert): one narrow layer.
+_MICRO_BPE = ("model.d_model=32", "model.n_heads=2", "model.n_layers=1", "model.vocab_size=300")
+MICRO_BASELINES: dict[str, tuple[str, ...]] = {
+    "byte": ("model.d_model=32", "model.n_heads=2", "model.n_layers=1", "model.window=16"),
+    "bpe": _MICRO_BPE,
+    "hf-bert": _MICRO_BPE,
+}
 
 
 def sample_documents(n_docs: int, seed: int = 0, words_per_doc: int = 60) -> list[bytes]:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import torch
 from bitmask import char_level_scores
 from bitswin import BitSwinModel, realised_flops_per_byte
+from torch.profiler import record_function
 
 from bittrain.engine.bits import LN2
 from bittrain.engine.codes import TableCodes
@@ -41,6 +42,8 @@ from bittrain.errors import BittrainError
 BOUNDARY_SOURCES = ("model", "entropy")
 # Scores above this are the model's own unit starts (models with units, source "model").
 OWN_STARTS_THRESHOLD = 0.5
+# torch.profiler range around the no-grad passes here (`bitlab bench train` reads it).
+UNITS_RANGE = "bittrain.units_pass"
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ def boundary_scores(
     device = windows.device
     b, n = windows.shape
     flops = 0.0
-    with eval_mode(model):
+    with eval_mode(model), record_function(UNITS_RANGE):
         attentions = None
         if source == "model":
             inputs = model_inputs(shown_ids(windows, pad=pad), doc_starts, codes)
@@ -158,7 +161,7 @@ def model_units(
             "this model has no unit levels of its own (a bitswin with 3-4 stages and a router "
             "other than 'none'): use boundary_scores"
         )
-    with eval_mode(model):
+    with eval_mode(model), record_function(UNITS_RANGE):
         inputs = model_inputs(shown_ids(windows, pad=pad), doc_starts, codes)
         units = model.units(
             inputs.input_ids, segment_ids=inputs.segment_ids, code_ids=inputs.code_ids

@@ -16,9 +16,12 @@ import torch.nn.functional as F
 from bitbaselines.bpe import MASK_TOKEN_ID, NUM_SPECIAL, PAD_TOKEN_ID
 from bitbaselines.config import BYTE_MASK_ID
 from bitbaselines.tokenizer import encode_windows
+from torch.profiler import record_function
 
 from bittrain.engine.bits import LN2
 from bittrain.tasks.baseline_masking import MaskDraw
+
+LOSS_RANGE = "bittrain.baseline_loss"  # torch.profiler range (`bitlab bench train` reads it)
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,9 @@ def _score(
     logits: torch.Tensor, targets: torch.Tensor, unit_bytes: torch.Tensor, shape: torch.Size
 ) -> MaskedScore:
     """logits [M, V], targets long [M], unit_bytes long [M]; ``shape`` of the input ids."""
-    nll_each = F.cross_entropy(logits.float(), targets, reduction="none")  # [M]
-    nll = nll_each.mean() if nll_each.numel() else nll_each.sum()
+    with record_function(LOSS_RANGE):
+        nll_each = F.cross_entropy(logits.float(), targets, reduction="none")  # [M]
+        nll = nll_each.mean() if nll_each.numel() else nll_each.sum()
     with torch.no_grad():
         bits = float(nll_each.sum()) / LN2
         correct = int((logits.argmax(dim=-1) == targets).sum())

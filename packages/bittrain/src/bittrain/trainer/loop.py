@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.distributed.tensor import DTensor
 from torch.nn.parallel import DistributedDataParallel
 
 from bittrain.engine import autocast
@@ -36,13 +35,14 @@ from bittrain.trainer.checkpoints.checkpointer import Checkpointer
 from bittrain.trainer.checkpoints.files import MODEL_WEIGHTS, list_checkpoints
 from bittrain.trainer.config import TrainConfig
 from bittrain.trainer.config_files import write_config
-from bittrain.trainer.data import Sharding, draw_windows
+from bittrain.trainer.data import Sharding
 from bittrain.trainer.dist import DistContext
 from bittrain.trainer.faults import Faults
 from bittrain.trainer.flop_meter import FlopMeter
 from bittrain.trainer.metrics_log import TrainLog, row_keys, truncate_metrics
 from bittrain.trainer.progress import ProgressLine, val_summary
 from bittrain.trainer.schedule import Schedule, set_lr
+from bittrain.trainer.step import clip_gradients, host_values, micro_inputs
 from bittrain.trainer.validator import Validator
 
 log = logging.getLogger(__name__)
@@ -230,10 +230,9 @@ class Trainer:
         metric_sums: dict[str, float] = {}
         for micro in range(cfg.grad_accum):
             ids = self.sharding.sample_ids(step, micro)
-            w, d = draw_windows(self.corpus.train, ids, cfg.seq_len, cfg.seed, cfg.batch_size)
-            windows = torch.from_numpy(w).to(ctx.device)  # uint8 [b, L]
-            doc_starts = torch.from_numpy(d).to(ctx.device)  # bool [b, L]
-            index = torch.from_numpy(ids).to(ctx.device)  # long [b]
+            windows, doc_starts, index = micro_inputs(
+                self.corpus.train, ids, cfg.seq_len, cfg.seed, cfg.batch_size, ctx.device
+            )
             with self._sync_guard(micro == cfg.grad_accum - 1), autocast(ctx.device, cfg.precision):
                 out = self.task.loss(self.model, windows, doc_starts, step=step, sample_index=index)
                 loss = out.loss / cfg.grad_accum
@@ -241,17 +240,10 @@ class Trainer:
                     loss = loss * float("nan")
                 loss.backward()
             flops += out.flops
-            # One device->host copy per micro-batch for the loss and all metrics (no sync each).
-            keys = sorted(out.metrics)
-            values = [loss.detach().float().reshape(())]
-            values += [
-                torch.as_tensor(out.metrics[k], dtype=torch.float32, device=loss.device).reshape(())
-                for k in keys
-            ]
-            host = torch.stack(values).cpu().tolist()
-            loss_sum += host[0]
-            for key, value in zip(keys, host[1:], strict=True):
-                metric_sums[key] = metric_sums.get(key, 0.0) + value / cfg.grad_accum
+            value, metrics = host_values(loss, out.metrics)
+            loss_sum += value
+            for key, metric in metrics.items():
+                metric_sums[key] = metric_sums.get(key, 0.0) + metric / cfg.grad_accum
         return loss_sum, metric_sums, flops
 
     def _sync_guard(self, sync: bool) -> contextlib.AbstractContextManager:
@@ -264,11 +256,7 @@ class Trainer:
         return contextlib.nullcontext()
 
     def _clip(self) -> float:
-        max_norm = self.config.grad_clip if self.config.grad_clip > 0 else float("inf")
-        norm = torch.nn.utils.clip_grad_norm_(self.plain.parameters(), max_norm)
-        if isinstance(norm, DTensor):  # FSDP2
-            norm = norm.full_tensor()
-        return float(norm)
+        return clip_gradients(self.plain.parameters(), self.config.grad_clip)
 
     def _nan_message(self, step: int) -> str:
         good = list_checkpoints(self.run_dir)

@@ -60,6 +60,7 @@ def test_shell_completion_is_on() -> None:
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, "SHELL": "/bin/bash"},  # Typer reads the shell from $SHELL here
     )
     assert script.returncode == 0 and "_BITLAB_COMPLETE" in script.stdout
     env = {**os.environ, "_BITLAB_COMPLETE": "complete_bash", "COMP_WORDS": "bitlab tr",

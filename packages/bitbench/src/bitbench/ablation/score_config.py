@@ -155,6 +155,14 @@ def _path(value: Any, where: str) -> str:
     return value
 
 
+def _yardstick(cls: type, data_cls: type, raw: Any, where: str) -> Any:
+    """A [score.<yardstick>] table: its own keys, and its datasets each read as ``data_cls``."""
+    raw = dict(raw)
+    settings = {k: v for k, v in raw.items() if k != "datasets"}
+    datasets = _datasets(raw.get("datasets", {}), where, lambda v, w: _build(data_cls, v, w))
+    return _build(cls, settings, where, datasets=datasets)
+
+
 def parse_score(raw: Any, source: str) -> ScoreSettings:
     """The [score] table of a grid file (see the module doc)."""
     where = f"'{source}' [score]"
@@ -180,18 +188,8 @@ def parse_score(raw: Any, source: str) -> ScoreSettings:
         qa_settings(dataclasses.asdict(qa)).check()
     except BitbenchError as exc:
         raise BitbenchError(f"grid {where}.qa: {exc}") from None
-    probe_raw = dict(raw.get("probe", {}))
-    probe = _build(
-        ProbeScore, {k: v for k, v in probe_raw.items() if k != "datasets"}, f"{where}.probe",
-        datasets=_datasets(probe_raw.get("datasets", {}), f"{where}.probe",
-                           lambda v, w: _build(ProbeData, v, w)),
-    )  # fmt: skip
-    seg_raw = dict(raw.get("segment", {}))
-    segment = _build(
-        SegmentScore, {k: v for k, v in seg_raw.items() if k != "datasets"}, f"{where}.segment",
-        datasets=_datasets(seg_raw.get("datasets", {}), f"{where}.segment",
-                           lambda v, w: _build(SegmentData, v, w)),
-    )  # fmt: skip
+    probe = _yardstick(ProbeScore, ProbeData, raw.get("probe", {}), f"{where}.probe")
+    segment = _yardstick(SegmentScore, SegmentData, raw.get("segment", {}), f"{where}.segment")
     for name, value in (("qa.max_questions", qa.max_questions), ("segment.lines", segment.lines),
                         ("probe.max_train", probe.max_train)):  # fmt: skip
         if value < 1:

@@ -33,6 +33,7 @@ from bitbench.evaluate import (
     evaluate_run,
     write_outputs,
 )
+from bitbench.out_dir import out_directory
 from bitbench.plots import plot_bpb_vs_flops
 from bitbench.report import render_compare_report
 
@@ -173,10 +174,7 @@ def write_compare(
     """compare.json, compare.md and bpb_vs_flops.png (validation bpb against training FLOPs
     and wall-clock, all runs on one axis each) into ``out_dir``."""
 
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise BitbenchError(f"output '{out}' is a file: pass a directory to --out")
-    out.mkdir(parents=True, exist_ok=True)
+    out = out_directory(out_dir)
     written: dict[str, Path] = {}
     curves = [curve_from_dict(r["name"], r.get("kind"), r["curve"]) for r in rows if "curve" in r]
     plot = plot_bpb_vs_flops(rows, curves, out / "bpb_vs_flops.png")

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from bitbench.errors import BitbenchError
+from bitbench.out_dir import out_directory
 
 # The model card's name in the eval folder, when the model folder's README.md is not bitlab's.
 CARD_FILE = "model_card.md"
@@ -29,9 +30,7 @@ def is_eval_metrics(path: Path) -> bool:
 def check_out_dir(out_dir: str | Path) -> None:
     """One line unless ``out_dir`` may be written: new, without any of the files an evaluation
     writes (EVAL_FILES), or an earlier evaluation's folder (its metrics.json is bitlab's)."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise BitbenchError(f"output '{out}' is a file: pass a directory to --out")
+    out = out_directory(out_dir, create=False)
     clashes = [n for n in EVAL_FILES if (out / n).exists()]
     if clashes and not is_eval_metrics(out / "metrics.json"):
         raise BitbenchError(

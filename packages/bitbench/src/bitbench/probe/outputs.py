@@ -9,7 +9,7 @@ import numpy as np
 from bittrain.figures import new_figure, save_figure
 from bittrain.fileio import write_json_atomic
 
-from bitbench.errors import BitbenchError
+from bitbench.out_dir import out_directory
 
 
 def plot_confusion(result: dict[str, Any], path: Path) -> Path:
@@ -34,10 +34,7 @@ def plot_confusion(result: dict[str, Any], path: Path) -> Path:
 
 
 def write_probe_outputs(result: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise BitbenchError(f"--out '{out}' is a file: pass a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    out = out_directory(out_dir)
     write_json_atomic(out / "probe.json", result)
     return {
         "probe.json": out / "probe.json",

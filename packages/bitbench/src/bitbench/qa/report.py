@@ -8,7 +8,7 @@ from typing import Any
 from bittrain.figures import colour_cycle, new_figure, save_figure
 from bittrain.fileio import clean_for_json, write_json_atomic, write_text_atomic
 
-from bitbench.errors import BitbenchError
+from bitbench.out_dir import out_directory
 from bitbench.report import markdown_table
 
 PLOT = "qa_f1_by_length.png"
@@ -145,10 +145,7 @@ def plot_by_length(result: dict[str, Any], path: Path) -> Path:
 
 
 def write_qa_outputs(result: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise BitbenchError(f"--out '{out}' is a file: pass a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    out = out_directory(out_dir)
     write_json_atomic(out / "qa.json", clean_for_json(result))
     write_text_atomic(out / "report.md", render_report(result))
     return {

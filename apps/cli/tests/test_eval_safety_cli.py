@@ -12,25 +12,13 @@ import pytest
 from bitlab.main import invoke
 from bitswin.hub import is_bitlab_card
 from bittrain.fixtures import MICRO_MODEL, write_sample_corpus
+from cli_checks import one_line_error, snapshot
 
 SETTINGS = ["max_steps=2", "checkpoint_every=2", "eval_every=0", "eval_windows=2", "batch_size=2",
             "seq_len=32", "log_every=1", "table_update_every=2", *MICRO_MODEL]  # fmt: skip
 # 64-byte windows: at 32 the `words` protocol of so short a text may hide nothing
 FAST = ["--windows", "2", "--seq-len", "64", "--text-bytes", "2000", "--table-windows", "4"]
 FOREIGN_CARD = "---\nlicense: mit\nlibrary_name: transformers\n---\n\n# Someone's model\n"
-
-
-def _one_line_error(capsys, *fragments: str) -> str:
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0, err
-    assert err.startswith("bitlab: error:"), err
-    for fragment in fragments:
-        assert fragment in err, err
-    return err
-
-
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -86,11 +74,11 @@ def test_an_eval_that_scored_nothing_is_an_error_and_keeps_the_earlier_results(
     shutil.copytree(trained["run"], run)
     assert invoke(_eval(run, trained["corpus"])) == 0
     assert json.loads((run / "eval" / "metrics.json").read_text())["bpb"] is not None
-    before = _snapshot(run)
+    before = snapshot(run)
     capsys.readouterr()
     assert invoke(_eval(run, trained["corpus"], "--seq-len", "7")) == 2
-    _one_line_error(capsys, "nothing was scored", "hid no byte", "--seq-len")
-    assert _snapshot(run) == before
+    one_line_error(capsys, "nothing was scored", "hid no byte", "--seq-len")
+    assert snapshot(run) == before
 
 
 def test_out_holding_someone_else_s_files_is_refused_before_any_work(
@@ -100,8 +88,8 @@ def test_out_holding_someone_else_s_files_is_refused_before_any_work(
     out.mkdir()
     (out / "report.md").write_text("my report")
     (out / "metrics.json").write_text('{"accuracy": 0.9}')
-    before = _snapshot(out)
+    before = snapshot(out)
     missing = tmp_path / "missing.zarr"  # the corpus is not even read
     assert invoke(_eval(trained["run"], missing, "--out", str(out))) == 2
-    _one_line_error(capsys, "metrics.json, report.md", "bitlab eval did not write", "--out")
-    assert _snapshot(out) == before
+    one_line_error(capsys, "metrics.json, report.md", "bitlab eval did not write", "--out")
+    assert snapshot(out) == before

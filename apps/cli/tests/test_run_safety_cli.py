@@ -11,6 +11,7 @@ import pytest
 import torch
 from bitlab.main import invoke
 from bittrain.fixtures import MICRO_MODEL, write_sample_corpus
+from cli_checks import one_line_error, snapshot
 from safetensors.torch import load_file
 
 SETTINGS = ["max_steps=6", "checkpoint_every=2", "eval_every=0", "eval_windows=2", "batch_size=2",
@@ -22,19 +23,6 @@ def _train(corpus: Path, run: Path, *extra: str) -> list[str]:
     for item in SETTINGS:
         words += ["--set", item]
     return [*words, *extra]
-
-
-def _one_line_error(capsys, *fragments: str) -> str:
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0, err
-    assert err.startswith("bitlab: error:"), err
-    for fragment in fragments:
-        assert fragment in err, err
-    return err
-
-
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 def _same_weights(a: Path, b: Path) -> bool:
@@ -83,18 +71,18 @@ def test_finished_run_without_checkpoints_is_kept_until_overwrite(
     (run / "eval").mkdir()
     (run / "eval" / "metrics.json").write_text('{"bpb": 1.0}')
     (run / "notes.txt").write_text("mine")
-    before = _snapshot(run)
+    before = snapshot(run)
     capsys.readouterr()
 
     assert invoke(_train(corpus, run)) == 2
-    _one_line_error(capsys, "already holds a run", "model/", "--overwrite", "another --out")
-    assert _snapshot(run) == before
+    one_line_error(capsys, "already holds a run", "model/", "--overwrite", "another --out")
+    assert snapshot(run) == before
     assert invoke(_train(corpus, run, "--resume")) == 2
-    _one_line_error(capsys, "finished model but no checkpoint", "--overwrite")
-    assert _snapshot(run) == before
+    one_line_error(capsys, "finished model but no checkpoint", "--overwrite")
+    assert snapshot(run) == before
     assert invoke(_train(corpus, run, "--resume", "--overwrite")) == 2
-    _one_line_error(capsys, "give one of them")
-    assert _snapshot(run) == before
+    one_line_error(capsys, "give one of them")
+    assert snapshot(run) == before
 
     # Asked for, the run is replaced: the stale eval/ goes, the user's own file stays.
     assert invoke(_train(corpus, run, "--overwrite", "--max-steps", "2")) == 0
@@ -112,15 +100,15 @@ def test_checkpoints_without_trainer_state_are_not_a_reason_to_retrain(
     run = _copy(stopped, tmp_path / "run")
     for ckpt in (run / "checkpoints").iterdir():
         (ckpt / "trainer_state.json").unlink()
-    before = _snapshot(run)
+    before = snapshot(run)
     capsys.readouterr()
     assert invoke(_train(corpus, run, "--resume")) == 2
-    _one_line_error(capsys, "no checkpoint", "trainer_state.json is missing", "--overwrite")
-    assert _snapshot(run) == before
+    one_line_error(capsys, "no checkpoint", "trainer_state.json is missing", "--overwrite")
+    assert snapshot(run) == before
     # The old advice ("start the run without --resume") would retrain over it: refused too.
     assert invoke(_train(corpus, run)) == 2
-    _one_line_error(capsys, "already holds a run", "--overwrite")
-    assert _snapshot(run) == before
+    one_line_error(capsys, "already holds a run", "--overwrite")
+    assert snapshot(run) == before
 
 
 def test_truncated_latest_checkpoint_falls_back_to_the_previous(
@@ -142,12 +130,12 @@ def test_moved_and_copied_runs_resume_with_their_own_command_line(
 ) -> None:
     original = _copy(stopped, tmp_path / "a")
     copied = _copy(original, tmp_path / "copy")
-    before = _snapshot(original)
+    before = snapshot(original)
     # A copy resumes where it is, and the run it was copied from is not touched.
     assert invoke(_train(corpus, copied, "--resume")) == 0
     assert _same_weights(copied, straight)
     assert f'out = "{copied}"' in (copied / "config.toml").read_text()
-    assert _snapshot(original) == before
+    assert snapshot(original) == before
     # A moved run resumes too (the saved config names its old folder).
     moved = tmp_path / "b"
     original.rename(moved)
@@ -166,7 +154,7 @@ def test_unwritable_out_is_refused_before_any_work(tmp_path, corpus, capsys) -> 
     ):  # fmt: skip
         assert invoke(command) == 2
         # the corpus is missing too: the --out line comes first, before the corpus is read
-        _one_line_error(capsys, "--out", "cannot be created", "is a file")
+        one_line_error(capsys, "--out", "cannot be created", "is a file")
     assert blocker.read_text() == "a file, not a folder"
 
 
@@ -179,11 +167,11 @@ def test_baseline_run_is_kept_until_overwrite(tmp_path, corpus, capsys) -> None:
             "--set", "model.window=8"]  # fmt: skip
     assert invoke(args) == 0
     (run / "notes.txt").write_text("mine")
-    before = _snapshot(run)
+    before = snapshot(run)
     capsys.readouterr()
     assert invoke(args) == 2
-    _one_line_error(capsys, "already holds a run", "--resume", "--overwrite")
-    assert _snapshot(run) == before
+    one_line_error(capsys, "already holds a run", "--resume", "--overwrite")
+    assert snapshot(run) == before
     assert invoke([*args, "--overwrite"]) == 0
     assert (run / "notes.txt").read_text() == "mine"
     assert (run / "model" / "model.safetensors").is_file()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from bitlab.main import invoke
 from bittrain.fixtures import MICRO_MODEL, write_sample_corpus
+from cli_checks import one_line_error
 
 QUICK = [
     "--set",
@@ -34,21 +35,12 @@ def corpus(tmp_path_factory):
     return write_sample_corpus(tmp_path_factory.mktemp("corpus") / "c.zarr", n_docs=80)
 
 
-def _one_line_error(capsys, *fragments: str) -> str:
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0, err
-    assert err.startswith("bitlab: error:"), err
-    for fragment in fragments:
-        assert fragment in err, err
-    return err
-
-
 def test_missing_corpus(tmp_path, capsys) -> None:
     code = invoke(
         ["train", "--corpus", str(tmp_path / "nope.zarr"), "--out", str(tmp_path / "r"), *QUICK]
     )
     assert code == 2
-    _one_line_error(capsys, "nope.zarr", "does not exist")
+    one_line_error(capsys, "nope.zarr", "does not exist")
     assert not (tmp_path / "r").exists()
 
 
@@ -67,7 +59,7 @@ def test_corpus_smaller_than_a_window(tmp_path, capsys) -> None:
         ]
     )
     assert code == 2
-    _one_line_error(capsys, "fewer than one window", "seq_len")
+    one_line_error(capsys, "fewer than one window", "seq_len")
 
 
 def test_bad_key(tmp_path, corpus, capsys) -> None:
@@ -75,7 +67,7 @@ def test_bad_key(tmp_path, corpus, capsys) -> None:
         ["train", "--corpus", str(corpus), "--out", str(tmp_path / "r"), "--set", "lr_warmup=5"]
     )
     assert code == 2
-    _one_line_error(capsys, "unknown config key 'lr_warmup'")
+    one_line_error(capsys, "unknown config key 'lr_warmup'")
 
 
 def test_bad_model_key(tmp_path, corpus, capsys) -> None:
@@ -92,7 +84,7 @@ def test_bad_model_key(tmp_path, corpus, capsys) -> None:
         ]
     )
     assert code == 2
-    _one_line_error(capsys, "model.depth", "did you mean 'model.depths'")
+    one_line_error(capsys, "model.depth", "did you mean 'model.depths'")
 
 
 def test_too_many_gpus(tmp_path, corpus, capsys) -> None:
@@ -112,7 +104,7 @@ def test_too_many_gpus(tmp_path, corpus, capsys) -> None:
         ]
     )
     assert code == 2
-    _one_line_error(capsys, f"--gpus {asked}")
+    one_line_error(capsys, f"--gpus {asked}")
 
 
 def test_batch_that_does_not_split(tmp_path, corpus, capsys) -> None:
@@ -131,18 +123,18 @@ def test_batch_that_does_not_split(tmp_path, corpus, capsys) -> None:
         ]
     )
     assert code == 2
-    _one_line_error(capsys, "batch_size 3", "multiple of 2")
+    one_line_error(capsys, "batch_size 3", "multiple of 2")
 
 
 def test_resume_needs_a_run_and_a_run_is_not_overwritten(tmp_path, corpus, capsys) -> None:
     run = tmp_path / "r"
     assert invoke(["train", "--out", str(run), "--resume"]) == 2
-    _one_line_error(capsys, "config.toml")
+    one_line_error(capsys, "config.toml")
     assert invoke(["train", "--corpus", str(corpus), "--out", str(run), *QUICK]) == 0
     capsys.readouterr()
     assert (run / "model" / "model.safetensors").is_file()
     assert invoke(["train", "--corpus", str(corpus), "--out", str(run), *QUICK]) == 2
-    _one_line_error(capsys, "already holds a run", "--resume")
+    one_line_error(capsys, "already holds a run", "--resume")
     # --init from the finished run starts a new run from its weights.
     other = tmp_path / "ft"
     assert (
@@ -165,7 +157,7 @@ def test_resume_needs_a_run_and_a_run_is_not_overwritten(tmp_path, corpus, capsy
         )
         == 2
     )
-    _one_line_error(capsys, "--init")
+    one_line_error(capsys, "--init")
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
@@ -175,7 +167,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
     run = tmp_path / "r"
     code = invoke(["train", "--corpus", str(corpus), "--out", str(run), *QUICK])
     assert code == 2
-    _one_line_error(capsys, "NaN", "step 3", "step-00000002")
+    one_line_error(capsys, "NaN", "step 3", "step-00000002")
     assert (run / "checkpoints" / "step-00000002" / "trainer_state.json").is_file()
     assert not (run / "checkpoints" / "step-00000004").exists()
     assert not (run / "model").exists()
@@ -233,4 +225,4 @@ def test_table_codes_feed_the_model(tmp_path, corpus, finished_run, capsys, mode
     assert f'table_mode = "{mode}"' in (run / "config.toml").read_text()
     assert invoke(["train", "--corpus", str(corpus), "--out", str(tmp_path / "x"), *QUICK,
                    "--table", str(tmp_path / "missing")]) == 2  # fmt: skip
-    _one_line_error(capsys, "--table", "missing")
+    one_line_error(capsys, "--table", "missing")

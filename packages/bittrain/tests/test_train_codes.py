@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from bittokens import MASK_ID
+from micro_tasks import micro_bitswin_task
 
 TEXT = b"the cat sat on the mat and the dog sat on the log " * 40
 
@@ -80,38 +81,14 @@ def test_unmasked_input_gets_codes_everywhere(tmp_path: Path) -> None:
 
 
 def _adaptive_task(run_dir: Path, is_main: bool = True, **options):
-    from bittrain.tasks import BitSwinTask
-    from bittrain.trainer.config import TrainConfig
-    from bittrain.trainer.setup import task_spec
-
-    config = TrainConfig(
-        task="bitswin",
-        out=str(run_dir),
-        seq_len=64,
-        batch_size=4,
-        model_config={
-            "depths": [1, 1, 1],
-            "widths": [8, 16, 16],
-            "heads": [1, 2, 2],
-            "windows": [8, 4, 4],
-            "ngram_sizes": [2, 3],
-        },
-        mask={
-            "byte_start": 0.0,
-            "byte_rate": 0.15,
-            "mix_bit": 0.0,
-            "mix_byte": 1.0,
-            "mix_word": 0.0,
-            "mix_phrase": 0.0,
-        },
-        task_options={
-            "table_mode": "adaptive",
-            "table_update_every": 2,
-            "table_max_size": 50,
-            **options,
-        },
-    )
-    return BitSwinTask(task_spec(config, None, total_steps=10, is_main=is_main))
+    return micro_bitswin_task(
+        run_dir,
+        model={"ngram_sizes": [2, 3]},
+        byte_rate=0.15,
+        task_options={"table_mode": "adaptive", "table_update_every": 2, "table_max_size": 50,
+                      **options},
+        is_main=is_main,
+    )  # fmt: skip
 
 
 def _windows():

@@ -10,39 +10,18 @@ import torch
 from bitswin.routing import byte_view
 from bittokens import MASK_ID
 from bittrain.tasks import BitSwinTask
-from bittrain.trainer.config import TrainConfig
-from bittrain.trainer.setup import task_spec
+from micro_tasks import micro_bitswin_task
 
 TEXT = "the cat sat on the mat; 我们是中国人，今天的天气很好。 ".encode() * 20
-BYTE_MASKS_ONLY = {
-    "byte_start": 0.0,
-    "byte_rate": 0.2,
-    "mix_bit": 0.0,
-    "mix_byte": 1.0,
-    "mix_word": 0.0,
-    "mix_phrase": 0.0,
-}
 
 
 def _task(run_dir: Path) -> BitSwinTask:
-    config = TrainConfig(
-        task="bitswin",
-        out=str(run_dir),
-        seq_len=64,
-        batch_size=4,
-        model_config={
-            "depths": [1, 1, 1],
-            "widths": [8, 16, 16],
-            "heads": [1, 2, 2],
-            "windows": [8, 4, 4],
-            "ngram_sizes": [2, 3, 5, 8],
-            "ngram_hashes": 2,
-            "ngram_buckets": 61,
-        },
-        mask=BYTE_MASKS_ONLY,
+    return micro_bitswin_task(
+        run_dir,
+        model={"ngram_sizes": [2, 3, 5, 8], "ngram_hashes": 2, "ngram_buckets": 61},
+        byte_rate=0.2,
         task_options={"table_enabled": False},
     )
-    return BitSwinTask(task_spec(config, None, total_steps=10))
 
 
 def _record(module: torch.nn.Module, seen: list[torch.Tensor]) -> None:

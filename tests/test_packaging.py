@@ -287,9 +287,7 @@ def _fresh_env(tmp_path: Path, dist: str) -> Path:
     (and hatchling, to build the local folders), linked from this one; no bitlab package."""
     env = tmp_path / "env"
     venv.create(env, with_pip=False)
-    third_party = (_closure(dist) | _closure("hatchling")) - {
-        name for name in _closure(dist) if name in PACKAGES
-    }
+    third_party = (_closure(dist) | _closure("hatchling")) - set(PACKAGES)
     _link_distributions(third_party, tmp_path / "deps")
     site = next((env / "lib").glob("python3*/site-packages"))
     (site / "deps.pth").write_text(str(tmp_path / "deps") + "\n")

@@ -103,6 +103,18 @@ def test_compressed_maps_the_epoch_curriculum_onto_steps():
     assert Curriculum(short).at(step=10).phase == 3  # byte and phrase on
 
 
+def test_a_level_the_mixture_never_draws_is_not_in_force():
+    # byte masks alone (the shipped `tiny`): word and phrase rates pass their start steps, but
+    # with mixture weight 0 no window is masked by them, so the run stays in phase 2
+    byte_only = MaskConfig(byte_start=0, mix_bit=0.0, mix_byte=1.0, mix_word=0.0, mix_phrase=0.0)
+    late = Curriculum(byte_only).at(epoch=40)
+    assert late.rates["word"] > 0 and late.rates["phrase"] > 0
+    assert late.active == (Level.BYTE,) and late.phase == 2
+    assert late.phase_name == PHASE_NAMES[2]
+    no_mixture = MaskConfig(byte_start=0, level_mixture=False, mix_word=0.0, mix_phrase=0.0)
+    assert Curriculum(no_mixture).at(epoch=40).phase == 4  # without a mixture every level masks
+
+
 def test_state_dict_round_trip_and_schedule():
     cur = Curriculum(MaskConfig.for_steps(500, phrase_rate=0.4))
     again = Curriculum.from_state_dict(cur.state_dict())

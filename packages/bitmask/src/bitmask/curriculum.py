@@ -25,20 +25,28 @@ class CurriculumState:
     """Where the curriculum stands at one time.
 
     ``rates`` has every level (0.0 when inactive); ``phase`` is 1 + the number of active levels
-    above bit (1 warm-up, 2 +byte, 3 +word, 4 +phrase with the default thresholds).
+    above bit (1 warm-up, 2 +byte, 3 +word, 4 +phrase with the default thresholds). ``drawn``
+    names the levels the per-window mixture can draw (None: no mixture, every level can mask);
+    a level outside it is not active whatever its rate (a byte-only config stays in phase 2).
     """
 
     time: float
     unit: str
     rates: dict[str, float] = field(default_factory=dict)
+    drawn: frozenset[str] | None = None
 
     @property
     def active(self) -> tuple[Level, ...]:
-        return tuple(level for level in LEVELS if self.rates.get(level.value, 0.0) > 0.0)
+        return tuple(
+            level
+            for level in LEVELS
+            if self.rates.get(level.value, 0.0) > 0.0
+            and (self.drawn is None or level.value in self.drawn)
+        )
 
     @property
     def phase(self) -> int:
-        return phase_of(self.rates)
+        return phase_of(self.rates, self.drawn)
 
     @property
     def phase_name(self) -> str:
@@ -55,10 +63,22 @@ class CurriculumState:
         }
 
 
-def phase_of(rates: dict[str, float]) -> int:
-    """Phase 1..4 from the levels in force: 1 + how many of byte/word/phrase are on."""
-    above_bit = sum(1 for level in LEVELS[1:] if rates.get(level.value, 0.0) > 0.0)
+def phase_of(rates: dict[str, float], drawn: frozenset[str] | None = None) -> int:
+    """Phase 1..4 from the levels in force: 1 + how many of byte/word/phrase are on (and, with
+    ``drawn``, can be drawn by the mixture)."""
+    above_bit = sum(
+        1
+        for level in LEVELS[1:]
+        if rates.get(level.value, 0.0) > 0.0 and (drawn is None or level.value in drawn)
+    )
     return 1 + above_bit
+
+
+def drawn_levels(config: MaskConfig) -> frozenset[str] | None:
+    """The levels a window can be masked by: those of weight > 0 with the level mixture on."""
+    if not config.level_mixture:
+        return None
+    return frozenset(level.value for level in LEVELS if config.mix_weight(level) > 0)
 
 
 class Curriculum:
@@ -100,7 +120,9 @@ class Curriculum:
     def at(self, epoch: float | None = None, step: int | None = None) -> CurriculumState:
         time = self.time_of(epoch=epoch, step=step)
         rates = {level.value: self.rate(level, time) for level in LEVELS}
-        return CurriculumState(time=time, unit=self.config.unit, rates=rates)
+        return CurriculumState(
+            time=time, unit=self.config.unit, rates=rates, drawn=drawn_levels(self.config)
+        )
 
     def schedule(self, points: int = 101) -> list[CurriculumState]:
         """States at ``points`` evenly spaced times over [0, max_time] (for plots and tables)."""

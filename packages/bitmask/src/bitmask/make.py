@@ -18,7 +18,7 @@ from bitmask import levels
 from bitmask.batch import IGNORE_INDEX, MaskedBatch
 from bitmask.bits import bytes_to_bits
 from bitmask.config import LEVELS, CorruptionConfig, Level, MaskConfig
-from bitmask.curriculum import Curriculum, phase_of
+from bitmask.curriculum import Curriculum, drawn_levels, phase_of
 from bitmask.errors import BitmaskError
 from bitmask.facts_torch import byte_facts
 from bitmask.hashrng import Stream, sample_keys, time_code
@@ -308,7 +308,7 @@ def make_masks(
         char_class=torch.where(valid, facts.char_class, ignore),
         unit_start=units.start,
         unit_id=units.unit_id,
-        phase=phase_of(rates_now),
+        phase=phase_of(rates_now, drawn_levels(cfg)),
         rates=rates_now,
         window_level=window_level,
     )

@@ -3,6 +3,10 @@ arithmetic is in the comments)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from bitbench.errors import BitbenchError
 from bitbench.qa.floors import first_answer, floor_answers, window_answer
@@ -119,3 +123,26 @@ def test_floors_by_hand():
     assert first_answer("《长城》东起", 2, "cmrc") == "长城"
     answers = floor_answers([], 2, "squad", no_answer=True)
     assert set(answers) == {"window", "first", "empty"}
+
+
+TIE_PROGRAM = """
+from bitbench.qa.floors import window_answer
+fill = lambda tag, n: [f"{tag}{i}" for i in range(n)]
+# p, s occur once (weight log 2), q twice (log 1.5), r three times (log 4/3): the candidate X1 X2
+# has p q r on its left, the candidates around s q r have s q r: mathematically equal scores
+words = ["p", "q", "r", "X1", "X2"] + fill("f", 24) + ["s", "q", "r", "Y1", "Y2"] + fill("g", 24) + ["r"]
+print(window_answer("p q r s?", " ".join(words), 2, "squad"))
+"""
+
+
+def test_window_floor_ties_are_the_same_in_every_process():
+    # the sum of question-word weights must not depend on the order a set of strings iterates
+    # in (string hashes differ per process): exact ties go to the earliest candidate everywhere
+    answers = set()
+    for hash_seed in ("0", "1", "2", "5"):  # 1 and 5 broke the tie before fsum
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        out = subprocess.run(
+            [sys.executable, "-c", TIE_PROGRAM], env=env, capture_output=True, text=True, check=True
+        )
+        answers.add(out.stdout.strip())
+    assert answers == {"X1 X2"}

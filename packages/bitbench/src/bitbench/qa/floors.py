@@ -69,7 +69,9 @@ def window_answer(question: str, context: str, n: int, metric: str) -> str:
     for i in range(len(units) - n + 1):
         inside = {k for k in keys[i : i + n] if k in weight}
         around = {k for k in keys[max(0, i - span) : i] + keys[i + n : i + n + span] if k in weight}
-        score = sum(weight[k] for k in around) - sum(weight[k] for k in inside)
+        # fsum: exact, so equal weights tie exactly whatever order the sets iterate in (string
+        # hashing differs per process) and the earliest candidate wins in every process
+        score = math.fsum(weight[k] for k in around) - math.fsum(weight[k] for k in inside)
         if score > best:
             best, best_at = score, i
     return context[units[best_at][0] : units[best_at + n - 1][1]]

@@ -37,12 +37,7 @@ class CurriculumState:
 
     @property
     def active(self) -> tuple[Level, ...]:
-        return tuple(
-            level
-            for level in LEVELS
-            if self.rates.get(level.value, 0.0) > 0.0
-            and (self.drawn is None or level.value in self.drawn)
-        )
+        return levels_in_force(self.rates, self.drawn)
 
     @property
     def phase(self) -> int:
@@ -63,15 +58,20 @@ class CurriculumState:
         }
 
 
-def phase_of(rates: dict[str, float], drawn: frozenset[str] | None = None) -> int:
-    """Phase 1..4 from the levels in force: 1 + how many of byte/word/phrase are on (and, with
-    ``drawn``, can be drawn by the mixture)."""
-    above_bit = sum(
-        1
-        for level in LEVELS[1:]
+def levels_in_force(
+    rates: dict[str, float], drawn: frozenset[str] | None = None
+) -> tuple[Level, ...]:
+    """The levels with a rate > 0 (and, with ``drawn``, that the mixture can draw)."""
+    return tuple(
+        level
+        for level in LEVELS
         if rates.get(level.value, 0.0) > 0.0 and (drawn is None or level.value in drawn)
     )
-    return 1 + above_bit
+
+
+def phase_of(rates: dict[str, float], drawn: frozenset[str] | None = None) -> int:
+    """Phase 1..4 from the levels in force: 1 + how many of byte/word/phrase are in force."""
+    return 1 + sum(level is not Level.BIT for level in levels_in_force(rates, drawn))
 
 
 def drawn_levels(config: MaskConfig) -> frozenset[str] | None:

@@ -27,7 +27,9 @@ _RADIX = 4  # ids are 0..3, so a byte's 8 ids are one base-4 number < 4^8
 class BitStageOutput:
     byte_tokens: torch.Tensor  # [B, L, D_byte] merged byte vectors
     bit_features: torch.Tensor  # [B, 8L, D_bit] bit-stage output (the bit head's skip)
-    patterns: int  # rows the stage ran on (distinct patterns, or B * L)
+    # rows the stage ran on (distinct patterns, or B * L), a 0-dim int64 tensor: a Python int
+    # would be a guard on its value under torch.compile (a recompile when it changes)
+    patterns: torch.Tensor
     attention: torch.Tensor | None  # [B, depth, 8L, 2W - 1] when asked
 
 
@@ -87,6 +89,6 @@ class BitStage(nn.Module):
         return BitStageOutput(
             byte_tokens=tokens.reshape(b, n_bytes, -1),
             bit_features=x.reshape(b, n_bits, -1),
-            patterns=int(rows.shape[0]),
+            patterns=torch.scalar_tensor(rows.shape[0], dtype=torch.long, device=rows.device),
             attention=attention,
         )

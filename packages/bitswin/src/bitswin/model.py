@@ -180,15 +180,15 @@ class BitSwinModel(nn.Module, BitSwinHubMixin):
             x = x + self.ngrams(view, segment_ids).to(x.dtype)
         return self.embed_drop(x), bits
 
-    def _unit_metrics(self, d: Descent, view: ByteView, patterns: int) -> dict[str, torch.Tensor]:
+    def _unit_metrics(
+        self, d: Descent, view: ByteView, patterns: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             n_bytes = view.valid.sum().float()
             dev = view.valid.device
-            out = {
-                "bit_patterns_per_byte": torch.tensor(
-                    patterns / max(1, view.valid.numel()), device=dev
-                )
-            }
+            # in float64 then rounded once: the float32 a Python division would give
+            per_byte = patterns.double() / max(1, view.valid.numel())
+            out = {"bit_patterns_per_byte": per_byte.float()}
             below = n_bytes
             for level, state in enumerate(d.levels):
                 name = LEVEL_NAMES[level]

@@ -40,6 +40,9 @@ from bittrain.fixtures import write_sample_corpus
 log = logging.getLogger(__name__)
 
 WARMUP_STEPS = 2
+# Compiled: the first step compiles with the batch's sizes, the first batch whose sizes differ
+# (distinct bit patterns, selected bytes) recompiles them as dynamic; after that none should.
+COMPILED_WARMUP_STEPS = 5
 FULL = {"batch_size": 16, "seq_len": 256, "rounds": 5, "profiled": 2}
 QUICK = {"batch_size": 4, "seq_len": 128, "rounds": 2, "profiled": 1}
 # What a case goes through, in order; a progress callback hears (case name, phase) before each.
@@ -107,6 +110,10 @@ def _case_record(p: PreparedCase, timing: Timing, counted: float, measured: floa
     }
 
 
+def warmup_steps(compiled: bool) -> int:
+    return COMPILED_WARMUP_STEPS if compiled else WARMUP_STEPS
+
+
 def bench_case(
     p: PreparedCase,
     reference: MatmulReference,
@@ -119,7 +126,7 @@ def bench_case(
     ``progress(case, phase)`` before each of PHASES."""
     say = progress or (lambda case, phase: None)
     say(p.case.name, PHASES[0])
-    for _ in range(WARMUP_STEPS):
+    for _ in range(warmup_steps(p.config.compile)):
         run_step(p)
     say(p.case.name, PHASES[1])
     timing = Timing(tuple(timed_rounds(lambda: run_step(p), reference, rounds)))
@@ -191,7 +198,8 @@ def train_bench(
         f"{sizes['seq_len']} bytes of the sample corpus, from step {RUN_FRACTION} x max_steps of "
         "the tiny config (every masking level on); "
         + ("torch.compile" if compile_model else "eager"),
-        f"time = fastest of {sizes['rounds']} steps after {WARMUP_STEPS} warm-up steps, each "
+        f"time = fastest of {sizes['rounds']} steps after {warmup_steps(compile_model)} warm-up "
+        "steps, each "
         "after its own reference (best of 3 matmuls of 1024^3 fp32); ratio = best FLOP/s / "
         "best matmul FLOP/s, the rounds' ratios (each step / its reference) as min / median / max",
         "FLOPs = the task's count (TaskLoss.flops: forward 3x with backward, no-grad passes 1x), "

@@ -27,7 +27,20 @@ CASES = {
 BATCH, SEQ = 4, 128
 
 
-@dataclass
+def _loss(p: PreparedCase, first: int = 0, backward: bool = False) -> tuple[float, float]:
+    """(loss, bit patterns per byte) of the batch of windows first..first+BATCH-1, at a step
+    late in the run (the curriculum state of the last step) that moves with ``first`` as the
+    trainer's step does."""
+    ids = np.arange(first, first + BATCH, dtype=np.int64)
+    windows, starts, index = micro_inputs(p.split, ids, SEQ, p.config.seed, BATCH, p.device)
+    step = p.config.max_steps - 100 + first // BATCH
+    out = p.task.loss(p.model, windows, starts, step=step, sample_index=index)
+    if backward:
+        out.loss.backward()
+    return float(out.loss.detach()), float(out.metrics.get("bit_patterns_per_byte", 0.0))
+
+
+@dataclass(frozen=True)
 class Compiled:
     """A prepared case whose model is compiled, with the eager loss of the fixed batch."""
 
@@ -35,26 +48,16 @@ class Compiled:
     eager: float
 
     def loss(self, first: int = 0, backward: bool = False) -> tuple[float, float]:
-        """(loss, bit patterns per byte) of the batch of windows first..first+BATCH-1, at a step
-        late in the run that moves with ``first`` as the trainer's step does."""
-        p = self.p
-        ids = np.arange(first, first + BATCH, dtype=np.int64)
-        windows, starts, index = micro_inputs(p.split, ids, SEQ, p.config.seed, BATCH, p.device)
-        step = p.config.max_steps - 100 + first // BATCH  # every masking level on
-        out = p.task.loss(p.model, windows, starts, step=step, sample_index=index)
-        if backward:
-            out.loss.backward()
-        return float(out.loss.detach()), float(out.metrics.get("bit_patterns_per_byte", 0.0))
+        return _loss(self.p, first, backward)
 
 
 def _compiled(kind: str, tmp_path: Path) -> Compiled:
     corpus_path = write_sample_corpus(tmp_path / "c.zarr", n_docs=60)
     p = prepare(CASES[kind], open_corpus(corpus_path), corpus_path, tmp_path / "run",
                 torch.device("cpu"), batch_size=BATCH, seq_len=SEQ)  # fmt: skip
-    case = Compiled(p, 0.0)
-    case.eager = case.loss()[0]
+    eager = _loss(p)[0]
     p.plain.compile()  # what `compile = true` does (bittrain.trainer.setup.wrap)
-    return case
+    return Compiled(p, eager)
 
 
 @pytest.fixture(scope="module")

@@ -199,8 +199,7 @@ def train_bench(
         "the tiny config (every masking level on); "
         + ("torch.compile" if compile_model else "eager"),
         f"time = fastest of {sizes['rounds']} steps after {warmup_steps(compile_model)} warm-up "
-        "steps, each "
-        "after its own reference (best of 3 matmuls of 1024^3 fp32); ratio = best FLOP/s / "
+        "steps, each after its own reference (best of 3 matmuls of 1024^3 fp32); ratio = best FLOP/s / "
         "best matmul FLOP/s, the rounds' ratios (each step / its reference) as min / median / max",
         "FLOPs = the task's count (TaskLoss.flops: forward 3x with backward, no-grad passes 1x), "
         "the one budgets and equal-FLOP comparisons use; reference = FlopCounterMode",

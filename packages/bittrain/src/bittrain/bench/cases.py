@@ -21,8 +21,8 @@ from bittrain.trainer.dist import DistContext
 from bittrain.trainer.setup import make_optimizer, task_spec, wrap
 from bittrain.trainer.step import clip_gradients, host_values, micro_inputs
 
-# The curriculum position the bench trains at: late in the run, every masking level on (bitswin
-# runs its no-grad units pass for the word and phrase masks, as most of a run does).
+# The curriculum position the bench trains at: late in the run, at the rates the curriculum ends
+# with (which levels mask then is the config's: `tiny` draws byte masks only).
 RUN_FRACTION = 0.9
 
 

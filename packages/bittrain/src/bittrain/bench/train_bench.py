@@ -196,7 +196,7 @@ def train_bench(
     notes += [
         f"device {dev.type}, {torch.get_num_threads()} threads; {sizes['batch_size']} windows x "
         f"{sizes['seq_len']} bytes of the sample corpus, from step {RUN_FRACTION} x max_steps of "
-        "the tiny config (every masking level on); "
+        "the tiny config (the curriculum's final rates); "
         + ("torch.compile" if compile_model else "eager"),
         f"time = fastest of {sizes['rounds']} steps after {warmup_steps(compile_model)} warm-up "
         "steps, each after its own reference (best of 3 matmuls of 1024^3 fp32); ratio = best FLOP/s / "

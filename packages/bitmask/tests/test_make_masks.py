@@ -606,3 +606,26 @@ def test_empty_batches(shape, boundaries):
         torch.zeros(shape, dtype=torch.uint8), epoch=50, boundaries=bnd, corruption=corruption
     )
     assert out.input_ids.shape == (shape[0], 8 * shape[1]) and out.unit_id.shape == shape
+
+
+def test_char_byte_masks_hide_whole_characters():
+    """byte_unit="char": a character is hidden whole or not at all, drawn at its first byte (so
+    its first byte is hidden exactly as under byte_unit="byte"), at about the rate per
+    character; bytes of broken UTF-8 are characters of their own."""
+    text = ("共同创造美好的新世纪 a é 𝄞 " * 40).encode() + b"\xff\x80ab"
+    data = torch.tensor(list(text), dtype=torch.uint8)[None].repeat(8, 1)
+    rates = {"byte": 0.3}
+    by_char = make_masks(data, MaskConfig(byte_unit="char"), step=3, rates=rates).mask_byte
+    by_byte = make_masks(data, MaskConfig(), step=3, rates=rates).mask_byte
+    first = torch.tensor([(b & 0xC0) != 0x80 for b in text])[None].expand_as(by_char).clone()
+    first[:, -3] = True  # 0x80 after 0xff continues nothing: a character of its own
+    char_id = torch.cumsum(first.long(), dim=1)
+    for row in range(data.shape[0]):
+        for c in torch.unique(char_id[row]).tolist():
+            hidden = by_char[row][char_id[row] == c]
+            assert bool(hidden.all()) or not bool(hidden.any())
+    assert torch.equal(by_char[first], by_byte[first])
+    assert by_char[first].float().mean().item() == pytest.approx(0.3, abs=0.03)
+    assert by_char[~first].any()  # continuation bytes follow their characters
+    with pytest.raises(BitmaskError, match="byte_unit"):
+        MaskConfig(byte_unit="word")

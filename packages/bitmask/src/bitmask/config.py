@@ -42,6 +42,7 @@ BoundaryPrior = Literal["whitespace", "class"]
 BOUNDARY_PRIORS: tuple[str, ...] = ("whitespace", "class")
 UNIT_PLACEMENTS: tuple[str, ...] = ("boundaries", "random")
 UNIT_CHOICES: tuple[str, ...] = ("uniform", "cohesion")
+BYTE_UNITS: tuple[str, ...] = ("byte", "char")
 
 
 def _check_range(name: str, value: float, low: float, high: float, fix: str = "") -> None:
@@ -153,6 +154,10 @@ class MaskConfig:
     # cohesion: the mean join score of its inner character starts, ``make_masks(cohesion=)``).
     unit_choice: Literal["uniform", "cohesion"] = "uniform"
     cohesion_strength: float = 1.0
+    # What the byte level draws: "byte" (each byte on its own) or "char" (each UTF-8 character
+    # once, all of its bytes hidden together: the model learns to predict whole characters,
+    # which is what scoring a hidden character (segmentation's PMI) asks of it).
+    byte_unit: Literal["byte", "char"] = "byte"
 
     def __post_init__(self) -> None:
         for level in LEVELS:
@@ -202,7 +207,11 @@ class MaskConfig:
             2.0,
             "0.5 halves every rate over the run (Ankner et al.: 30% -> 15%), 1 = off",
         )
-        for name, allowed in (("unit_placement", UNIT_PLACEMENTS), ("unit_choice", UNIT_CHOICES)):
+        for name, allowed in (
+            ("unit_placement", UNIT_PLACEMENTS),
+            ("unit_choice", UNIT_CHOICES),
+            ("byte_unit", BYTE_UNITS),
+        ):
             if getattr(self, name) not in allowed:
                 raise BitmaskError(
                     f"MaskConfig.{name} = {getattr(self, name)!r}: use one of {allowed}"

@@ -2,7 +2,8 @@
 
 Rates mean:
 - bit: each bit of a valid byte is hidden with probability ``rate`` (to 2^-16);
-- byte: each valid byte (all 8 bits) with probability ``rate``;
+- byte: each valid byte (all 8 bits) with probability ``rate``; with ``byte_unit="char"`` each
+  character, all of its bytes;
 - word: each unit with probability ``rate`` (whitespace-only units only if
   ``mask_space_units``), all of its bytes;
 - phrase, when phrase units are given (``phrase_boundaries``): each phrase unit with
@@ -49,12 +50,24 @@ def expand_bits(per_byte: torch.Tensor) -> torch.Tensor:
     return per_byte[:, :, None].expand(batch, length, 8).reshape(batch, 8 * length)
 
 
-def byte_mask(keys: torch.Tensor, valid: torch.Tensor, rate: float) -> torch.Tensor:
-    """Bool [B, L]."""
+def byte_mask(
+    keys: torch.Tensor,
+    valid: torch.Tensor,
+    rate: float,
+    char_start: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Bool [B, L]: each valid byte hidden with probability ``rate``; with ``char_start`` (bool
+    [B, L], a byte that is not a UTF-8 continuation) each character is drawn once, at its first
+    byte, and hidden whole (the draw of byte j is the same in both modes)."""
     if rate <= 0.0:
         return torch.zeros_like(valid)
     counters = torch.arange(valid.shape[1], device=valid.device)
-    return bernoulli(keys, Stream.BYTE, counters, rate) & valid
+    drawn = bernoulli(keys, Stream.BYTE, counters, rate)  # [B, L]
+    if char_start is not None:
+        pos = counters.expand_as(drawn)
+        first = torch.cummax(torch.where(char_start, pos, 0), dim=1).values  # its first byte
+        drawn = torch.gather(drawn, 1, first)
+    return drawn & valid
 
 
 def spread(per_unit: torch.Tensor, units: Units) -> torch.Tensor:

@@ -227,7 +227,8 @@ def make_masks(
     units = _placed(units, cfg, valid, facts, keys, Stream.RANDOM_WORD_UNITS)
     join = _check_cohesion(cohesion, cfg, rates_now, (batch, length), device)
     mask_bit = levels.bit_mask(keys, valid, rates_now["bit"])  # [B, 8L]
-    mask_byte = levels.byte_mask(keys, valid, rates_now["byte"])  # [B, L]
+    char_start = facts.char_start if cfg.byte_unit == "char" else None
+    mask_byte = levels.byte_mask(keys, valid, rates_now["byte"], char_start)  # [B, L]
     word_streams = (Stream.WORD, Stream.COHESION_WORD)
     mask_word = _unit_mask(keys, units, rates_now["word"], cfg, valid, facts, join, word_streams)
     if phrase_boundaries is None:

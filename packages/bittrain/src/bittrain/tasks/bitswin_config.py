@@ -115,8 +115,11 @@ def mask_config(spec: TaskSpec, options: BitSwinTaskOptions, total_steps: int) -
 
 def eval_mask_config(mask: MaskConfig) -> MaskConfig:
     """Validation's masks: the training config's units as the boundary source gives them,
-    chosen uniformly (a run's placement and choice of units never change what is measured)."""
-    return dataclasses.replace(mask, unit_placement="boundaries", unit_choice="uniform")
+    chosen uniformly, bytes drawn one by one (a run's placement and choice of units and what
+    its byte level draws never change what is measured)."""
+    return dataclasses.replace(
+        mask, unit_placement="boundaries", unit_choice="uniform", byte_unit="byte"
+    )
 
 
 def cohesion_pmi(spec: TaskSpec, mask: MaskConfig) -> torch.Tensor | None:

@@ -103,6 +103,23 @@ def test_segment_and_fill(lab, capsys):
     assert text[:5] == "the c" and text[6:9] == "t s" and "_" not in text
 
 
+def test_segment_with_the_probe_and_weighted_signals(lab, capsys, tmp_path):
+    """--signal counts+0.5*probe on a bitswin run: the probe trains on --corpus and the text,
+    words cover the line exactly; the weighted PMI runs chained and unchained."""
+    raw = tmp_path / "raw.txt"
+    rng = np.random.default_rng(3)
+    raw.write_text("\n".join("".join(rng.choice(WORDS, size=6)) for _ in range(40)) + "\n")
+    line = "thecatsatonamat"
+    argv = ["segment", str(lab["run"]), "--text", line, "--corpus", str(raw), "--rules", "none"]
+    argv.append("--json")  # a Latin run is one atom under the default rules
+    assert invoke([*argv, "--signal", "counts+0.5*probe"]) == 0
+    words = json.loads(capsys.readouterr().out)["lines"][0]
+    assert "".join(words) == line and len(words) > 1
+    for chain in ("--chain", "--no-chain"):
+        assert invoke([*argv, "--signal", "counts+0.5*pmi", chain]) == 0
+        assert "".join(json.loads(capsys.readouterr().out)["lines"][0]) == line
+
+
 def test_compare_table_and_plot(lab, capsys, tmp_path):
     run2 = _run(lab["root"] / "run2", seed=1)
     out = tmp_path / "cmp"

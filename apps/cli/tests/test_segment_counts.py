@@ -59,7 +59,8 @@ def test_counts_from_a_corpus_store(texts, capsys):
         (["--signal", "pmi", "RUNDIR", "--corpus", "MORE"], "--corpus is raw text for --signal"),
         (["--signal", "counts", "--dict", "WORDS"], "--dict is the training word list for --gold"),
         (["--signal", "counts", "--gold", "MORE"], "has 200 lines, the text to segment 40"),
-        (["--signal", "count"], "--signal 'count' is unknown"),
+        (["--signal", "count"], "--signal 'count': unknown signal 'count'"),
+        (["--signal", "counts+half*pmi"], "the weight of 'half\\*pmi' is not a number"),
         (["--signal", "counts", "--corpus", "MISSING"], "--corpus text '.*missing.txt' does not"),
     ],
 )

@@ -7,7 +7,16 @@ import numpy as np
 import pytest
 from bitbench.errors import BitbenchError
 from bitbench.seg_decode import DecodeOptions
-from bitbench.seg_signals import char_positions, make_scorer, mask_signals, parse_signal
+from bitbench.seg_signals import (
+    SignalTerm,
+    byte_offsets,
+    chain_byte_bits,
+    char_positions,
+    make_scorer,
+    mask_signals,
+    parse_signal,
+    parse_signal_terms,
+)
 from bitbench.segment import segment_lines
 
 WORDS = ["共同", "创造", "美好", "的", "新世纪", "中国", "人民"]
@@ -67,8 +76,12 @@ def test_pmi_is_low_inside_words_and_zero_across():
     text = "共同创造美好的新世纪"
     w = np.frombuffer(text.encode(), np.uint8)[None].copy()
     model = FakeMasked()
-    sig = mask_signals(model.hidden_byte_bits, w, np.zeros(w.shape, bool), stride=4)
+    sig = mask_signals(model.hidden_byte_bits, w, np.zeros(w.shape, bool), stride=4, chain=False)
     assert model.calls == 8  # 2 x stride passes
+    chained = FakeMasked()  # all bits on the first byte: the chain rule changes nothing here
+    same = mask_signals(chained.hidden_byte_bits, w, np.zeros(w.shape, bool), stride=4)
+    assert chained.calls == 4 * 9  # per class: 3 byte places x (single, pair right, pair left)
+    assert all(np.array_equal(sig[k], same[k]) for k in sig)
     firsts = np.flatnonzero((w[0] & 0xC0) != 0x80)
     pmi = sig["pmi"][0, firsts]
     # word-internal characters: both directions lean by 2 bits -> -2; word starts: 0
@@ -79,9 +92,63 @@ def test_pmi_is_low_inside_words_and_zero_across():
     # (纪, last: only e = b(纪's left pair 新世) - b(世纪) = 0, both inside 新世纪)
     assert np.sign(lean).tolist() == [0, -1, 1, -1, 1, -1, 1, 1, -1, 0]
     only = FakeMasked()
-    mask_signals(only.hidden_byte_bits, w, np.zeros(w.shape, bool), stride=4, names=["lean"])
+    mask_signals(
+        only.hidden_byte_bits, w, np.zeros(w.shape, bool), stride=4, names=["lean"], chain=False
+    )
     assert only.calls == 4  # pair passes only
     assert (sig["pmi"][0][(w[0] & 0xC0) == 0x80] == 0).all()
+
+
+class BytesLean:
+    """A hidden byte costs 1 bit plus 2 for every hidden byte before it in its character (the
+    bytes of a character depend on each other), so a character's bits by the chain rule are
+    its byte count, and one pass scores a 3-byte character 1 + 3 + 5 = 9."""
+
+    def __init__(self) -> None:
+        self.hidden: list[np.ndarray] = []
+
+    def hidden_byte_bits(self, windows, hidden, *, doc_starts=None, pad=None):
+        self.hidden.append(hidden.copy())
+        pad = np.zeros(windows.shape, bool) if pad is None else pad
+        starts, _ = char_positions(windows, pad)
+        out = np.zeros(windows.shape, dtype=np.float32)
+        for r in range(windows.shape[0]):
+            before = 0
+            for i in range(windows.shape[1]):
+                before = 0 if starts[r, i] else before
+                if hidden[r, i]:
+                    out[r, i] = 1 + 2 * before
+                    before += 1
+        return out
+
+
+def test_chain_rule_inside_characters():
+    w = np.frombuffer("a共é同".encode(), np.uint8)[None].copy()  # 1, 3, 2, 3 bytes
+    pad = np.zeros(w.shape, bool)
+    starts, index = char_positions(w, pad)
+    offset = byte_offsets(starts, pad)
+    assert offset.tolist() == [[0, 0, 1, 2, 0, 1, 0, 1, 2]]
+    scored = np.isin(index, [1, 3])  # 共 and 同
+    also = index == 2  # é hidden too, never scored
+    model = BytesLean()
+    bits = chain_byte_bits(model.hidden_byte_bits, w, pad, scored, offset, also)
+    assert bits.tolist() == [[0, 1, 1, 1, 0, 0, 1, 1, 1]]
+    # pass k hides byte places >= k of the scored characters and all of é
+    assert [h.astype(int).tolist() for h in model.hidden] == [
+        [[0, 1, 1, 1, 1, 1, 1, 1, 1]],
+        [[0, 0, 1, 1, 1, 1, 0, 1, 1]],
+        [[0, 0, 0, 1, 1, 1, 0, 0, 1]],
+    ]
+    unchained = BytesLean().hidden_byte_bits(w, scored | also, pad=pad)
+    assert unchained[scored].tolist() == [1, 3, 5, 1, 3, 5]
+    # only rows with a k-th byte to score are forwarded
+    two = np.stack([w[0], np.frombuffer(b"abcdefghi", np.uint8)])
+    model = BytesLean()
+    s2, i2 = char_positions(two, np.zeros(two.shape, bool))
+    chain_byte_bits(
+        model.hidden_byte_bits, two, np.zeros(two.shape, bool), i2 >= 0, byte_offsets(s2, pad)
+    )
+    assert [h.shape[0] for h in model.hidden] == [2, 1, 1]
 
 
 def test_pmi_signal_segments_the_words():
@@ -108,6 +175,21 @@ def test_combined_signals_and_errors():
     assert parse_signal("pmi + head") == ["pmi", "head"]
     with pytest.raises(BitbenchError, match="unknown signal 'entropy2'"):
         parse_signal("pmi+entropy2")
+    assert parse_signal_terms("counts + 0.25*pmi") == [
+        SignalTerm("counts", 1.0),
+        SignalTerm("pmi", 0.25),
+    ]
+    for bad, match in (
+        ("x*pmi", "not a number"),
+        ("-1*pmi", "not a number"),
+        ("pmi+2*pmi", "twice"),
+    ):
+        with pytest.raises(BitbenchError, match=match):
+            parse_signal_terms(bad)
+    weighted = make_scorer(model, "pmi+0*head")([("共同创造".encode())])[0][firsts]
+    alone = make_scorer(model, "pmi")([("共同创造".encode())])[0][firsts]
+    z_alone = (alone - alone.mean()) / alone.std()
+    np.testing.assert_allclose(weighted, z_alone, atol=1e-5)  # a weight of 0 drops the head
 
     class HeadOnly:
         kind = "bitswin"

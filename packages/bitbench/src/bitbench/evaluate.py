@@ -61,9 +61,9 @@ from bitbench.report import render_eval_report
 from bitbench.seg_decode import DecodeOptions
 from bitbench.seg_rules import SegmentRules
 from bitbench.seg_signals import (
-    COUNT_SIGNAL,
     MASK_SIGNALS,
     SIGNALS,
+    TEXT_SIGNALS,
     make_scorer,
     parse_signal,
 )
@@ -97,6 +97,7 @@ class EvalSettings:
     segmenter: DecodeOptions = field(default_factory=DecodeOptions)
     rules: str = "all"  # seg_rules.SegmentRules.parse
     signal: str = "head"  # seg_signals: which model score decides the cuts
+    chain: bool = True  # seg_signals: mask signals score a character's bytes by the chain rule
 
     def __post_init__(self) -> None:
         if isinstance(self.segmenter, dict):  # from as_dict() / metrics.json
@@ -114,10 +115,10 @@ class EvalSettings:
         self.segment_rules()  # a bad rule list or signal fails here, before any work
         if self.signal not in SIGNALS:
             raise BitbenchError(f"unknown signal '{self.signal}': use one of {', '.join(SIGNALS)}")
-        if self.signal == COUNT_SIGNAL:
+        if self.signal in TEXT_SIGNALS:
             raise BitbenchError(
-                "signal 'counts' segments without a run: use bitlab segment --signal counts "
-                "--corpus TEXT --file F --gold GOLD"
+                f"signal '{self.signal}' reads raw text: use bitlab segment --signal "
+                f"{self.signal} --corpus TEXT --file F --gold GOLD"
             )
 
     def segment_rules(self) -> SegmentRules:
@@ -403,7 +404,7 @@ def _segmented_metrics(
         rules=settings.segment_rules(),
         seq_len=settings.seq_len,
         dictionary=dictionary,
-        scorer=make_scorer(model, settings.signal, settings.seq_len),
+        scorer=make_scorer(model, settings.signal, settings.seq_len, chain=settings.chain),
     )
 
 

@@ -41,6 +41,7 @@ class EvalFlags:
                 segmenter=self.segmenter.decode_options(),
                 rules=self.segmenter.rules,
                 signal=self.segmenter.signal,
+                chain=self.segmenter.chain,
             )
         if self.table_windows is not None:
             extra["table_windows"] = self.table_windows

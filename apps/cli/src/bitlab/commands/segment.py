@@ -31,6 +31,7 @@ class SegmenterFlags:
     rules: str = "all"
     signal: str = "head"
     unit_bytes: float | None = None
+    chain: bool = True  # mask signals: a character's bytes by the chain rule (seg_signals)
 
     def decode_options(self, threshold: float | None = None) -> Any:
         """bitbench's DecodeOptions (a bad value is a BitbenchError: one clear line, exit 2)."""
@@ -49,16 +50,13 @@ class SegmenterFlags:
         """Fail on a bad rule list or signal before any model is loaded."""
         from bitbench.errors import BitbenchError
         from bitbench.seg_rules import SegmentRules
-        from bitbench.seg_signals import SIGNALS, parse_signal
+        from bitbench.seg_signals import parse_signal
 
         SegmentRules.parse(self.rules)
         try:
             parse_signal(self.signal)
-        except BitbenchError:
-            raise UserError(
-                f"--signal '{self.signal}' is unknown: use one of {', '.join(SIGNALS)}, or several "
-                "joined by + (e.g. pmi+counts)"
-            ) from None
+        except BitbenchError as err:
+            raise UserError(f"--signal '{self.signal}': {err}") from None
 
     def args(self) -> list[str]:
         """The non-default options as command-line words (for reproduce lines)."""
@@ -76,6 +74,8 @@ class SegmenterFlags:
             value = getattr(self, name)
             if value is not None and value != getattr(d, name):
                 words += [flag, str(value)]
+        if self.chain != d.chain:
+            words.append("--chain" if self.chain else "--no-chain")
         return words
 
 
@@ -83,7 +83,9 @@ DECODER_HELP = "dp (best segmentation under a length prior), peaks, or threshold
 RULES_HELP = "Hard rules: all, none, or a comma list of punctuation,scripts,runs,spaces."
 SIGNAL_HELP = (
     "Which score decides the cuts (bitbench.seg_signals): head, pmi, lean, surprisal (a model), "
-    "counts (no model: n-gram counts of --corpus), or several joined by +."
+    "counts (no model: n-gram counts of --corpus), probe (the counts' cuts learned from the "
+    "model's byte states), or several joined by +, each standardised and with an optional "
+    "weight (e.g. counts+0.5*probe)."
 )
 
 
@@ -113,6 +115,12 @@ def segmenter_options() -> dict[str, Any]:
             help="Mean word length in bytes to calibrate to (default: the run's; 4.7 with "
             "counts alone).",
         ),
+        "chain": typer.Option(
+            d.chain,
+            "--chain/--no-chain",
+            help="pmi, lean, surprisal: score a hidden character's bytes by the chain rule (one "
+            "forward per byte place) or all in one forward (cheaper, as if independent).",
+        ),
     }
 
 
@@ -133,21 +141,24 @@ def read_lines(text: str | None, file: Path | None) -> list[str]:
     return read_text(file, "--file").splitlines()
 
 
-def count_stats(corpus: list[Path], lines: list[str], rules: str) -> Any:
-    """n-gram counts of the --corpus sources and of the lines being segmented."""
+def count_stats(corpus: list[Path], lines: list[str], rules: str) -> tuple[Any, list[str]]:
+    """n-gram counts of the --corpus sources and of the lines being segmented, and the lines of
+    the sources (the probe signal's training text)."""
     from bitbench.seg_counts import CountStats, read_count_lines
     from bitbench.seg_rules import SegmentRules
 
-    return CountStats.from_lines(read_count_lines(corpus) + lines, rules=SegmentRules.parse(rules))
+    text = read_count_lines(corpus)
+    return CountStats.from_lines(text + lines, rules=SegmentRules.parse(rules)), text
 
 
 def check_sources(run: Path | None, signal: str, corpus: list[Path]) -> bool:
     """Is a model needed (a run directory) for this signal? Refuses a run or --corpus that the
     signal would not read, and a missing one."""
-    from bitbench.seg_signals import COUNT_SIGNAL, parse_signal
+    from bitbench.seg_signals import COUNT_SIGNAL, TEXT_SIGNALS, parse_signal
 
     parts = parse_signal(signal)
     needs_model = any(p != COUNT_SIGNAL for p in parts)
+    reads_text = any(p in TEXT_SIGNALS for p in parts)
     if needs_model and run is None:
         raise UserError(
             f"--signal {signal} reads a model: give a run directory (bitlab segment RUN ...), "
@@ -158,10 +169,12 @@ def check_sources(run: Path | None, signal: str, corpus: list[Path]) -> bool:
             f"--signal {signal} reads no model: leave out the run directory '{run}' "
             "(or add a model signal, e.g. --signal pmi+counts)"
         )
-    if COUNT_SIGNAL in parts and not corpus:
+    if reads_text and not corpus:
         return needs_model  # the text being segmented is counted alone
-    if corpus and COUNT_SIGNAL not in parts:
-        raise UserError("--corpus is raw text for --signal counts: add counts to --signal")
+    if corpus and not reads_text:
+        raise UserError(
+            "--corpus is raw text for --signal counts or probe: add one of them to --signal"
+        )
     return needs_model
 
 
@@ -195,8 +208,8 @@ def register(app: typer.Typer) -> None:
         corpus: list[Path] = typer.Option(
             [],
             "--corpus",
-            help="Raw text for --signal counts: a UTF-8 text file or a corpus store (repeat for "
-            "several); the text being segmented is counted too.",
+            help="Raw text for --signal counts and probe: a UTF-8 text file or a corpus store "
+            "(repeat for several); the text being segmented is counted too.",
         ),
         gold: Path | None = typer.Option(
             None,
@@ -224,8 +237,9 @@ def register(app: typer.Typer) -> None:
         one output line per input line (with --sep '  ' exactly the file the official SIGHAN
         scorer reads)."""
         from bitbench.seg_counts import COUNT_UNIT_BYTES
+        from bitbench.seg_probe import ProbeSetup
         from bitbench.seg_rules import SegmentRules
-        from bitbench.seg_signals import COUNT_SIGNAL, make_scorer, parse_signal
+        from bitbench.seg_signals import TEXT_SIGNALS, make_scorer, parse_signal
         from bitbench.segment import segment_lines
         from bitbench.sighan import (
             format_segmented,
@@ -263,17 +277,26 @@ def register(app: typer.Typer) -> None:
             if needs_model:
                 step("loading the run", 0, 1)
             model = load_run(run, device=device) if needs_model else None
-            stats = None
-            if COUNT_SIGNAL in parse_signal(signal):
+            stats, probe = None, None
+            if any(p in TEXT_SIGNALS for p in parse_signal(signal)):
                 step("counting n-grams", 0, 1)
-                stats = count_stats(corpus, lines, rules)
+                stats, text = count_stats(corpus, lines, rules)
+                probe = ProbeSetup(text, options, SegmentRules.parse(rules))
             seg = segment_lines(
                 model,
                 lines,
                 options=options,
                 rules=SegmentRules.parse(rules),
                 seq_len=seq_len,
-                scorer=make_scorer(model, signal, seq_len, counts=stats, progress=step),
+                scorer=make_scorer(
+                    model,
+                    signal,
+                    seq_len,
+                    chain=flags.chain,
+                    counts=stats,
+                    probe=probe,
+                    progress=step,
+                ),
                 progress=step,
             )
         result: dict[str, Any] = {

@@ -125,7 +125,7 @@ def _shift_right(x: torch.Tensor, k: int, fill: int | bool) -> torch.Tensor:
     return torch.cat([head, x[:, : x.shape[1] - k]], dim=1)
 
 
-def _last_index(flags: torch.Tensor) -> torch.Tensor:
+def last_index(flags: torch.Tensor) -> torch.Tensor:
     """Long [B, L]: the largest i <= j with flags[:, i] True, or -1 (a forward fill of indices)."""
     idx = torch.arange(flags.shape[1], device=flags.device).expand_as(flags)
     marked = torch.where(flags, idx, torch.full_like(idx, -1))
@@ -208,7 +208,7 @@ def byte_facts(
     if pad is not None:
         counts = counts | pad
         char_class_or_break = char_class.masked_fill(pad, _BREAK_CLASS)
-    prev_owner = _shift_right(_last_index(counts), 1, -1)  # [B, L]
+    prev_owner = _shift_right(last_index(counts), 1, -1)  # [B, L]
     prev_class = torch.gather(char_class_or_break, 1, prev_owner.clamp_min(0))
     prev_class = torch.where(prev_owner < 0, torch.full_like(prev_class, -1), prev_class)
     changes = char_start & ~continues & ((char_class != prev_class) | own_unit)

@@ -22,6 +22,7 @@ import functools
 
 import torch
 
+from bitmask.facts_torch import last_index
 from bitmask.hashrng import (
     COUNTER_OFFSET,
     U24,
@@ -64,8 +65,7 @@ def byte_mask(
     counters = torch.arange(valid.shape[1], device=valid.device)
     drawn = bernoulli(keys, Stream.BYTE, counters, rate)  # [B, L]
     if char_start is not None:
-        pos = counters.expand_as(drawn)
-        first = torch.cummax(torch.where(char_start, pos, 0), dim=1).values  # its first byte
+        first = last_index(char_start).clamp_min(0)  # [B, L] the first byte of its character
         drawn = torch.gather(drawn, 1, first)
     return drawn & valid
 

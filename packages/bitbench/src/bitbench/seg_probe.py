@@ -187,9 +187,10 @@ def probe_scores(
     states = score_in_windows(states_of, data, seq_len, progress=progress)
     positions = [gap_positions(d) for d in data]
     features = np.concatenate(
-        [gap_features(s, d) for s, d, p in zip(states, data, positions, strict=True) if p.size]
+        [gap_features(s, d) for s, d in zip(states, data, strict=True)]
         or [np.zeros((0, 4), np.float32)]
     )
+    at = np.cumsum([0, *(p.size for p in positions)])  # text i's gaps: features[at[i]:at[i + 1]]
     labels = np.concatenate([s[p] for s, p in zip(starts, positions, strict=True)])
     probe = fit_probe(features, labels, setup.config, progress)
     row = {t: i for i, t in enumerate(texts)}
@@ -200,6 +201,6 @@ def probe_scores(
             raise BitbenchError("signal 'probe' reads UTF-8 text: a line to segment is not")
         scores = np.zeros(len(seq), dtype=np.float32)
         if positions[i].size:
-            scores[positions[i]] = probe.logits(gap_features(states[i], data[i]))
+            scores[positions[i]] = probe.logits(features[at[i] : at[i + 1]])
         out.append(scores)
     return out

@@ -141,14 +141,13 @@ def read_lines(text: str | None, file: Path | None) -> list[str]:
     return read_text(file, "--file").splitlines()
 
 
-def count_stats(corpus: list[Path], lines: list[str], rules: str) -> tuple[Any, list[str]]:
-    """n-gram counts of the --corpus sources and of the lines being segmented, and the lines of
-    the sources (the probe signal's training text)."""
+def count_stats(corpus: list[Path], lines: list[str], rules: Any) -> tuple[Any, list[str]]:
+    """n-gram counts of the --corpus sources and of the lines being segmented (atoms under the
+    parsed ``rules``), and the lines of the sources (the probe signal's training text)."""
     from bitbench.seg_counts import CountStats, read_count_lines
-    from bitbench.seg_rules import SegmentRules
 
     text = read_count_lines(corpus)
-    return CountStats.from_lines(text + lines, rules=SegmentRules.parse(rules)), text
+    return CountStats.from_lines(text + lines, rules=rules), text
 
 
 def check_sources(run: Path | None, signal: str, corpus: list[Path]) -> bool:
@@ -260,6 +259,7 @@ def register(app: typer.Typer) -> None:
         if unit_bytes is None and not needs_model:  # no run to take the unit length from
             flags = replace(flags, unit_bytes=COUNT_UNIT_BYTES)
         options = flags.decode_options(threshold)
+        segment_rules = SegmentRules.parse(rules)
         lines = read_lines(text, file)
         gold_words = read_segmented_lines(gold) if gold is not None else None
         if gold_words is not None and len(gold_words) != len(lines):
@@ -280,13 +280,13 @@ def register(app: typer.Typer) -> None:
             stats, probe = None, None
             if any(p in TEXT_SIGNALS for p in parse_signal(signal)):
                 step("counting n-grams", 0, 1)
-                stats, text = count_stats(corpus, lines, rules)
-                probe = ProbeSetup(text, options, SegmentRules.parse(rules))
+                stats, text = count_stats(corpus, lines, segment_rules)
+                probe = ProbeSetup(text, options, segment_rules)
             seg = segment_lines(
                 model,
                 lines,
                 options=options,
-                rules=SegmentRules.parse(rules),
+                rules=segment_rules,
                 seq_len=seq_len,
                 scorer=make_scorer(
                     model,

@@ -8,6 +8,7 @@ worker that fails on a mistake the user can fix writes the one-line message to
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -60,6 +61,12 @@ def worker_main(config: TrainConfig, options: WorkerOptions) -> dict[str, Any]:
             overwrite=options.overwrite,
         )
         result = trainer.train()
+        # Free the DDP wrapper before the process group: when its reducer holds the group's last
+        # reference, the group is destroyed with the GIL held while a gloo thread may need the
+        # GIL to free a finished all-reduce: a deadlock (torch 2.13; the NaN stop hung one
+        # 2-worker run in two). Destroyed by destroy_process_group, the group releases the GIL.
+        del trainer
+        gc.collect()
     except BaseException as exc:
         if is_oom(exc):
             exc = oom_error(config, "?")

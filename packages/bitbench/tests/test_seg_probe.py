@@ -3,6 +3,7 @@ from a fake model's byte states."""
 
 from __future__ import annotations
 
+import bitbench.seg_probe as seg_probe
 import numpy as np
 import pytest
 from bitbench.errors import BitbenchError
@@ -11,9 +12,11 @@ from bitbench.seg_decode import DecodeOptions
 from bitbench.seg_probe import (
     ProbeConfig,
     ProbeSetup,
+    feature_moments,
     fit_probe,
     gap_features,
     gap_positions,
+    lines_gap_features,
     probe_scores,
 )
 from bitbench.seg_signals import make_scorer
@@ -60,6 +63,31 @@ def test_gap_positions_and_features():
     assert gap_features(states, seq).tolist() == [[0, 0, 1, 3], [1, 3, 4, 4]]
     assert gap_positions("共".encode()).size == 0
     assert gap_features(np.zeros((3, 2)), "共".encode()).shape == (0, 8)
+
+
+def test_gap_features_in_passes_are_the_features_of_every_line(monkeypatch):
+    """Scored a few lines per pass (only one pass's states held), the features are those of each
+    line on its own, in place; lines of one character or none add no rows."""
+    lines = [*toy_lines(6), "", "共", "a共b", *toy_lines(3, seed=2)]
+    data = [line.encode() for line in lines]
+    at = np.cumsum([0, *(gap_positions(d).size for d in data)])
+    model = CharStates()
+    whole = lines_gap_features(model, data, at, seq_len=32)
+    monkeypatch.setattr(seg_probe, "PASS_BYTES", 20)  # a pass or more per line
+    passes = lines_gap_features(model, data, at, seq_len=32)
+    assert whole.shape == (at[-1], 4 * 24) and np.array_equal(whole, passes)
+    for i, d in enumerate(data):
+        alone = model.byte_states(np.frombuffer(d, np.uint8)[None, :])[0] if d else None
+        if at[i + 1] > at[i]:
+            assert np.array_equal(whole[at[i] : at[i + 1]], gap_features(alone, d))
+    assert lines_gap_features(model, [b"", "共".encode()], np.zeros(3, int), 32).shape[0] == 0
+
+
+def test_feature_moments_are_numpys():
+    x = np.random.default_rng(3).normal(size=(1000, 5)).astype(np.float32) * 4 + 7
+    mean, std = feature_moments(x, rows=64)  # blocks that do not divide the rows
+    np.testing.assert_allclose(mean, x.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(std, x.std(axis=0) + 1e-6, rtol=1e-4)
 
 
 def test_fit_probe_learns_a_separable_rule_and_is_seeded():

@@ -13,9 +13,8 @@ lengths and lets the probe move the close calls.
 
 Every distinct line is one training text (a line given twice counts once); the probe trains on
 every gap of them all, the lines being segmented included (as the counts count them), in
-``ProbeConfig.epochs`` passes. The states of all lines and the gap features are held in memory
-(float32 bytes x width, and characters x 4 widths: the 0.8 MB of PKU training and test text took
-3.0 GB in all with ``tiny``).
+``ProbeConfig.epochs`` passes. The gap features of all lines are held in memory (float32,
+characters x 4 widths); the states behind them only for ``PASS_BYTES`` of text at a time.
 """
 
 from __future__ import annotations
@@ -36,6 +35,8 @@ from bitbench.seg_rules import SegmentRules
 from bitbench.segment import Progress, score_in_windows, segment_lines
 
 log = logging.getLogger(__name__)
+
+PASS_BYTES = 1 << 22  # bytes of text whose states are held at once while the features are built
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,29 @@ class GapProbe:
     @torch.no_grad()
     def logits(self, features: np.ndarray) -> np.ndarray:
         """float32 [gaps] for features float32 [gaps, F]."""
-        x = torch.from_numpy((features - self.mean) / self.std)
-        out = [self.net(x[i : i + 65536]).squeeze(-1) for i in range(0, x.shape[0], 65536)]
+        out = [
+            self.net(torch.from_numpy(self.standardise(features[i : i + 65536]))).squeeze(-1)
+            for i in range(0, features.shape[0], 65536)
+        ]
         return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
+
+    def standardise(self, features: np.ndarray) -> np.ndarray:
+        return ((features - self.mean) / self.std).astype(np.float32, copy=False)
+
+
+def feature_moments(features: np.ndarray, rows: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    """float32 [F] mean and standard deviation (+1e-6) of features [G, F], summed in float64
+    over blocks of ``rows`` (no copy of the whole array)."""
+    total = np.zeros(features.shape[1], dtype=np.float64)
+    squares = np.zeros(features.shape[1], dtype=np.float64)
+    for first in range(0, features.shape[0], rows):
+        block = features[first : first + rows].astype(np.float64)
+        total += block.sum(axis=0)
+        squares += np.square(block).sum(axis=0)
+    n = max(features.shape[0], 1)
+    mean = total / n
+    var = np.maximum(squares / n - np.square(mean), 0.0)
+    return mean.astype(np.float32), (np.sqrt(var) + 1e-6).astype(np.float32)
 
 
 def fit_probe(
@@ -102,38 +123,39 @@ def fit_probe(
     progress: Progress | None = None,
 ) -> GapProbe:
     """Fit ``GapProbe`` to features float32 [G, F] and bool labels [G] (binary cross-entropy,
-    AdamW, seeded: the same inputs give the same probe)."""
+    AdamW, seeded: the same inputs give the same probe). Each batch is standardised as it is
+    drawn: nothing the size of ``features`` is copied."""
     config = config or ProbeConfig()
     if features.shape[0] == 0:
         raise BitbenchError("the probe has no gaps to learn from: give lines of two characters")
-    mean = features.mean(axis=0).astype(np.float32)
-    std = (features.std(axis=0) + 1e-6).astype(np.float32)
-    x = torch.from_numpy((features - mean) / std)
+    mean, std = feature_moments(features)
     y = torch.from_numpy(np.asarray(labels, dtype=np.float32))
     generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     net = torch.nn.Sequential(
-        torch.nn.Linear(x.shape[1], config.hidden),
+        torch.nn.Linear(features.shape[1], config.hidden),
         torch.nn.GELU(),
         torch.nn.Linear(config.hidden, 1),
     )
+    probe = GapProbe(mean, std, net)
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     for epoch in range(config.epochs):
-        order = torch.randperm(x.shape[0], generator=generator)
+        order = torch.randperm(features.shape[0], generator=generator)
         total = 0.0
-        for first in range(0, x.shape[0], config.batch_size):
+        for first in range(0, features.shape[0], config.batch_size):
             rows = order[first : first + config.batch_size]
-            loss = loss_fn(net(x[rows]).squeeze(-1), y[rows])
+            x = torch.from_numpy(probe.standardise(features[rows.numpy()]))
+            loss = loss_fn(net(x).squeeze(-1), y[rows])
             opt.zero_grad()
             loss.backward()
             opt.step()
             total += loss.item() * rows.numel()
-        log.info("probe epoch %d: loss %.4f", epoch + 1, total / x.shape[0])
+        log.info("probe epoch %d: loss %.4f", epoch + 1, total / features.shape[0])
         if progress is not None:
             progress("fitting the probe", epoch + 1, config.epochs)
     net.eval()
-    return GapProbe(mean, std, net)
+    return probe
 
 
 def teacher_starts(
@@ -145,6 +167,37 @@ def teacher_starts(
     options = replace(options, threshold=None, target_unit_bytes=target)  # the counts' own scale
     seg = segment_lines(None, lines, options=options, rules=rules, scorer=count_scorer(stats))
     return [line.byte_starts() for line in seg.details]
+
+
+def lines_gap_features(
+    model: HasByteStates,
+    data: Sequence[bytes],
+    at: np.ndarray,
+    seq_len: int,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """float32 [gaps, 4D]: the gap features of every line, line i's at rows at[i]:at[i + 1].
+    The lines are scored in passes of about ``PASS_BYTES``; each pass's states [bytes, D] are
+    dropped once its features are copied out."""
+
+    def states_of(windows: np.ndarray, pad: np.ndarray) -> np.ndarray:
+        return model.byte_states(windows, pad=pad)  # [M, W, D]
+
+    features: np.ndarray | None = None
+    first = 0
+    while first < len(data):
+        stop, size = first + 1, len(data[first])
+        while stop < len(data) and size + len(data[stop]) <= PASS_BYTES:
+            size, stop = size + len(data[stop]), stop + 1
+        states = score_in_windows(states_of, data[first:stop], seq_len, progress=progress)
+        for i, line_states in enumerate(states, start=first):
+            if at[i + 1] == at[i]:
+                continue  # one character or none: no gap (and an empty line has no width)
+            if features is None:
+                features = np.empty((int(at[-1]), 4 * line_states.shape[1]), dtype=np.float32)
+            features[at[i] : at[i + 1]] = gap_features(line_states, data[i])
+        first = stop
+    return features if features is not None else np.zeros((0, 4), np.float32)
 
 
 @dataclass(frozen=True)
@@ -181,16 +234,9 @@ def probe_scores(
         progress("probe: the counts' cuts", 0, 1)
     starts = teacher_starts(stats, texts, options, rules)
 
-    def states_of(windows: np.ndarray, pad: np.ndarray) -> np.ndarray:
-        return model.byte_states(windows, pad=pad)  # [M, W, D]
-
-    states = score_in_windows(states_of, data, seq_len, progress=progress)
     positions = [gap_positions(d) for d in data]
-    features = np.concatenate(
-        [gap_features(s, d) for s, d in zip(states, data, strict=True)]
-        or [np.zeros((0, 4), np.float32)]
-    )
     at = np.cumsum([0, *(p.size for p in positions)])  # text i's gaps: features[at[i]:at[i + 1]]
+    features = lines_gap_features(model, data, at, seq_len, progress)
     labels = np.concatenate([s[p] for s, p in zip(starts, positions, strict=True)])
     probe = fit_probe(features, labels, setup.config, progress)
     row = {t: i for i, t in enumerate(texts)}
